@@ -1,0 +1,251 @@
+from __future__ import annotations
+
+from datetime import date
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from . import planning
+from .status import CheckStatus, check_status
+
+
+class Panel(models.TextChoices):
+    BLOOD_COUNT = "blood_count", "Blood count (CBC with differential)"
+    KIDNEY = "kidney", "Kidney (serum creatinine)"
+    URINE = "urine", "Urinalysis with microscopy"
+    LIVER = "liver", "Liver (ALT, AST, bilirubin)"
+    THYROID = "thyroid", "Thyroid (TSH)"
+    SKIN = "skin", "Skin examination"
+    CERVICAL = "cervical", "Cervical screening"
+    INFECTION_SCREEN = "infection_screen", "Infection screen (HIV, hepatitis B/C, VZV, TB)"
+
+
+class MonitoringProtocol(models.Model):
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=40, unique=True, help_text="Used on the command line.")
+    description = models.TextField(blank=True)
+    follow_up_months = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(240)],
+        help_text="Months of follow-up after the last infusion of the latest course.",
+    )
+    is_default = models.BooleanField(
+        default=False, help_text="New patients follow the default protocol unless one is chosen."
+    )
+    source = models.TextField(blank=True, help_text="Where the protocol's numbers come from.")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=models.Q(is_default=True),
+                name="one_default_protocol",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def as_plan_protocol(self, items=None) -> planning.Protocol:
+        items = self.items.all() if items is None else items
+        return planning.Protocol(
+            follow_up_months=self.follow_up_months,
+            items=tuple(item.as_plan_item() for item in items),
+        )
+
+
+class ProtocolItem(models.Model):
+    class Kind(models.TextChoices):
+        RECURRING = planning.RECURRING, "Recurring"
+        PRE_COURSE = planning.PRE_COURSE, "Before each course"
+
+    class AppliesTo(models.TextChoices):
+        ANY = planning.ANY_SEX, "Everyone"
+        FEMALE = "F", "Women only"
+        MALE = "M", "Men only"
+
+    protocol = models.ForeignKey(MonitoringProtocol, on_delete=models.CASCADE, related_name="items")
+    panel = models.CharField(max_length=24, choices=Panel.choices)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.RECURRING)
+    tests = models.CharField(max_length=255, help_text="What is tested, as a clinician reads it.")
+    interval_months = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text="Recurring items only: 1 monthly, 3 quarterly, 12 yearly.",
+    )
+    window_before_days = models.PositiveSmallIntegerField(
+        validators=[MaxValueValidator(365)], help_text="The window opens this many days early."
+    )
+    grace_after_days = models.PositiveSmallIntegerField(
+        validators=[MaxValueValidator(365)],
+        help_text="Overdue this many days after the due date.",
+    )
+    applies_to_sex = models.CharField(
+        max_length=3, choices=AppliesTo.choices, default=AppliesTo.ANY
+    )
+    from_baseline = models.BooleanField(
+        default=False,
+        help_text="Recurring items: first due at course 1's first infusion, not one interval on.",
+    )
+    first_course_only = models.BooleanField(
+        default=False, help_text="Pre-course items: needed before course 1 only."
+    )
+    rationale = models.TextField(blank=True, help_text="Why, and the source, shown to clinicians.")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["protocol", "kind", "interval_months", "panel"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["protocol", "panel", "kind"], name="protocol_item_panel_kind_once"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="recurring") | models.Q(interval_months__gte=1),
+                name="recurring_item_has_interval",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.kind == self.Kind.RECURRING:
+            return f"{self.get_panel_display()} every {self.interval_months} month(s)"
+        return f"{self.get_panel_display()} before each course"
+
+    def clean(self) -> None:
+        if self.kind == self.Kind.RECURRING and not self.interval_months:
+            raise ValidationError({"interval_months": "A recurring item needs an interval."})
+        if self.kind == self.Kind.PRE_COURSE and self.interval_months:
+            raise ValidationError(
+                {"interval_months": "A pre-course item is due once per course; leave it empty."}
+            )
+
+    def as_plan_item(self) -> planning.ProtocolItem:
+        return planning.ProtocolItem(
+            key=self.pk,
+            panel=self.panel,
+            kind=self.kind,
+            interval_months=self.interval_months,
+            window_before_days=self.window_before_days,
+            grace_after_days=self.grace_after_days,
+            applies_to_sex=self.applies_to_sex,
+            from_baseline=self.from_baseline,
+            first_course_only=self.first_course_only,
+        )
+
+
+class ScheduledCheckQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(cancelled_at__isnull=True)
+
+    def open(self):
+        """Still waiting for a result: not completed, waived or cancelled."""
+        return self.filter(cancelled_at__isnull=True, waived_at__isnull=True, completed_on=None)
+
+    def with_status(self, today: date):
+        """Annotate `status` in SQL with the same rules as monitoring.status.check_status."""
+        when = models.When
+        return self.annotate(
+            status=models.Case(
+                when(cancelled_at__isnull=False, then=models.Value(CheckStatus.CANCELLED.value)),
+                when(waived_at__isnull=False, then=models.Value(CheckStatus.WAIVED.value)),
+                when(
+                    completed_on__gt=models.F("overdue_after"),
+                    then=models.Value(CheckStatus.COMPLETED_LATE.value),
+                ),
+                when(completed_on__isnull=False, then=models.Value(CheckStatus.COMPLETED.value)),
+                when(window_opens__gt=today, then=models.Value(CheckStatus.UPCOMING.value)),
+                when(overdue_after__gte=today, then=models.Value(CheckStatus.DUE.value)),
+                default=models.Value(CheckStatus.OVERDUE.value),
+                output_field=models.CharField(),
+            )
+        )
+
+
+class ScheduledCheck(models.Model):
+    """One planned check of one panel for one patient. Never deleted: a check that leaves the
+    plan is cancelled with a reason, and completed or waived checks are never re-planned."""
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="scheduled_checks"
+    )
+    protocol_item = models.ForeignKey(
+        ProtocolItem, on_delete=models.PROTECT, related_name="scheduled_checks"
+    )
+    panel = models.CharField(max_length=24, choices=Panel.choices)
+    kind = models.CharField(max_length=12, choices=ProtocolItem.Kind.choices)
+    # Identity within the item: months from the anchor (recurring) or the course (pre-course).
+    month_offset = models.PositiveSmallIntegerField(null=True, blank=True)
+    course = models.ForeignKey(
+        "patients.InfusionCourse",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="pre_course_checks",
+    )
+    due_date = models.DateField()
+    window_opens = models.DateField()
+    overdue_after = models.DateField()
+    completed_on = models.DateField(null=True, blank=True)
+    waived_at = models.DateTimeField(null=True, blank=True)
+    waived_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    waived_reason = models.TextField(blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ScheduledCheckQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_date", "panel"]
+        indexes = [models.Index(fields=["patient", "due_date"], name="check_patient_due")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "protocol_item", "month_offset"],
+                condition=models.Q(cancelled_at__isnull=True, month_offset__isnull=False),
+                name="one_live_recurring_check_per_slot",
+            ),
+            models.UniqueConstraint(
+                fields=["patient", "protocol_item", "course"],
+                condition=models.Q(cancelled_at__isnull=True, course__isnull=False),
+                name="one_live_pre_course_check_per_slot",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(month_offset__isnull=False, course__isnull=True)
+                | models.Q(month_offset__isnull=True, course__isnull=False),
+                name="check_has_exactly_one_slot",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_panel_display()} due {self.due_date:%d %b %Y}"
+
+    @property
+    def slot(self) -> tuple:
+        if self.kind == planning.RECURRING:
+            return (self.protocol_item_id, planning.RECURRING, self.month_offset)
+        return (self.protocol_item_id, planning.PRE_COURSE, self.course_id)
+
+    @property
+    def is_open(self) -> bool:
+        return self.cancelled_at is None and self.waived_at is None and self.completed_on is None
+
+    def status_on(self, today: date) -> CheckStatus:
+        return check_status(
+            today=today,
+            window_opens=self.window_opens,
+            overdue_after=self.overdue_after,
+            completed_on=self.completed_on,
+            waived=self.waived_at is not None,
+            cancelled=self.cancelled_at is not None,
+        )

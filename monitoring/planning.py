@@ -1,0 +1,162 @@
+"""Monitoring schedule planning: pure functions over plain values.
+
+No ORM here. The service layer turns stored courses and protocols into these values, calls
+plan_schedule, and stores what it returns; the schedule_preview command calls it with values
+typed on the command line. Clinical rules: shared clinical-rules.md section 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from dateutil.relativedelta import relativedelta
+
+RECURRING = "recurring"
+PRE_COURSE = "pre_course"
+ANY_SEX = "any"
+
+
+class PlanningError(ValueError):
+    """The inputs cannot produce a schedule (a protocol item without an interval, say)."""
+
+
+@dataclass(frozen=True)
+class Course:
+    """One infusion course as planning sees it. `key` ties pre-course checks to the course."""
+
+    number: int
+    first_day: date
+    days: int
+    key: Hashable = None
+
+    @property
+    def last_day(self) -> date:
+        return self.first_day + timedelta(days=self.days - 1)
+
+
+@dataclass(frozen=True)
+class ProtocolItem:
+    key: Hashable
+    panel: str
+    kind: str
+    interval_months: int | None
+    window_before_days: int
+    grace_after_days: int
+    applies_to_sex: str = ANY_SEX
+    # Recurring items normally start one interval after the anchor; baseline ones at the anchor.
+    from_baseline: bool = False
+    # Pre-course items such as the infection screen are needed before course 1 only.
+    first_course_only: bool = False
+
+    def applies_to(self, sex: str) -> bool:
+        return self.applies_to_sex == ANY_SEX or self.applies_to_sex == sex
+
+
+@dataclass(frozen=True)
+class Protocol:
+    follow_up_months: int
+    items: Sequence[ProtocolItem] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class PlannedCheck:
+    item_key: Hashable
+    panel: str
+    kind: str
+    due: date
+    window_opens: date
+    overdue_after: date
+    # Exactly one of these identifies the check within its item: months from the anchor for a
+    # recurring check, the course for a pre-course one. They survive a course being moved.
+    month_offset: int | None = None
+    course_key: Hashable = None
+
+    @property
+    def slot(self) -> tuple:
+        if self.kind == RECURRING:
+            return (self.item_key, RECURRING, self.month_offset)
+        return (self.item_key, PRE_COURSE, self.course_key)
+
+
+@dataclass(frozen=True)
+class Plan:
+    checks: tuple[PlannedCheck, ...]
+    anchor: date | None
+    end_of_follow_up: date | None
+
+
+def end_of_follow_up(courses: Sequence[Course], follow_up_months: int) -> date | None:
+    """Follow-up ends `follow_up_months` after the last infusion of the latest course."""
+    if not courses:
+        return None
+    last_infusion = max(course.last_day for course in courses)
+    return last_infusion + relativedelta(months=follow_up_months)
+
+
+def plan_schedule(*, courses: Sequence[Course], protocol: Protocol, sex: str) -> Plan:
+    """Every check the protocol asks of a patient with these (non-cancelled) courses.
+
+    Due dates are the anchor (course 1's first infusion) plus k months, computed from the anchor
+    each time so that 31 January gives 29 February, then 31 March, never a drifting 29th.
+    """
+    if not courses:
+        return Plan(checks=(), anchor=None, end_of_follow_up=None)
+    ordered = sorted(courses, key=lambda course: course.first_day)
+    anchor = ordered[0].first_day
+    end = end_of_follow_up(ordered, protocol.follow_up_months)
+    checks: list[PlannedCheck] = []
+    for item in protocol.items:
+        if not item.applies_to(sex):
+            continue
+        if item.kind == RECURRING:
+            checks.extend(_recurring_checks(item, anchor, end))
+        elif item.kind == PRE_COURSE:
+            targets = ordered[:1] if item.first_course_only else ordered
+            checks.extend(_pre_course_check(item, course) for course in targets)
+        else:
+            raise PlanningError(f"Protocol item {item.key!r} has an unknown kind {item.kind!r}.")
+    checks.sort(key=lambda check: (check.due, check.panel, check.kind))
+    return Plan(checks=tuple(checks), anchor=anchor, end_of_follow_up=end)
+
+
+def _recurring_checks(item: ProtocolItem, anchor: date, end: date) -> list[PlannedCheck]:
+    if not item.interval_months or item.interval_months < 1:
+        raise PlanningError(
+            f"Recurring protocol item {item.key!r} ({item.panel}) needs an interval of at least "
+            "one month."
+        )
+    checks = []
+    k = 0 if item.from_baseline else 1
+    while True:
+        offset = k * item.interval_months
+        due = anchor + relativedelta(months=offset)
+        if due > end:
+            return checks
+        checks.append(
+            PlannedCheck(
+                item_key=item.key,
+                panel=item.panel,
+                kind=RECURRING,
+                due=due,
+                window_opens=due - timedelta(days=item.window_before_days),
+                overdue_after=due + timedelta(days=item.grace_after_days),
+                month_offset=offset,
+            )
+        )
+        k += 1
+
+
+def _pre_course_check(item: ProtocolItem, course: Course) -> PlannedCheck:
+    # A pre-course check is due by the course's first infusion day.
+    due = course.first_day
+    return PlannedCheck(
+        item_key=item.key,
+        panel=item.panel,
+        kind=PRE_COURSE,
+        due=due,
+        window_opens=due - timedelta(days=item.window_before_days),
+        overdue_after=due + timedelta(days=item.grace_after_days),
+        course_key=course.key if course.key is not None else course.number,
+    )
