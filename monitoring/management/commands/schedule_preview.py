@@ -57,7 +57,6 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=["table", "json"], default="table")
 
     def handle(self, *args, **options) -> None:
-        protocol = self._protocol(options["protocol"])
         parsed = sorted(parse_course(text) for text in options["course"])
         facts = [
             CourseFacts(
@@ -73,6 +72,7 @@ class Command(BaseCommand):
         if problems:
             hint = "Add --override REASON to plan it anyway as a clinician's override."
             raise CommandError("\n".join([*problems, hint]))
+        protocol = self._protocol(options["protocol"])
         courses = [Course(number=f.number, first_day=f.first_day, days=f.days) for f in facts]
         plan = plan_schedule(
             courses=courses, protocol=protocol.as_plan_protocol(), sex=options["sex"]

@@ -1,0 +1,57 @@
+"""Production settings refuse to start without their secrets; local ones need no server."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PRODUCTION = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "DJANGO_SECRET_KEY": "x" * 60,
+    "DJANGO_ALLOWED_HOSTS": "monitor.example.org",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
+}
+
+
+def django_check(**overrides):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env.pop("DATABASE_URL", None)
+    env.update(overrides)
+    env = {k: v for k, v in env.items() if v is not None}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_production_starts_with_its_settings():
+    assert django_check(**PRODUCTION).returncode == 0
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    finished = django_check(**{**PRODUCTION, "DJANGO_SECRET_KEY": None})
+    assert finished.returncode != 0
+    assert "ImproperlyConfigured" in finished.stderr
+    assert "DJANGO_SECRET_KEY" in finished.stderr
+
+
+def test_production_refuses_to_start_without_allowed_hosts():
+    finished = django_check(**{**PRODUCTION, "DJANGO_ALLOWED_HOSTS": None})
+    assert finished.returncode != 0
+    assert "DJANGO_ALLOWED_HOSTS" in finished.stderr
+
+
+def test_production_refuses_an_empty_allowed_hosts():
+    finished = django_check(**{**PRODUCTION, "DJANGO_ALLOWED_HOSTS": ""})
+    assert finished.returncode != 0
+    assert "DJANGO_ALLOWED_HOSTS" in finished.stderr
+
+
+def test_local_settings_need_nothing_set():
+    finished = django_check(DJANGO_SETTINGS_MODULE="config.settings.local")
+    assert finished.returncode == 0, finished.stderr
