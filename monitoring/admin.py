@@ -1,0 +1,70 @@
+"""Admin for protocols (edited by a clinic lead) and a read-only view of scheduled checks."""
+
+from django.contrib import admin, messages
+from django.db import transaction
+from simple_history.admin import SimpleHistoryAdmin
+
+from patients.models import Patient
+
+from .models import MonitoringProtocol, ProtocolItem, ScheduledCheck
+from .services import schedule_reconcile
+
+
+class ProtocolItemInline(admin.StackedInline):
+    model = ProtocolItem
+    extra = 0
+    fields = [
+        ("panel", "kind"),
+        "tests",
+        ("interval_months", "window_before_days", "grace_after_days"),
+        ("applies_to_sex", "from_baseline", "first_course_only"),
+        "rationale",
+    ]
+
+
+def replan_patients(protocol: MonitoringProtocol) -> int:
+    patients = Patient.objects.filter(protocol=protocol, status__in=Patient.PLANNED_STATUSES)
+    count = 0
+    for patient in patients.only("pk"):
+        schedule_reconcile(patient=patient)
+        count += 1
+    return count
+
+
+@admin.register(MonitoringProtocol)
+class MonitoringProtocolAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "slug", "follow_up_months", "is_default"]
+    inlines = [ProtocolItemInline]
+    actions = ["replan"]
+
+    def save_related(self, request, form, formsets, change):
+        # A protocol edit changes every schedule that follows it; re-plan them with it, so no
+        # schedule is left on the old rules. (Clinic-sized; large programmes will queue this.)
+        with transaction.atomic():
+            super().save_related(request, form, formsets, change)
+            if change:
+                count = replan_patients(form.instance)
+                self.message_user(request, f"Re-planned the schedules of {count} patient(s).")
+
+    @admin.action(description="Re-plan the schedules of every patient on these protocols")
+    def replan(self, request, queryset):
+        count = sum(replan_patients(protocol) for protocol in queryset)
+        self.message_user(request, f"Re-planned {count} patient(s).", messages.SUCCESS)
+
+
+@admin.register(ScheduledCheck)
+class ScheduledCheckAdmin(admin.ModelAdmin):
+    list_display = ["patient", "panel", "kind", "due_date", "overdue_after", "completed_on"]
+    list_filter = ["panel", "kind", "patient__clinic"]
+    search_fields = ["patient__hospital_number", "patient__family_name"]
+    list_select_related = ["patient"]
+    date_hierarchy = "due_date"
+
+    def has_add_permission(self, request):
+        return False  # checks come from the plan, never by hand
+
+    def has_change_permission(self, request, obj=None):
+        return False  # completion and waivers arrive with results and the nurse worklist
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,124 @@
+"""Realistic demo data for a newcomer's first look: one clinic, its people, and patients at
+every stage of monitoring. Dates are relative to the clinic's today, so the demo never ages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from dateutil.relativedelta import relativedelta
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+from django.db.models import F
+
+from monitoring.models import ScheduledCheck
+
+from .models import Clinic, Patient
+from .services import course_add, patient_create
+
+DEMO_CLINIC_CODE = "demo"
+LEAD_PERMISSIONS = [
+    ("monitoring", ["monitoringprotocol", "protocolitem", "scheduledcheck"]),
+    ("patients", ["clinic", "patient", "infusioncourse"]),
+]
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    password: str
+    role: str
+
+
+LOGINS = [
+    DemoLogin("admin", "demo-admin-password", "superuser (everything)"),
+    DemoLogin("lead", "demo-lead-password", "clinic lead (patients, courses, protocols)"),
+]
+
+# (given, family, sex, born, months since course 1 or None, course 2 after months, note)
+PATIENTS = [
+    ("Amara", "Okafor", "F", date(1990, 3, 14), -1, None, "course 1 planned next month"),
+    ("Ben", "Hughes", "M", date(1984, 11, 2), 4, None, "early after course 1"),
+    ("Chloe", "Martin", "F", date(1992, 7, 21), 11, None, "between courses"),
+    ("Daniel", "Kowalski", "M", date(1979, 1, 9), 20, 12, "after course 2"),
+    ("Elena", "Rossi", "F", date(1988, 5, 30), 38, 12, "deep in follow-up, overdue checks"),
+    ("Farid", "Haddad", "M", date(1986, 9, 17), 30, 13, "deep in follow-up"),
+    ("Grace", "O'Neill", "F", date(1975, 12, 3), 52, 12, "late follow-up"),
+    ("Hiro", "Tanaka", "M", date(1983, 4, 25), 75, 12, "monitoring complete"),
+]
+
+
+def demo_load(*, today: date | None = None) -> tuple[Clinic, bool]:
+    """Create the demo clinic once; a second call finds it and changes nothing."""
+    with transaction.atomic():
+        clinic, created = Clinic.objects.get_or_create(
+            code=DEMO_CLINIC_CODE,
+            defaults={"name": "Demo MS Centre", "time_zone": "Europe/London"},
+        )
+        _users()
+        if not created:
+            return clinic, False
+        today = today or clinic.today()
+        for number, row in enumerate(PATIENTS, start=1):
+            _patient(clinic, number, today, *row)
+    return clinic, True
+
+
+def _users() -> None:
+    User = get_user_model()
+    lead_group, _ = Group.objects.get_or_create(name="Clinic lead")
+    lead_group.permissions.set(
+        Permission.objects.filter(
+            content_type__app_label__in=[app for app, _ in LEAD_PERMISSIONS],
+            content_type__model__in=[m for _, models in LEAD_PERMISSIONS for m in models],
+        )
+    )
+    for login in LOGINS:
+        user, created = User.objects.get_or_create(
+            username=login.username, defaults={"email": f"{login.username}@demo.invalid"}
+        )
+        if created:
+            user.is_staff = True
+            user.is_superuser = login.username == "admin"
+            user.set_password(login.password)
+            user.save()
+        if login.username == "lead":
+            user.groups.add(lead_group)
+
+
+def _patient(clinic, number, today, given, family, sex, born, months_ago, course_two, note):
+    patient = patient_create(
+        clinic=clinic,
+        hospital_number=f"DEMO{number:04d}",
+        given_name=given,
+        family_name=family,
+        date_of_birth=born,
+        sex=sex,
+        email=f"{given.lower()}@demo.invalid",
+    )
+    first_day = today - relativedelta(months=months_ago)
+    given_status = "given" if months_ago > 0 else "planned"
+    course_add(
+        patient=patient,
+        first_infusion_date=first_day,
+        daily_dose_mg=Decimal(12),
+        status=given_status,
+    )
+    if course_two is not None:
+        course_add(
+            patient=patient,
+            first_infusion_date=first_day + relativedelta(months=course_two, days=3),
+            daily_dose_mg=Decimal(12),
+            status="given",
+        )
+    # Until results can be logged, mark past checks done on their due date; Elena's last two
+    # months are left open so the demo shows overdue checks.
+    leave_open_from = today - timedelta(days=60) if family == "Rossi" else today
+    ScheduledCheck.objects.open().filter(patient=patient, overdue_after__lt=leave_open_from).update(
+        completed_on=F("due_date")
+    )
+    if months_ago >= 70:
+        patient.status = Patient.Status.MONITORING_COMPLETE
+        patient.save(update_fields=["status"])

@@ -1,0 +1,109 @@
+"""The admin as a clinic lead uses it: pages open, edits re-plan, nothing can be deleted."""
+
+from datetime import date
+
+import pytest
+from django.urls import reverse
+
+from monitoring.models import MonitoringProtocol, ScheduledCheck
+from patients.demo import demo_load
+from patients.models import InfusionCourse, Patient
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def lead_client(client):
+    demo_load(today=date(2026, 11, 21))
+    client.login(username="lead", password="demo-lead-password")
+    return client
+
+
+@pytest.mark.parametrize(
+    "url_name",
+    [
+        "admin:patients_patient_changelist",
+        "admin:patients_infusioncourse_changelist",
+        "admin:monitoring_monitoringprotocol_changelist",
+        "admin:monitoring_scheduledcheck_changelist",
+    ],
+)
+def test_lead_opens_every_list(lead_client, url_name):
+    assert lead_client.get(reverse(url_name)).status_code == 200
+
+
+def test_patient_page_shows_courses_and_schedule_with_status(lead_client):
+    patient = Patient.objects.get(family_name="Rossi")
+    page = lead_client.get(reverse("admin:patients_patient_change", args=[patient.pk]))
+    assert page.status_code == 200
+    assert b"Schedule (live checks)" in page.content
+    assert b"Overdue" in page.content and b"Completed" in page.content
+
+
+def test_editing_a_protocol_in_the_admin_replans_its_patients(lead_client):
+    protocol = MonitoringProtocol.objects.get(slug="default-60m")
+    patient = Patient.objects.get(family_name="Okafor")
+    before = ScheduledCheck.objects.active().filter(patient=patient).count()
+    url = reverse("admin:monitoring_monitoringprotocol_change", args=[protocol.pk])
+    form = lead_client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None}
+    data.update(_inline_management(lead_client.get(url)))
+    data["follow_up_months"] = 48
+    response = lead_client.post(url, data)
+    assert response.status_code == 302
+    after = ScheduledCheck.objects.active().filter(patient=patient).count()
+    assert after < before
+
+
+def _inline_management(page):
+    data = {}
+    for formset in page.context["inline_admin_formsets"]:
+        management = formset.formset.management_form
+        for name, field in management.fields.items():
+            data[f"{management.prefix}-{name}"] = management.initial.get(name, field.initial)
+        for form in formset.formset.forms:
+            for name in form.fields:
+                value = form[name].value()
+                if value is not None and value is not False:
+                    data[f"{form.prefix}-{name}"] = value
+    return data
+
+
+def test_changing_a_course_needs_a_reason_and_replans(lead_client):
+    course = InfusionCourse.objects.get(patient__family_name="Okafor")
+    url = reverse("admin:patients_infusioncourse_change", args=[course.pk])
+    data = {
+        "patient": course.patient_id,
+        "number": 1,
+        "first_infusion_date": "2027-01-04",
+        "days": 5,
+        "daily_dose_mg": "12.0",
+        "status": "planned",
+    }
+    refused = lead_client.post(url, data)
+    assert "Say why this record is being changed." in refused.context["errors"][0]
+    data["reason_for_change"] = "Infusion suite booked for January"
+    assert lead_client.post(url, data).status_code == 302
+    first_blood = ScheduledCheck.objects.active().get(
+        patient=course.patient, panel="blood_count", month_offset=1
+    )
+    assert first_blood.due_date == date(2027, 2, 4)
+    assert course.history.first().history_change_reason == "Infusion suite booked for January"
+
+
+def test_no_delete_for_patients_courses_or_checks(lead_client):
+    patient = Patient.objects.first()
+    for name, pk in [
+        ("patients_patient", patient.pk),
+        ("patients_infusioncourse", patient.courses.first().pk),
+        ("monitoring_scheduledcheck", patient.scheduled_checks.first().pk),
+    ]:
+        assert lead_client.post(reverse(f"admin:{name}_delete", args=[pk])).status_code == 403
+
+
+def test_demo_data_loads_once():
+    _, created = demo_load(today=date(2026, 11, 21))
+    counts = (Patient.objects.count(), ScheduledCheck.objects.count())
+    _, again = demo_load(today=date(2026, 11, 21))
+    assert (created, again) == (True, False)
+    assert (Patient.objects.count(), ScheduledCheck.objects.count()) == counts
