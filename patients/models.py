@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import date
+from datetime import date, datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -40,8 +40,9 @@ class Clinic(models.Model):
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
 
-    def today(self) -> date:
-        return timezone.localdate(timezone=self.zone)
+    def today(self, now: datetime | None = None) -> date:
+        """The clinic's calendar date at `now` (default: the current instant)."""
+        return timezone.localdate(now, timezone=self.zone)
 
 
 def default_protocol_id() -> int | None:
