@@ -4,6 +4,7 @@ what planning needs, and stores what it returns."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from django.db import transaction
 from django.utils import timezone
@@ -21,7 +22,7 @@ class ReconcileResult:
     created: int
     moved: int
     cancelled: int
-    end_of_follow_up: object  # date | None
+    end_of_follow_up: date | None
 
     @property
     def changed(self) -> bool:
