@@ -23,12 +23,12 @@ class ProtocolItemInline(admin.StackedInline):
 
 
 def replan_patients(protocol: MonitoringProtocol) -> int:
-    patients = Patient.objects.filter(protocol=protocol, status__in=Patient.PLANNED_STATUSES)
-    count = 0
-    for patient in patients.only("pk"):
+    patients = list(
+        Patient.objects.filter(protocol=protocol, status__in=Patient.PLANNED_STATUSES).only("pk")
+    )
+    for patient in patients:
         schedule_reconcile(patient=patient)
-        count += 1
-    return count
+    return len(patients)
 
 
 @admin.register(MonitoringProtocol)

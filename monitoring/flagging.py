@@ -25,10 +25,6 @@ class Tier(enum.StrEnum):
     def rank(self) -> int:
         return {"normal": 0, "low": 1, "high": 1, "amber": 2, "red": 3, "critical": 4}[self.value]
 
-    @property
-    def needs_acknowledgement(self) -> bool:
-        return self.rank >= Tier.AMBER.rank
-
 
 class Condition(enum.StrEnum):
     BELOW = "below"  # value < threshold

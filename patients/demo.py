@@ -37,7 +37,8 @@ LOGINS = [
     DemoLogin("lead", "demo-lead-password", "clinic lead (patients, courses, protocols)"),
 ]
 
-# (given, family, sex, born, months since course 1 or None, course 2 after months, note)
+# (given, family, sex, born, months since course 1 (negative: planned), months from course 1 to
+# course 2 or None, what the patient shows)
 PATIENTS = [
     ("Amara", "Okafor", "F", date(1990, 3, 14), -1, None, "course 1 planned next month"),
     ("Ben", "Hughes", "M", date(1984, 11, 2), 4, None, "early after course 1"),
@@ -62,7 +63,7 @@ def demo_load(*, today: date | None = None) -> tuple[Clinic, bool]:
             return clinic, False
         today = today or clinic.today()
         for number, row in enumerate(PATIENTS, start=1):
-            _patient(clinic, number, today, *row)
+            _patient(clinic, number, today, *row[:-1])
     return clinic, True
 
 
@@ -88,7 +89,7 @@ def _users() -> None:
             user.groups.add(lead_group)
 
 
-def _patient(clinic, number, today, given, family, sex, born, months_ago, course_two, note):
+def _patient(clinic, number, today, given, family, sex, born, months_ago, course_two):
     patient = patient_create(
         clinic=clinic,
         hospital_number=f"DEMO{number:04d}",
