@@ -45,11 +45,14 @@ class FlagRule:
     threshold: Decimal
     next_action: str
     rationale: str = ""
-    # A combination: the rule fires only if another result of the same report also meets
+    # A combination: the rule fires only if another result of the same sample also meets
     # its own condition (urine blood with urine protein, say).
     with_analyte: str = ""
     with_condition: Condition | None = None
     with_threshold: Decimal | None = None
+    # How the thresholds read to a clinician when the number is a position on a scale ("1+").
+    threshold_label: str = ""
+    with_threshold_label: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,16 +66,18 @@ class Reading:
     reference_high: Decimal | None = None
     # The tier the value earned on its own, before any hold of an uncleared red flag.
     value_tier: Tier = Tier.NORMAL
+    # The value as a clinician reads it when it is a position on a scale ("2+").
+    label: str = ""
 
 
 @dataclass(frozen=True)
 class Context:
     """What the rules may compare with: earlier readings of the same analyte (newest first),
-    the baseline before course 1, the other results of the same report, and infusion periods."""
+    the baseline before course 1, the other results of the same sample, and infusion periods."""
 
     previous: Sequence[Reading] = ()
     baseline: Reading | None = None
-    same_report: Mapping[str, Reading] = field(default_factory=dict)
+    same_sample: Mapping[str, Reading] = field(default_factory=dict)
     # (first infusion day, last day of the expected-dip period) for each course
     expected_dip_periods: Sequence[tuple[date, date]] = ()
 
@@ -83,6 +88,8 @@ class Outcome:
     reasons: tuple[str, ...]
     next_action: str
     value_tier: Tier = Tier.NORMAL
+    # The source/rationale text of each rule that fired, for clinicians to read.
+    rationales: tuple[str, ...] = ()
 
 
 CLEARS_AFTER_NORMALS = 2
@@ -112,7 +119,14 @@ def evaluate(reading: Reading, context: Context, rules: Sequence[FlagRule]) -> O
             "A platelet dip is expected during the infusion week and up to 2 months after; "
             "flagged all the same."
         )
-    return Outcome(tier=tier, reasons=tuple(reasons), next_action=action, value_tier=value_tier)
+    rationales = tuple(dict.fromkeys(rule.rationale for rule in fired if rule.rationale))
+    return Outcome(
+        tier=tier,
+        reasons=tuple(reasons),
+        next_action=action,
+        value_tier=value_tier,
+        rationales=rationales,
+    )
 
 
 def _fires(rule: FlagRule, reading: Reading, context: Context) -> bool:
@@ -120,7 +134,7 @@ def _fires(rule: FlagRule, reading: Reading, context: Context) -> bool:
         return False
     if not rule.with_analyte:
         return True
-    other = context.same_report.get(rule.with_analyte)
+    other = context.same_sample.get(rule.with_analyte)
     return other is not None and _meets(rule.with_condition, rule.with_threshold, other, Context())
 
 
@@ -151,11 +165,12 @@ def _meets(condition, threshold, reading: Reading, context: Context) -> bool:
 
 
 def _describe(rule: FlagRule, reading: Reading, context: Context) -> str:
-    value = reading.value
+    value = reading.label or reading.value
+    threshold = rule.threshold_label or rule.threshold
     words = {
-        Condition.BELOW: f"{value} is below {rule.threshold}",
-        Condition.ABOVE: f"{value} is above {rule.threshold}",
-        Condition.AT_LEAST: f"{value} is at least {rule.threshold}",
+        Condition.BELOW: f"{value} is below {threshold}",
+        Condition.ABOVE: f"{value} is above {threshold}",
+        Condition.AT_LEAST: f"{value} is at least {threshold}",
         Condition.BELOW_REFERENCE: f"{value} is below the reference range",
         Condition.ABOVE_REFERENCE_TIMES: (
             f"{value} is over {rule.threshold} x the upper limit ({reading.reference_high})"
@@ -174,8 +189,24 @@ def _describe(rule: FlagRule, reading: Reading, context: Context) -> str:
         ),
     }[rule.condition]
     if rule.with_analyte:
-        words += f", with {rule.with_analyte.replace('_', ' ')} at least {rule.with_threshold}"
+        words += f", with {rule.with_analyte.replace('_', ' ')} {_with_words(rule)}"
     return f"{rule.tier.value.capitalize()}: {words}."
+
+
+def _with_words(rule: FlagRule) -> str:
+    threshold = rule.with_threshold_label or rule.with_threshold
+    match rule.with_condition:
+        case Condition.BELOW_REFERENCE:
+            return "below the reference range"
+        case Condition.ABOVE_REFERENCE_TIMES if rule.with_threshold == 1:
+            return "above the reference range"
+        case Condition.ABOVE_REFERENCE_TIMES:
+            return f"over {threshold} x the upper limit"
+        case Condition.BELOW:
+            return f"below {threshold}"
+        case Condition.ABOVE:
+            return f"above {threshold}"
+    return f"at least {threshold}"
 
 
 def _reference_tier(reading: Reading, reasons: list[str]) -> tuple[Tier, list[str]]:

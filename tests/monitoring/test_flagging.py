@@ -100,8 +100,8 @@ def test_urine_blood_with_protein_is_red_and_alone_is_amber():
     blood = Reading("urine_blood", D(2), DAY)  # "1+" on the scale negative, trace, 1+ ...
     protein = Reading("urine_protein", D(2), DAY)
     no_protein = Reading("urine_protein", D(0), DAY)
-    assert tier_of(blood, same_report={"urine_protein": protein}) == Tier.RED
-    assert tier_of(blood, same_report={"urine_protein": no_protein}) == Tier.AMBER
+    assert tier_of(blood, same_sample={"urine_protein": protein}) == Tier.RED
+    assert tier_of(blood, same_sample={"urine_protein": no_protein}) == Tier.AMBER
     assert tier_of(Reading("urine_blood", D(1), DAY)) == Tier.NORMAL  # trace
 
 

@@ -8,8 +8,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from . import planning
-from .status import CheckStatus, check_status
+from monitoring import planning
+from monitoring.status import CheckStatus, check_status
 
 
 class Panel(models.TextChoices):
@@ -190,6 +190,14 @@ class ScheduledCheck(models.Model):
     window_opens = models.DateField()
     overdue_after = models.DateField()
     completed_on = models.DateField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        "monitoring.LabReport",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="completed_checks",
+        help_text="The report whose sample completed this check.",
+    )
     waived_at = models.DateTimeField(null=True, blank=True)
     waived_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -1,0 +1,267 @@
+"""Writes to lab results: recording a report, correcting a result, marking entries in error.
+
+Every write locks the patient row first, so two entries for one patient (a double click, an
+import running beside a nurse) are evaluated one after the other against the same history.
+Corrections go through django-simple-history: each save keeps the old version with who and why.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from monitoring.measurements import MeasurementError
+from monitoring.models import LabReport, LabResult, ResultImport, ScheduledCheck
+from monitoring.result_flags import patient_flag_data, results_evaluate
+from monitoring.result_input import ResultInput, result_check, sample_date_problems
+from patients.models import Patient
+
+
+@dataclass(frozen=True)
+class RecordedReport:
+    report: LabReport
+    created: bool  # False when the submission key had already been recorded
+
+
+def report_record(
+    *,
+    patient: Patient,
+    panel: str,
+    sample_collected_on: date,
+    entries: Sequence[ResultInput],
+    entered_by,
+    reported_on: date | None = None,
+    lab_name: str = "",
+    notes: str = "",
+    submission_key: uuid.UUID | None = None,
+    result_import: ResultImport | None = None,
+    today: date | None = None,
+) -> RecordedReport:
+    """Store one panel's results from one sample, flag them and complete the matching check.
+
+    Raises ValidationError keyed by field ("sample_collected_on", "<analyte code>",
+    "<analyte code>_unit", ...) and stores nothing when anything is wrong.
+    """
+    with transaction.atomic():
+        patient = (
+            Patient.objects.select_for_update(of=("self",))
+            .select_related("clinic")
+            .get(pk=patient.pk)
+        )
+        if submission_key is not None:
+            already = LabReport.objects.filter(submission_key=submission_key).first()
+            if already is not None:
+                return RecordedReport(report=already, created=False)
+        checked = _checked_entries(patient, panel, sample_collected_on, reported_on, entries, today)
+        report = LabReport.objects.create(
+            patient=patient,
+            panel=panel,
+            sample_collected_on=sample_collected_on,
+            reported_on=reported_on,
+            lab_name=lab_name.strip(),
+            notes=notes.strip(),
+            source=LabReport.Source.CSV_IMPORT if result_import else LabReport.Source.MANUAL,
+            result_import=result_import,
+            submission_key=submission_key,
+            entered_by=entered_by,
+        )
+        results = [
+            LabResult(
+                report=report,
+                patient=patient,
+                sample_collected_on=sample_collected_on,
+                analyte=result.analyte,
+                value_text=result.value_text,
+                unit=result.unit,
+                canonical_value=result.canonical_value,
+                reference_low=result.reference_low,
+                reference_high=result.reference_high,
+            )
+            for result in checked
+        ]
+        results_evaluate(patient=patient, results=results)
+        for result in results:
+            result._history_user = entered_by
+            result.save()
+        _complete_checks(report)
+    return RecordedReport(report=report, created=True)
+
+
+def _checked_entries(patient, panel, sample_collected_on, reported_on, entries, today):
+    problems = sample_date_problems(
+        sample_collected_on=sample_collected_on,
+        reported_on=reported_on,
+        date_of_birth=patient.date_of_birth,
+        today=today or patient.clinic.today(),
+    )
+    checked = []
+    seen = set()
+    for entry in entries:
+        code = entry.analyte.code
+        if entry.analyte.panel != panel:
+            problems[code] = f"{entry.analyte.name} is not part of this panel."
+            continue
+        if code in seen:
+            problems[code] = f"{entry.analyte.name} is given twice."
+            continue
+        seen.add(code)
+        try:
+            checked.append(result_check(entry))
+        except MeasurementError as error:
+            problems[code if error.field == "value" else f"{code}_{error.field}"] = error.message
+    if not entries:
+        problems["__all__"] = "Enter at least one result."
+    if problems:
+        raise ValidationError(problems)
+    return checked
+
+
+def _complete_checks(report: LabReport) -> list[ScheduledCheck]:
+    """Complete the open checks of the report's panel whose window holds the sample date; if
+    none does, the latest overdue one before it, which is then "completed late"."""
+    sample = report.sample_collected_on
+    candidates = ScheduledCheck.objects.open().filter(
+        patient_id=report.patient_id, panel=report.panel, window_opens__lte=sample
+    )
+    in_window = list(candidates.filter(overdue_after__gte=sample))
+    if not in_window:
+        late = candidates.filter(overdue_after__lt=sample).order_by("-due_date").first()
+        in_window = [late] if late else []
+    ids = [check.pk for check in in_window]
+    if ids:
+        ScheduledCheck.objects.filter(pk__in=ids).update(
+            completed_on=sample, completed_by=report, updated_at=timezone.now()
+        )
+    return in_window
+
+
+def result_correct(
+    *,
+    result: LabResult,
+    value: str,
+    unit: str,
+    reason: str,
+    corrected_by,
+    reference_low: str = "",
+    reference_high: str = "",
+) -> LabResult:
+    """A new version of the result with who, when and why; the old one stays in its history.
+    The result and the later results of the same analyte are flagged again."""
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the result is corrected."})
+    with transaction.atomic():
+        Patient.objects.select_for_update(of=("self",)).get(pk=result.patient_id)
+        result = LabResult.objects.select_related("analyte", "report").get(pk=result.pk)
+        if result.is_entered_in_error or result.report.is_entered_in_error:
+            raise ValidationError({"__all__": "This result was marked entered in error."})
+        entry = ResultInput(result.analyte, value, unit, reference_low, reference_high)
+        try:
+            checked = result_check(entry)
+        except MeasurementError as error:
+            raise ValidationError({error.field: error.message}) from error
+        result.value_text = checked.value_text
+        result.unit = checked.unit
+        result.canonical_value = checked.canonical_value
+        result.reference_low = checked.reference_low
+        result.reference_high = checked.reference_high
+        _reflag_from(result, corrected_by, reason)
+    return result
+
+
+def result_mark_in_error(*, result: LabResult, reason: str, marked_by) -> LabResult:
+    """Take a wrong result out of every flag, trend and count, keeping it and its history."""
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the result was entered in error."})
+    with transaction.atomic():
+        Patient.objects.select_for_update(of=("self",)).get(pk=result.patient_id)
+        result = LabResult.objects.select_related("analyte").get(pk=result.pk)
+        if result.is_entered_in_error:
+            return result
+        result.entered_in_error_at = timezone.now()
+        result.entered_in_error_reason = reason.strip()
+        result._history_user = marked_by
+        result._change_reason = f"Entered in error: {reason.strip()}"
+        result.save()
+        _reflag(_later_results(result), marked_by, reason)
+    return result
+
+
+def report_mark_in_error(*, report: LabReport, reason: str, marked_by) -> LabReport:
+    """The whole report was wrong (wrong patient, say): its results leave every flag and trend,
+    and the checks it completed open again."""
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the report was entered in error."})
+    with transaction.atomic():
+        patient = Patient.objects.select_for_update(of=("self",)).get(pk=report.patient_id)
+        report = LabReport.objects.get(pk=report.pk)
+        if report.is_entered_in_error:
+            return report
+        report.entered_in_error_at = timezone.now()
+        report.entered_in_error_reason = reason.strip()
+        report._history_user = marked_by
+        report._change_reason = f"Entered in error: {reason.strip()}"
+        report.save()
+        report.completed_checks.update(completed_on=None, completed_by=None)
+        data = patient_flag_data(patient)
+        for analyte_id, first in _first_dates(report):
+            later = list(
+                LabResult.objects.current()
+                .filter(patient=patient, analyte_id=analyte_id, sample_collected_on__gte=first)
+                .select_related("analyte")
+            )
+            _reflag(later, marked_by, reason, data=data)
+    return report
+
+
+def _first_dates(report: LabReport):
+    return [(r.analyte_id, r.sample_collected_on) for r in report.results.all()]
+
+
+def _later_results(result: LabResult) -> list[LabResult]:
+    return list(
+        LabResult.objects.current()
+        .filter(
+            patient_id=result.patient_id,
+            analyte_id=result.analyte_id,
+            sample_collected_on__gte=result.sample_collected_on,
+        )
+        .exclude(pk=result.pk)
+        .select_related("analyte")
+    )
+
+
+def _reflag_from(result: LabResult, changed_by, reason: str) -> None:
+    _reflag([result, *_later_results(result)], changed_by, reason, corrected=result)
+
+
+FLAG_FIELDS = ("tier", "value_tier", "reasons", "next_action", "rationale")
+
+
+def _flag_of(result: LabResult) -> tuple:
+    return tuple(getattr(result, name) for name in FLAG_FIELDS)
+
+
+def _reflag(results, changed_by, reason: str, corrected=None, data=None) -> None:
+    """Flag `results` again and save those whose flag changed (and `corrected`), each as a new
+    history version naming the reason."""
+    before = {result.pk: _flag_of(result) for result in results}
+    patient = results[0].patient if results else None
+    for result in results_evaluate(patient=patient, results=results, data=data):
+        if result is corrected:
+            result._change_reason = f"Corrected: {reason.strip()}"
+        elif _flag_of(result) != before[result.pk]:
+            result._change_reason = f"Flag re-evaluated after an earlier result changed: {reason}"
+        else:
+            continue
+        result._history_user = changed_by
+        result.save()
+
+
+def new_submission_key() -> uuid.UUID:
+    return uuid.uuid4()

@@ -1,0 +1,196 @@
+"""The analyte catalogue and the flag rules: clinic data, editable in the admin, read by the pure
+modules monitoring.measurements and monitoring.flagging."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from monitoring import flagging, measurements
+from monitoring.models.schedule import Panel
+
+
+class Analyte(models.Model):
+    code = models.SlugField(
+        max_length=32, unique=True, help_text="Short code used in CSV imports, e.g. platelets."
+    )
+    name = models.CharField(max_length=80, unique=True)
+    loinc = models.CharField("LOINC code", max_length=16, unique=True)
+    other_loinc = models.JSONField(
+        "other LOINC codes",
+        default=list,
+        blank=True,
+        help_text="Further LOINC codes a lab may send for the same analyte in another unit.",
+    )
+    panel = models.CharField(max_length=24, choices=Panel.choices)
+    canonical_unit = models.CharField(
+        max_length=16, blank=True, help_text="Empty for dipstick grades."
+    )
+    unit_factors = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Other accepted units and the factor to the canonical unit, e.g. {"g/dL": "10"}.',
+    )
+    ordinal_scale = models.JSONField(
+        default=list, blank=True, help_text="Dipstick grades in order, e.g. negative, trace, 1+."
+    )
+    plausible_max = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="In the canonical unit; a larger value is refused as a typing or unit error.",
+    )
+    decimal_places = models.PositiveSmallIntegerField(
+        default=1, validators=[MaxValueValidator(4)], help_text="Canonical value rounding."
+    )
+    reference_low = models.DecimalField(
+        max_digits=10,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text="Default lower reference limit, used when the lab gives none.",
+    )
+    reference_high = models.DecimalField(
+        max_digits=10,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text="Default upper reference limit, used when the lab gives none.",
+    )
+    display_order = models.PositiveSmallIntegerField(default=0)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["display_order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        try:
+            factors = {unit: Decimal(str(factor)) for unit, factor in self.unit_factors.items()}
+        except (AttributeError, ArithmeticError) as error:
+            raise ValidationError(
+                {"unit_factors": "Give each unit with a numeric factor."}
+            ) from error
+        if any(factor <= 0 for factor in factors.values()):
+            raise ValidationError({"unit_factors": "Every factor must be above zero."})
+        if not isinstance(self.ordinal_scale, list):
+            raise ValidationError({"ordinal_scale": "Give the grades as a list."})
+
+    @property
+    def is_ordinal(self) -> bool:
+        return bool(self.ordinal_scale)
+
+    @property
+    def units(self) -> list[str]:
+        if self.is_ordinal:
+            return []
+        return [self.canonical_unit, *self.unit_factors]
+
+    def as_measurement_analyte(self) -> measurements.Analyte:
+        return measurements.Analyte(
+            code=self.code,
+            name=self.name,
+            canonical_unit=self.canonical_unit,
+            unit_factors={unit: Decimal(str(f)) for unit, f in self.unit_factors.items()},
+            ordinal_scale=tuple(self.ordinal_scale),
+            plausible_max=self.plausible_max,
+            decimal_places=self.decimal_places,
+        )
+
+    def grade_label(self, position: Decimal | None) -> str:
+        """The dipstick grade at a position on the scale ("" for numeric analytes)."""
+        if not self.is_ordinal or position is None:
+            return ""
+        index = int(position)
+        return self.ordinal_scale[index] if 0 <= index < len(self.ordinal_scale) else ""
+
+
+class FlagRuleQuerySet(models.QuerySet):
+    def as_rules(self) -> list[flagging.FlagRule]:
+        rules = self.filter(is_active=True).select_related("analyte", "with_analyte")
+        return [rule.as_flag_rule() for rule in rules]
+
+
+C = flagging.Condition
+CONDITION_CHOICES = [
+    (C.BELOW.value, "value below the threshold"),
+    (C.ABOVE.value, "value above the threshold"),
+    (C.AT_LEAST.value, "value (or dipstick grade) at least the threshold"),
+    (C.BELOW_REFERENCE.value, "below the reference range"),
+    (C.ABOVE_REFERENCE_TIMES.value, "above threshold x the upper reference limit"),
+    (C.FALL_FROM_PREVIOUS.value, "fall from the previous value by at least the fraction"),
+    (C.RISE_FROM_BASELINE_TIMES.value, "at least threshold x the baseline"),
+    (C.FALL_FROM_BASELINE.value, "at least threshold below the baseline"),
+]
+# Flag rules raise a result to amber or above; low/high come from the reference range alone.
+RULE_TIER_CHOICES = [(t.value, t.value.capitalize()) for t in flagging.Tier if t.rank >= 2]
+
+
+class FlagRule(models.Model):
+    """One condition that raises a result to a tier (clinical-rules.md section 3)."""
+
+    analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="flag_rules")
+    tier = models.CharField(max_length=10, choices=RULE_TIER_CHOICES)
+    condition = models.CharField(max_length=32, choices=CONDITION_CHOICES)
+    threshold = models.DecimalField(
+        max_digits=10,
+        decimal_places=3,
+        validators=[MinValueValidator(0)],
+        help_text="In the canonical unit; a fraction for falls (0.5 = 50%); "
+        "the position on the scale for dipstick grades (1+ = 2).",
+    )
+    with_analyte = models.ForeignKey(
+        Analyte,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="A combination: the rule fires only if this result of the same sample also "
+        "meets its condition.",
+    )
+    with_condition = models.CharField(max_length=32, choices=CONDITION_CHOICES, blank=True)
+    with_threshold = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True)
+    next_action = models.CharField(max_length=255)
+    rationale = models.TextField(help_text="Why, and the source; shown to clinicians.")
+    is_active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    objects = FlagRuleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["analyte__display_order", "condition", "threshold"]
+
+    def __str__(self) -> str:
+        return f"{self.analyte}: {self.get_tier_display()} when {self.get_condition_display()}"
+
+    def clean(self) -> None:
+        combined = [self.with_analyte_id, self.with_condition, self.with_threshold is not None]
+        if any(combined) and not all(combined):
+            raise ValidationError(
+                {"with_condition": "A combination needs its analyte, condition and threshold."}
+            )
+
+    def as_flag_rule(self) -> flagging.FlagRule:
+        with_analyte = self.with_analyte
+        return flagging.FlagRule(
+            analyte=self.analyte.code,
+            tier=flagging.Tier(self.tier),
+            condition=flagging.Condition(self.condition),
+            threshold=self.threshold,
+            next_action=self.next_action,
+            rationale=self.rationale,
+            with_analyte=with_analyte.code if with_analyte else "",
+            with_condition=flagging.Condition(self.with_condition) if self.with_condition else None,
+            with_threshold=self.with_threshold,
+            threshold_label=self.analyte.grade_label(self.threshold),
+            with_threshold_label=with_analyte.grade_label(self.with_threshold)
+            if with_analyte
+            else "",
+        )

@@ -1,0 +1,146 @@
+"""Lab reports and their results. Nothing here is ever deleted or silently overwritten: every
+change is a new version in the history tables (django-simple-history) with who, when and why,
+and a wrong entry is marked "entered in error" instead of being removed."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from monitoring import flagging
+from monitoring.models.catalogue import Analyte
+from monitoring.models.schedule import Panel
+
+
+class ResultImport(models.Model):
+    """An uploaded CSV of results: kept as uploaded, previewed, then imported all at once."""
+
+    class Status(models.TextChoices):
+        PREVIEWED = "previewed", "Previewed, not imported"
+        IMPORTED = "imported", "Imported"
+
+    clinic = models.ForeignKey("patients.Clinic", on_delete=models.PROTECT, related_name="+")
+    file_name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    content = models.TextField(help_text="The file as uploaded, decoded as UTF-8.")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PREVIEWED)
+    row_count = models.PositiveIntegerField(default=0)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    imported_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-uploaded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.get_status_display()})"
+
+
+class LabReport(models.Model):
+    """One panel's results from one sample."""
+
+    class Source(models.TextChoices):
+        MANUAL = "manual", "Entered by hand"
+        CSV_IMPORT = "csv_import", "CSV import"
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="lab_reports"
+    )
+    panel = models.CharField(max_length=24, choices=Panel.choices)
+    sample_collected_on = models.DateField("sample collected")
+    reported_on = models.DateField("reported", null=True, blank=True)
+    lab_name = models.CharField("laboratory", max_length=120, blank=True)
+    notes = models.TextField(blank=True)
+    source = models.CharField(max_length=12, choices=Source.choices, default=Source.MANUAL)
+    result_import = models.ForeignKey(
+        ResultImport, on_delete=models.PROTECT, null=True, blank=True, related_name="reports"
+    )
+    # A form carries a one-time key, so a double click or a resubmitted page stores one report.
+    submission_key = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    entered_at = models.DateTimeField(auto_now_add=True)
+    entered_in_error_at = models.DateTimeField(null=True, blank=True)
+    entered_in_error_reason = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-sample_collected_on", "-entered_at"]
+        indexes = [
+            models.Index(fields=["patient", "sample_collected_on"], name="report_patient_sample")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_panel_display()} of {self.sample_collected_on:%d %b %Y}"
+
+    @property
+    def is_entered_in_error(self) -> bool:
+        return self.entered_in_error_at is not None
+
+
+class LabResultQuerySet(models.QuerySet):
+    def current(self):
+        """Results that count: not entered in error, on a report not entered in error."""
+        return self.filter(entered_in_error_at=None, report__entered_in_error_at=None)
+
+
+TIER_CHOICES = [(tier.value, tier.value.capitalize()) for tier in flagging.Tier]
+
+
+class LabResult(models.Model):
+    report = models.ForeignKey(LabReport, on_delete=models.PROTECT, related_name="results")
+    # Copied from the report so trends and flag history read one table.
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="lab_results"
+    )
+    sample_collected_on = models.DateField()
+    analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="results")
+    value_text = models.CharField("value as entered", max_length=32)
+    unit = models.CharField("unit as entered", max_length=16, blank=True)
+    canonical_value = models.DecimalField(max_digits=14, decimal_places=4)
+    # The lab's own reference range, in the canonical unit; empty when the lab gave none.
+    reference_low = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    reference_high = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    tier = models.CharField(max_length=10, choices=TIER_CHOICES, default="normal")
+    # The tier the value earned on its own, before an uncleared red platelet flag held it up.
+    value_tier = models.CharField(max_length=10, choices=TIER_CHOICES, default="normal")
+    reasons = models.JSONField(default=list, blank=True)
+    next_action = models.CharField(max_length=255, blank=True)
+    rationale = models.TextField(blank=True, help_text="Why the rules that fired exist.")
+    entered_in_error_at = models.DateTimeField(null=True, blank=True)
+    entered_in_error_reason = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    objects = LabResultQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-sample_collected_on", "analyte__display_order"]
+        indexes = [
+            models.Index(
+                fields=["patient", "analyte", "sample_collected_on"],
+                name="result_patient_analyte_date",
+            )
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["report", "analyte"], name="one_result_per_analyte")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.analyte}: {self.display_value}"
+
+    @property
+    def display_value(self) -> str:
+        return f"{self.value_text} {self.unit}".strip()
+
+    @property
+    def is_entered_in_error(self) -> bool:
+        return self.entered_in_error_at is not None
+
+    @property
+    def tier_rank(self) -> int:
+        return flagging.Tier(self.tier).rank

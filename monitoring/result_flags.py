@@ -1,0 +1,128 @@
+"""Feeding stored results to the pure flag evaluation (monitoring.flagging): loads a patient's
+rules, history, baseline and infusion periods in a fixed number of queries, and writes the
+outcome onto the result objects (the caller saves them)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from dateutil.relativedelta import relativedelta
+
+from monitoring import flagging
+from monitoring.models import FlagRule, LabResult
+from patients.models import InfusionCourse, Patient
+
+# A platelet dip is expected in the infusion week and up to 2 months after (clinical rules 3).
+DIP_MONTHS_AFTER_COURSE = 2
+
+
+@dataclass(frozen=True)
+class PatientFlagData:
+    rules: Sequence[flagging.FlagRule]
+    baseline_before: date | None  # course 1's first infusion: baseline results are before it
+    dip_periods: Sequence[tuple[date, date]]
+
+
+def patient_flag_data(patient: Patient) -> PatientFlagData:
+    """Rules and course facts for a patient: two queries."""
+    courses = list(
+        InfusionCourse.objects.filter(patient=patient)
+        .exclude(status=InfusionCourse.Status.CANCELLED)
+        .order_by("number")
+    )
+    return PatientFlagData(
+        rules=FlagRule.objects.as_rules(),
+        baseline_before=courses[0].first_infusion_date if courses else None,
+        dip_periods=[
+            (
+                c.first_infusion_date,
+                c.last_infusion_date + relativedelta(months=DIP_MONTHS_AFTER_COURSE),
+            )
+            for c in courses
+        ],
+    )
+
+
+def reading_of(result: LabResult) -> flagging.Reading:
+    analyte = result.analyte
+    low = result.reference_low if result.reference_low is not None else analyte.reference_low
+    high = result.reference_high if result.reference_high is not None else analyte.reference_high
+    return flagging.Reading(
+        analyte=analyte.code,
+        value=result.canonical_value,
+        sample_date=result.sample_collected_on,
+        reference_low=low,
+        reference_high=high,
+        value_tier=flagging.Tier(result.value_tier),
+        label=analyte.grade_label(result.canonical_value),
+    )
+
+
+def _order(result: LabResult) -> tuple:
+    # Unsaved results come after stored ones of the same day.
+    return (result.sample_collected_on, result.pk is not None, result.pk or 0)
+
+
+def results_evaluate(
+    *, patient: Patient, results: Iterable[LabResult], data: PatientFlagData | None = None
+) -> list[LabResult]:
+    """Flag `results` (new or changed, not yet saved) against the patient's other current
+    results, in date order so each sees the ones before it. Returns them, updated in memory.
+    Three queries whatever the history's length, plus two when `data` is not given."""
+    results = sorted(results, key=_order)
+    if not results:
+        return []
+    data = data or patient_flag_data(patient)
+    changing = {result.pk for result in results if result.pk}
+    analyte_ids = {result.analyte_id for result in results}
+    dates = {result.sample_collected_on for result in results}
+    stored = (
+        LabResult.objects.current()
+        .filter(patient=patient)
+        .exclude(pk__in=changing)
+        .select_related("analyte")
+    )
+    history: dict[int, list[LabResult]] = defaultdict(list)
+    for earlier in stored.filter(analyte_id__in=analyte_ids).order_by("sample_collected_on", "pk"):
+        history[earlier.analyte_id].append(earlier)
+    same_day: dict[date, dict[str, flagging.Reading]] = defaultdict(dict)
+    for other in stored.filter(sample_collected_on__in=dates):
+        same_day[other.sample_collected_on][other.analyte.code] = reading_of(other)
+    for result in results:
+        same_day[result.sample_collected_on][result.analyte.code] = reading_of(result)
+
+    for result in results:
+        series = history[result.analyte_id]
+        before = [r for r in series if _order(r) < _order(result)]
+        context = flagging.Context(
+            previous=[reading_of(r) for r in reversed(before)],
+            baseline=_baseline(before, data.baseline_before, result.sample_collected_on),
+            same_sample={
+                code: reading
+                for code, reading in same_day[result.sample_collected_on].items()
+                if code != result.analyte.code
+            },
+            expected_dip_periods=data.dip_periods,
+        )
+        outcome = flagging.evaluate(reading_of(result), context, data.rules)
+        result.tier = outcome.tier.value
+        result.value_tier = outcome.value_tier.value
+        result.reasons = list(outcome.reasons)
+        result.next_action = outcome.next_action
+        result.rationale = "\n\n".join(outcome.rationales)
+        series.append(result)
+        series.sort(key=_order)
+    return results
+
+
+def _baseline(
+    before: Sequence[LabResult], course_one: date | None, sample: date
+) -> flagging.Reading | None:
+    """The latest result before course 1's first infusion; none before course 1 itself."""
+    if course_one is None or sample < course_one:
+        return None
+    candidates = [r for r in before if r.sample_collected_on < course_one]
+    return reading_of(candidates[-1]) if candidates else None

@@ -1,0 +1,91 @@
+"""Checking one typed or imported result before anything is stored. The entry form, the CSV
+import and the recording service all call these, so every path refuses the same things with
+the same words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from monitoring.measurements import MeasurementError, read_measurement
+from monitoring.models import Analyte
+
+
+@dataclass(frozen=True)
+class ResultInput:
+    """One result as typed or imported, before checking."""
+
+    analyte: Analyte
+    value: str
+    unit: str = ""
+    reference_low: str = ""
+    reference_high: str = ""
+
+
+@dataclass(frozen=True)
+class CheckedResult:
+    analyte: Analyte
+    value_text: str
+    unit: str
+    canonical_value: Decimal
+    reference_low: Decimal | None
+    reference_high: Decimal | None
+
+
+def result_check(entry: ResultInput) -> CheckedResult:
+    """The checked, converted result; MeasurementError names 'value', 'unit' or a range field."""
+    analyte = entry.analyte
+    measurement = read_measurement(analyte.as_measurement_analyte(), entry.value, entry.unit)
+    low = _range_limit(analyte, "reference_low", entry.reference_low, entry.unit)
+    high = _range_limit(analyte, "reference_high", entry.reference_high, entry.unit)
+    if low is not None and high is not None and low > high:
+        raise MeasurementError(
+            "reference_low", f"{analyte.name}: the reference range's low limit is above its high."
+        )
+    return CheckedResult(
+        analyte=analyte,
+        value_text=measurement.value_text,
+        unit=measurement.unit,
+        canonical_value=measurement.canonical,
+        reference_low=low,
+        reference_high=high,
+    )
+
+
+def _range_limit(analyte: Analyte, field_name: str, text: str, unit: str) -> Decimal | None:
+    if not (text or "").strip():
+        return None
+    if analyte.is_ordinal:
+        raise MeasurementError(field_name, f"{analyte.name} is a dipstick grade: no range.")
+    label = "low" if field_name == "reference_low" else "high"
+    try:
+        # The lab's range is in the unit of its result, and is read by the same rules.
+        return read_measurement(analyte.as_measurement_analyte(), text, unit).canonical
+    except MeasurementError as error:
+        raise MeasurementError(
+            field_name, f"{analyte.name} reference range {label}: {error.message}"
+        ) from error
+
+
+def sample_date_problems(
+    *, sample_collected_on: date | None, reported_on: date | None, date_of_birth: date, today: date
+) -> dict[str, str]:
+    """Date problems keyed by field; empty when the dates are possible."""
+    problems: dict[str, str] = {}
+    if sample_collected_on is None:
+        problems["sample_collected_on"] = "Enter the date the sample was collected."
+    elif sample_collected_on > today:
+        problems["sample_collected_on"] = (
+            f"The sample date {sample_collected_on:%d %b %Y} is in the future."
+        )
+    elif sample_collected_on < date_of_birth:
+        problems["sample_collected_on"] = (
+            f"The sample date {sample_collected_on:%d %b %Y} is before the patient's birth."
+        )
+    if reported_on is not None:
+        if reported_on > today:
+            problems["reported_on"] = f"The report date {reported_on:%d %b %Y} is in the future."
+        elif sample_collected_on and reported_on < sample_collected_on:
+            problems["reported_on"] = "The report date is before the sample was collected."
+    return problems
