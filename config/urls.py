@@ -1,9 +1,13 @@
 from django.contrib import admin
-from django.urls import path
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    # Staff screens arrive with the lab-results work; until then the admin is the front door.
-    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("sign-in/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("sign-out/", auth_views.LogoutView.as_view(), name="logout"),
+    path("patients/", include("patients.urls")),
+    path("", include("monitoring.urls")),
+    path("", RedirectView.as_view(pattern_name="patients:list", permanent=False), name="home"),
 ]

@@ -4,9 +4,18 @@ from django.contrib import admin, messages
 from django.db import transaction
 from simple_history.admin import SimpleHistoryAdmin
 
+from patients.admin import ReasonForChangeAdmin
 from patients.models import Patient
 
-from .models import MonitoringProtocol, ProtocolItem, ScheduledCheck
+from .models import (
+    Analyte,
+    FlagRule,
+    LabReport,
+    LabResult,
+    MonitoringProtocol,
+    ProtocolItem,
+    ScheduledCheck,
+)
 from .services import schedule_reconcile
 
 
@@ -68,3 +77,56 @@ class ScheduledCheckAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Analyte)
+class AnalyteAdmin(ReasonForChangeAdmin):
+    list_display = ["name", "code", "loinc", "panel", "canonical_unit", "plausible_max"]
+    list_filter = ["panel"]
+
+
+@admin.register(FlagRule)
+class FlagRuleAdmin(ReasonForChangeAdmin):
+    """Clinic leads tune the rules here. A change applies to results recorded from then on;
+    results already flagged keep the flag they were given, with its reasons."""
+
+    list_display = ["analyte", "tier", "condition", "threshold", "with_analyte", "is_active"]
+    list_filter = ["tier", "analyte", "is_active"]
+    list_select_related = ["analyte", "with_analyte"]
+    fields = [
+        ("analyte", "tier", "is_active"),
+        ("condition", "threshold"),
+        ("with_analyte", "with_condition", "with_threshold"),
+        "next_action",
+        "rationale",
+        "reason_for_change",
+    ]
+
+
+class ReadOnlyAdmin(SimpleHistoryAdmin):
+    """Results change only through the staff screens, which keep who, when and why."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(LabReport)
+class LabReportAdmin(ReadOnlyAdmin):
+    list_display = ["patient", "panel", "sample_collected_on", "source", "entered_by"]
+    list_filter = ["panel", "source"]
+    list_select_related = ["patient", "entered_by"]
+    search_fields = ["patient__hospital_number", "patient__family_name"]
+
+
+@admin.register(LabResult)
+class LabResultAdmin(ReadOnlyAdmin):
+    list_display = ["patient", "analyte", "value_text", "unit", "tier", "sample_collected_on"]
+    list_filter = ["tier", "analyte"]
+    list_select_related = ["patient", "analyte"]
+    search_fields = ["patient__hospital_number", "patient__family_name"]

@@ -26,12 +26,13 @@ class PatientFlagData:
     dip_periods: Sequence[tuple[date, date]]
 
 
-def patient_flag_data(patient: Patient) -> PatientFlagData:
-    """Rules and course facts for a patient: two queries."""
-    courses = list(
-        InfusionCourse.objects.filter(patient=patient)
-        .exclude(status=InfusionCourse.Status.CANCELLED)
-        .order_by("number")
+def patient_flag_data(patient: Patient, courses=None) -> PatientFlagData:
+    """Rules and course facts for a patient: two queries, one if the courses are given."""
+    if courses is None:
+        courses = InfusionCourse.objects.filter(patient=patient)
+    courses = sorted(
+        (c for c in courses if c.status != InfusionCourse.Status.CANCELLED),
+        key=lambda c: c.number,
     )
     return PatientFlagData(
         rules=FlagRule.objects.as_rules(),

@@ -51,6 +51,7 @@ class ReasonForChangeAdmin(SimpleHistoryAdmin):
 class ClinicAdmin(SimpleHistoryAdmin):
     list_display = ["name", "code", "time_zone"]
     search_fields = ["name", "code"]
+    filter_horizontal = ["staff"]
 
     def has_delete_permission(self, request, obj=None):
         return False

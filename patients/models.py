@@ -29,6 +29,12 @@ class Clinic(models.Model):
         validators=[validate_time_zone],
         help_text="Decides what “today” is for this clinic's schedules and reminders.",
     )
+    staff = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="clinics",
+        help_text="Staff who work for this clinic; they see only its patients.",
+    )
 
     class Meta:
         ordering = ["name"]

@@ -16,3 +16,27 @@ def clinician(db):
 @pytest.fixture
 def patient(clinic_a):
     return PatientFactory(clinic=clinic_a, given_name="Ada", family_name="Patient")
+
+
+@pytest.fixture
+def staff_a(clinic_a):
+    """Clinic staff of clinic A, signed in by the tests that use `client_a`."""
+    user = UserFactory(username="staff_a")
+    clinic_a.staff.add(user)
+    return user
+
+
+@pytest.fixture
+def client_a(client, staff_a):
+    client.force_login(staff_a)
+    return client
+
+
+@pytest.fixture
+def clinic_b(db):
+    return ClinicFactory(code="clinic-b", name="Clinic B")
+
+
+@pytest.fixture
+def patient_b(clinic_b):
+    return PatientFactory(clinic=clinic_b, given_name="Bea", family_name="Other")

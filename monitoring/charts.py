@@ -1,0 +1,140 @@
+"""Trend charts drawn as inline SVG on the server: no chart library to download, nothing to
+fetch from the internet, and the same picture with scripts off. This module only computes
+coordinates; the template draws them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from monitoring import flagging
+
+WIDTH, HEIGHT = 640, 220
+LEFT, RIGHT, TOP, BOTTOM = 52, 90, 12, 28
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    x: float
+    y: float
+    tier: str
+    label: str
+
+
+@dataclass(frozen=True)
+class ChartLine:
+    y: float
+    tier: str
+    label: str
+
+
+@dataclass(frozen=True)
+class TrendChart:
+    title: str
+    unit: str
+    width: int
+    height: int
+    points: tuple[ChartPoint, ...]
+    lines: tuple[ChartLine, ...]
+    x_labels: tuple[tuple[float, str], ...]
+    y_labels: tuple[tuple[float, str], ...]
+
+    @property
+    def polyline(self) -> str:
+        return " ".join(f"{p.x:.1f},{p.y:.1f}" for p in self.points)
+
+    @property
+    def plot_bottom(self) -> int:
+        return self.height - BOTTOM
+
+    @property
+    def plot_right(self) -> int:
+        return self.width - RIGHT
+
+    @property
+    def line_label_x(self) -> int:
+        return self.width - RIGHT + 4
+
+
+def threshold_lines(
+    rules: Sequence[flagging.FlagRule],
+    *,
+    reference_low: Decimal | None,
+    reference_high: Decimal | None,
+    baseline: Decimal | None,
+) -> list[tuple[Decimal, str, str]]:
+    """(value, tier, label) of every rule limit that can be drawn as a horizontal line."""
+    C = flagging.Condition
+    lines: dict[Decimal, tuple[str, str]] = {}
+
+    def add(value, tier: flagging.Tier, label: str) -> None:
+        kept = lines.get(value)
+        if kept is None or flagging.Tier(kept[0]).rank < tier.rank:
+            lines[value] = (tier.value, label)
+
+    for rule in rules:
+        if rule.with_analyte:
+            continue  # a combination depends on another result: no single line to draw
+        match rule.condition:
+            case C.BELOW | C.ABOVE:
+                add(rule.threshold, rule.tier, f"{rule.tier.value} {rule.threshold.normalize()}")
+            case C.BELOW_REFERENCE if reference_low is not None:
+                add(reference_low, rule.tier, f"{rule.tier.value} (ref. low)")
+            case C.ABOVE_REFERENCE_TIMES if reference_high is not None:
+                times = rule.threshold.normalize()
+                label = "ULN" if times == 1 else f"{times}x ULN"
+                add(rule.threshold * reference_high, rule.tier, f"{rule.tier.value} {label}")
+            case C.RISE_FROM_BASELINE_TIMES if baseline:
+                label = f"{rule.tier.value} {rule.threshold.normalize()}x baseline"
+                add(rule.threshold * baseline, rule.tier, label)
+    return [(value, tier, label) for value, (tier, label) in sorted(lines.items())]
+
+
+def trend_chart(*, analyte, series: Sequence, rules, baseline: Decimal | None) -> TrendChart:
+    """A chart of `series` (results with sample_collected_on, canonical_value, tier), oldest
+    first, with the analyte's rule limits drawn across it."""
+    limits = threshold_lines(
+        rules,
+        reference_low=analyte.reference_low,
+        reference_high=analyte.reference_high,
+        baseline=baseline,
+    )
+    values = [r.canonical_value for r in series]
+    top = max([*values, *(value for value, _, _ in limits), Decimal(1)]) * Decimal("1.1")
+    first, last = series[0].sample_collected_on, series[-1].sample_collected_on
+    span = max((last - first).days, 1)
+
+    def x_of(day: date) -> float:
+        if first == last:
+            return LEFT + (WIDTH - LEFT - RIGHT) / 2
+        return LEFT + (day - first).days / span * (WIDTH - LEFT - RIGHT)
+
+    def y_of(value: Decimal) -> float:
+        return TOP + float(1 - value / top) * (HEIGHT - TOP - BOTTOM)
+
+    points = tuple(
+        ChartPoint(
+            x=x_of(r.sample_collected_on),
+            y=y_of(r.canonical_value),
+            tier=r.tier,
+            label=f"{r.sample_collected_on:%d %b %Y}: {r.canonical_value.normalize():f} "
+            f"{analyte.canonical_unit} ({r.tier})",
+        )
+        for r in series
+    )
+    lines = tuple(ChartLine(y=y_of(value), tier=tier, label=label) for value, tier, label in limits)
+    years = sorted({r.sample_collected_on.year for r in series})
+    x_labels = tuple((x_of(max(date(year, 1, 1), first)), str(year)) for year in years)
+    y_labels = tuple((y_of(top * k / 4), f"{(top * k / 4):.3g}") for k in range(5))
+    return TrendChart(
+        title=f"{analyte.name} ({analyte.canonical_unit})",
+        unit=analyte.canonical_unit,
+        width=WIDTH,
+        height=HEIGHT,
+        points=points,
+        lines=lines,
+        x_labels=x_labels,
+        y_labels=y_labels,
+    )

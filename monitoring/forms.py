@@ -1,0 +1,147 @@
+"""Staff forms for lab results. The report form has a value, a unit and an optional lab range
+for each analyte of the panel; the checking itself is monitoring.result_input's, shared with
+the CSV import and the recording service."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from monitoring.measurements import MeasurementError
+from monitoring.models import Analyte
+from monitoring.result_input import ResultInput, result_check
+from patients.forms import DateInput
+
+
+class ReportForm(forms.Form):
+    sample_collected_on = forms.DateField(label="Sample collected", widget=DateInput())
+    reported_on = forms.DateField(label="Reported", required=False, widget=DateInput())
+    lab_name = forms.CharField(label="Laboratory", max_length=120, required=False)
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    # One per page load: a second submit of the same page is recognised and stored once.
+    submission_key = forms.UUIDField(widget=forms.HiddenInput())
+
+    def __init__(self, *args, analytes: list[Analyte], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.analytes = analytes
+        for analyte in analytes:
+            self._add_analyte_fields(analyte)
+
+    def _add_analyte_fields(self, analyte: Analyte) -> None:
+        code = analyte.code
+        if analyte.is_ordinal:
+            grades = [("", "not tested")] + [(g, g) for g in analyte.ordinal_scale]
+            self.fields[code] = forms.ChoiceField(
+                label=analyte.name, choices=grades, required=False
+            )
+            return
+        self.fields[code] = forms.CharField(
+            label=analyte.name,
+            required=False,
+            max_length=32,
+            widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+        )
+        self.fields[f"{code}_unit"] = forms.ChoiceField(
+            label=f"{analyte.name} unit", choices=[(u, u) for u in analyte.units], required=False
+        )
+        for end in ("low", "high"):
+            self.fields[f"{code}_reference_{end}"] = forms.CharField(
+                label=f"{analyte.name} lab range {end}", required=False, max_length=32
+            )
+
+    def analyte_rows(self):
+        """(analyte, value field, unit field, range fields) for the template's table."""
+        for analyte in self.analytes:
+            code = analyte.code
+            unit = None if analyte.is_ordinal else self[f"{code}_unit"]
+            ranges = (
+                []
+                if analyte.is_ordinal
+                else [self[f"{code}_reference_low"], self[f"{code}_reference_high"]]
+            )
+            yield analyte, self[code], unit, ranges
+
+    def clean(self):
+        cleaned = super().clean()
+        entries = []
+        for analyte in self.analytes:
+            entry = self._entry(analyte, cleaned)
+            if entry is None:
+                continue
+            try:
+                result_check(entry)
+            except MeasurementError as error:
+                name = analyte.code if error.field == "value" else f"{analyte.code}_{error.field}"
+                self.add_error(name if name in self.fields else analyte.code, error.message)
+            entries.append(entry)
+        if not entries and not self.errors:
+            raise ValidationError("Enter at least one result.")
+        cleaned["entries"] = entries
+        return cleaned
+
+    @staticmethod
+    def _entry(analyte: Analyte, cleaned) -> ResultInput | None:
+        code = analyte.code
+        value = (cleaned.get(code) or "").strip()
+        if not value:
+            return None
+        return ResultInput(
+            analyte=analyte,
+            value=value,
+            unit=cleaned.get(f"{code}_unit", ""),
+            reference_low=cleaned.get(f"{code}_reference_low", ""),
+            reference_high=cleaned.get(f"{code}_reference_high", ""),
+        )
+
+
+class ResultCorrectForm(forms.Form):
+    value = forms.CharField(max_length=32)
+    unit = forms.ChoiceField(required=False)
+    reference_low = forms.CharField(label="Lab range low", required=False, max_length=32)
+    reference_high = forms.CharField(label="Lab range high", required=False, max_length=32)
+    reason = forms.CharField(
+        label="Reason for the correction", max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, analyte: Analyte, **kwargs):
+        super().__init__(*args, **kwargs)
+        if analyte.is_ordinal:
+            self.fields["value"] = forms.ChoiceField(
+                choices=[(g, g) for g in analyte.ordinal_scale]
+            )
+            for name in ("unit", "reference_low", "reference_high"):
+                del self.fields[name]
+        else:
+            self.fields["unit"].choices = [(u, u) for u in analyte.units]
+
+
+class EnteredInErrorForm(forms.Form):
+    reason = forms.CharField(
+        label="Why was this entered in error?",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class ImportUploadForm(forms.Form):
+    clinic = forms.ModelChoiceField(queryset=None)
+    file = forms.FileField(label="CSV file", help_text="One row per result.")
+
+    def __init__(self, *args, clinics, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["clinic"].queryset = clinics
+        options = list(clinics)
+        if len(options) == 1:
+            self.fields["clinic"].initial = options[0]
+            self.fields["clinic"].widget = forms.HiddenInput()
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        limit = settings.RESULT_IMPORT_MAX_BYTES
+        if upload.size > limit:
+            raise ValidationError(
+                f"The file is {upload.size:,} bytes; the limit is {limit:,} bytes. "
+                "Split it into smaller files."
+            )
+        return upload

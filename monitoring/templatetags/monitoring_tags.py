@@ -1,0 +1,51 @@
+"""Colours for flag tiers and check statuses, in one place so every page agrees."""
+
+from django import template
+
+register = template.Library()
+
+TIER_CLASSES = {
+    "critical": "text-bg-danger border border-dark fw-bold",
+    "red": "text-bg-danger",
+    "amber": "text-bg-warning",
+    "low": "text-bg-info",
+    "high": "text-bg-info",
+    "normal": "text-bg-light border",
+}
+TIER_COLOURS = {
+    "critical": "#7a0010",
+    "red": "#dc3545",
+    "amber": "#e0a800",
+    "low": "#0aa2c0",
+    "high": "#0aa2c0",
+    "normal": "#198754",
+}
+STATUS_CLASSES = {
+    "overdue": "text-bg-danger",
+    "due": "text-bg-warning",
+    "upcoming": "text-bg-light border",
+    "completed": "text-bg-success",
+    "completed_late": "text-bg-success opacity-75",
+    "waived": "text-bg-secondary",
+    "cancelled": "text-bg-secondary",
+}
+
+
+@register.filter
+def tier_class(tier: str) -> str:
+    return TIER_CLASSES.get(tier, "text-bg-light")
+
+
+@register.filter
+def tier_colour(tier: str) -> str:
+    return TIER_COLOURS.get(tier, "#6c757d")
+
+
+@register.filter
+def status_class(status: str) -> str:
+    return STATUS_CLASSES.get(status, "text-bg-light")
+
+
+@register.filter
+def status_label(status: str) -> str:
+    return status.replace("_", " ")

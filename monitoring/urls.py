@@ -1,0 +1,26 @@
+from django.urls import path
+
+from . import views
+
+app_name = "monitoring"
+urlpatterns = [
+    path(
+        "patients/<int:pk>/results/<slug:panel>/new/",
+        views.ReportCreateView.as_view(),
+        name="report_create",
+    ),
+    path("results/<int:pk>/history/", views.ResultHistoryView.as_view(), name="result_history"),
+    path("results/<int:pk>/correct/", views.ResultCorrectView.as_view(), name="result_correct"),
+    path(
+        "results/<int:pk>/entered-in-error/",
+        views.EnteredInErrorView.as_view(kind="result"),
+        name="result_error",
+    ),
+    path(
+        "reports/<int:pk>/entered-in-error/",
+        views.EnteredInErrorView.as_view(kind="report"),
+        name="report_error",
+    ),
+    path("imports/new/", views.ImportUploadView.as_view(), name="import_upload"),
+    path("imports/<int:pk>/", views.ImportPreviewView.as_view(), name="import_preview"),
+]

@@ -1,0 +1,209 @@
+"""Staff screens for lab results: logging a panel, correcting a result, marking entries in
+error, a result's history, and the CSV import with its preview."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views import View
+
+from monitoring import csv_import
+from monitoring.forms import EnteredInErrorForm, ImportUploadForm, ReportForm, ResultCorrectForm
+from monitoring.lab_services import (
+    new_submission_key,
+    report_mark_in_error,
+    report_record,
+    result_correct,
+    result_mark_in_error,
+)
+from monitoring.models import Analyte, LabReport, LabResult, Panel, ResultImport
+from patients.access import ClinicStaffRequiredMixin, clinics_for, patient_for, patients_for
+
+
+def _panel_analytes(panel: str) -> list[Analyte]:
+    analytes = list(Analyte.objects.filter(panel=panel))
+    if not analytes:
+        raise Http404("No results are recorded for this panel.")
+    return analytes
+
+
+def result_for(user, pk: int) -> LabResult:
+    results = LabResult.objects.filter(patient__in=patients_for(user))
+    return get_object_or_404(results.select_related("analyte", "patient", "report"), pk=pk)
+
+
+class ReportCreateView(ClinicStaffRequiredMixin, View):
+    template = "monitoring/report_form.html"
+
+    def _render(self, request, patient, panel, form):
+        context = {"patient": patient, "panel": Panel(panel), "form": form}
+        return render(request, self.template, context)
+
+    def get(self, request, pk, panel):
+        patient = patient_for(request.user, pk)
+        analytes = _panel_analytes(panel)
+        initial = {
+            "submission_key": new_submission_key(),
+            "sample_collected_on": patient.clinic.today(),
+        }
+        return self._render(request, patient, panel, ReportForm(initial=initial, analytes=analytes))
+
+    def post(self, request, pk, panel):
+        patient = patient_for(request.user, pk)
+        form = ReportForm(request.POST, analytes=_panel_analytes(panel))
+        if not form.is_valid():
+            return self._render(request, patient, panel, form)
+        data = form.cleaned_data
+        try:
+            recorded = report_record(
+                patient=patient,
+                panel=panel,
+                sample_collected_on=data["sample_collected_on"],
+                reported_on=data["reported_on"],
+                lab_name=data["lab_name"],
+                notes=data["notes"],
+                entries=data["entries"],
+                entered_by=request.user,
+                submission_key=data["submission_key"],
+            )
+        except ValidationError as error:
+            for field, problems in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, problems)
+            return self._render(request, patient, panel, form)
+        if recorded.created:
+            worst = max(recorded.report.results.all(), key=lambda r: r.tier_rank)
+            messages.success(request, f"{recorded.report} saved. Highest flag: {worst.tier}.")
+        else:
+            messages.info(request, "That report was already saved; it was not stored twice.")
+        return redirect("patients:detail", pk=patient.pk)
+
+
+class ResultHistoryView(ClinicStaffRequiredMixin, View):
+    def get(self, request, pk):
+        result = result_for(request.user, pk)
+        versions = result.history.select_related("history_user").order_by("-history_date")
+        return render(
+            request, "monitoring/result_history.html", {"result": result, "versions": versions}
+        )
+
+
+class ResultCorrectView(ClinicStaffRequiredMixin, View):
+    template = "monitoring/result_correct.html"
+
+    def get(self, request, pk):
+        result = result_for(request.user, pk)
+        initial = {"value": result.value_text, "unit": result.unit}
+        form = ResultCorrectForm(initial=initial, analyte=result.analyte)
+        return render(request, self.template, {"result": result, "form": form})
+
+    def post(self, request, pk):
+        result = result_for(request.user, pk)
+        form = ResultCorrectForm(request.POST, analyte=result.analyte)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                result_correct(
+                    result=result,
+                    value=data["value"],
+                    unit=data.get("unit", ""),
+                    reference_low=data.get("reference_low", ""),
+                    reference_high=data.get("reference_high", ""),
+                    reason=data["reason"],
+                    corrected_by=request.user,
+                )
+            except ValidationError as error:
+                for field, problems in error.message_dict.items():
+                    form.add_error(field if field in form.fields else None, problems)
+            else:
+                messages.success(request, f"{result.analyte} corrected; the old value is kept.")
+                return redirect("patients:detail", pk=result.patient_id)
+        return render(request, self.template, {"result": result, "form": form})
+
+
+class EnteredInErrorView(ClinicStaffRequiredMixin, View):
+    """Mark a result, or a whole report, entered in error: kept, but out of flags and trends."""
+
+    template = "monitoring/entered_in_error.html"
+    kind = "result"
+
+    def _target(self, request, pk):
+        if self.kind == "result":
+            return result_for(request.user, pk)
+        reports = LabReport.objects.filter(patient__in=patients_for(request.user))
+        return get_object_or_404(reports.select_related("patient"), pk=pk)
+
+    def get(self, request, pk):
+        target = self._target(request, pk)
+        context = {"target": target, "kind": self.kind, "form": EnteredInErrorForm()}
+        return render(request, self.template, context)
+
+    def post(self, request, pk):
+        target = self._target(request, pk)
+        form = EnteredInErrorForm(request.POST)
+        if form.is_valid():
+            reason = form.cleaned_data["reason"]
+            if self.kind == "result":
+                result_mark_in_error(result=target, reason=reason, marked_by=request.user)
+            else:
+                report_mark_in_error(report=target, reason=reason, marked_by=request.user)
+            messages.success(request, f"{target} marked entered in error; it is kept in history.")
+            return redirect("patients:detail", pk=target.patient_id)
+        context = {"target": target, "kind": self.kind, "form": form}
+        return render(request, self.template, context)
+
+
+class ImportUploadView(ClinicStaffRequiredMixin, View):
+    template = "monitoring/import_upload.html"
+
+    def get(self, request):
+        form = ImportUploadForm(clinics=clinics_for(request.user))
+        return render(request, self.template, {"form": form})
+
+    def post(self, request):
+        form = ImportUploadForm(request.POST, request.FILES, clinics=clinics_for(request.user))
+        if not form.is_valid():
+            return render(request, self.template, {"form": form})
+        upload = form.cleaned_data["file"]
+        staged, preview = csv_import.import_stage(
+            clinic=form.cleaned_data["clinic"],
+            content=upload.read(),
+            file_name=upload.name,
+            uploaded_by=request.user,
+        )
+        if staged is None:
+            return render(request, self.template, {"form": form, "preview": preview})
+        return redirect("monitoring:import_preview", pk=staged.pk)
+
+
+class ImportPreviewView(ClinicStaffRequiredMixin, View):
+    template = "monitoring/import_preview.html"
+
+    def _staged(self, request, pk):
+        imports = ResultImport.objects.filter(clinic__in=clinics_for(request.user))
+        return get_object_or_404(imports.select_related("clinic"), pk=pk)
+
+    def get(self, request, pk):
+        staged = self._staged(request, pk)
+        preview = csv_import.import_read(
+            clinic=staged.clinic, content=staged.content.encode(), file_name=staged.file_name
+        )
+        return render(request, self.template, {"staged": staged, "preview": preview})
+
+    def post(self, request, pk):
+        staged = self._staged(request, pk)
+        try:
+            outcome = csv_import.import_apply(result_import=staged, imported_by=request.user)
+        except csv_import.ImportRejected as rejected:
+            preview = csv_import.import_read(
+                clinic=staged.clinic, content=staged.content.encode(), file_name=staged.file_name
+            )
+            messages.error(request, f"Nothing was imported: {len(rejected.problems)} problem(s).")
+            return render(request, self.template, {"staged": staged, "preview": preview})
+        messages.success(
+            request,
+            f"Imported {outcome.results} results in {outcome.reports} reports "
+            f"({outcome.skipped} already recorded, skipped).",
+        )
+        return redirect("patients:list")

@@ -1,0 +1,94 @@
+"""Staff forms for patients and courses. They validate input; the services do the writing and
+the model rules (the same ones the admin uses) decide what is allowed."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+
+from monitoring.models import MonitoringProtocol
+
+from .models import Clinic, InfusionCourse, Patient
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+class PatientForm(forms.ModelForm):
+    clinic = forms.ModelChoiceField(queryset=Clinic.objects.none())
+    protocol = forms.ModelChoiceField(
+        queryset=MonitoringProtocol.objects.all(),
+        required=False,
+        help_text="Leave empty for the clinic's default protocol.",
+    )
+
+    class Meta:
+        model = Patient
+        fields = [
+            "clinic",
+            "hospital_number",
+            "given_name",
+            "family_name",
+            "date_of_birth",
+            "sex",
+            "email",
+            "phone",
+            "protocol",
+        ]
+        widgets = {"date_of_birth": DateInput()}
+
+    def __init__(self, *args, clinics, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["clinic"].queryset = clinics
+        options = list(clinics)
+        if len(options) == 1:
+            self.fields["clinic"].initial = options[0]
+            self.fields["clinic"].widget = forms.HiddenInput()
+
+
+class CourseForm(forms.ModelForm):
+    """Course rules run in the model's clean(); an error about a field the form does not show
+    (the course number) is shown at the top of the form instead of failing."""
+
+    class Meta:
+        model = InfusionCourse
+        fields = [
+            "first_infusion_date",
+            "days",
+            "daily_dose_mg",
+            "status",
+            "days_reason",
+            "spacing_override_reason",
+        ]
+        widgets = {
+            "first_infusion_date": DateInput(),
+            "days_reason": forms.TextInput(),
+            "spacing_override_reason": forms.TextInput(),
+        }
+        help_texts = {
+            "days": "Leave empty for the standard: 5 days for course 1, 3 for later courses.",
+            "daily_dose_mg": "As given, e.g. 12.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["days"].required = False
+
+    def clean_days(self):
+        days = self.cleaned_data.get("days")
+        if days is None:
+            return 5 if self.instance.number == 1 else 3
+        return days
+
+    def _update_errors(self, errors):
+        if hasattr(errors, "error_dict"):
+            shown: dict[str, list] = {}
+            for name, messages in errors.error_dict.items():
+                key = name if name in self.fields else NON_FIELD_ERRORS
+                shown.setdefault(key, []).extend(messages)
+            errors = ValidationError(shown)
+        super()._update_errors(errors)

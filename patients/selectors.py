@@ -1,0 +1,138 @@
+"""Reads shared by the staff views: the patient list and everything a patient page shows, each
+in a fixed number of queries however long the patient's history."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.db.models import Count, IntegerField, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from monitoring.charts import TrendChart, trend_chart
+from monitoring.models import LabResult, ScheduledCheck
+from monitoring.result_flags import patient_flag_data
+from monitoring import planning
+
+from .models import InfusionCourse, Patient
+
+CHARTED_ANALYTES = ("platelets", "creatinine", "tsh")
+
+
+def patient_list(patients: QuerySet[Patient], *, query: str, today: date) -> QuerySet[Patient]:
+    """Patients matching `query` (name or hospital number), with their next due date and their
+    count of overdue checks, as two correlated subqueries in the one list query."""
+    for word in query.split():
+        patients = patients.filter(
+            Q(given_name__icontains=word)
+            | Q(family_name__icontains=word)
+            | Q(hospital_number__icontains=word)
+        )
+    open_checks = ScheduledCheck.objects.open().filter(patient=OuterRef("pk"))
+    next_due = (
+        open_checks.filter(overdue_after__gte=today)
+        .values("patient")
+        .annotate(first=Min("due_date"))
+        .values("first")
+    )
+    overdue = (
+        open_checks.filter(overdue_after__lt=today)
+        .values("patient")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        patients.select_related("clinic")
+        .annotate(
+            next_due=Subquery(next_due),
+            overdue_count=Coalesce(Subquery(overdue, output_field=IntegerField()), 0),
+        )
+        .order_by("family_name", "given_name", "pk")
+    )
+
+
+@dataclass
+class TimelineDay:
+    day: date
+    checks: list[ScheduledCheck] = field(default_factory=list)
+
+
+@dataclass
+class PatientPage:
+    patient: Patient
+    courses: list[InfusionCourse]
+    timeline: OrderedDict[str, list[TimelineDay]]  # "March 2025" -> days with their checks
+    overdue: list[ScheduledCheck]
+    results: list[LabResult]
+    charts: list[TrendChart]
+    end_of_follow_up: date | None
+
+
+def patient_page(patient: Patient, *, today: date) -> PatientPage:
+    """Four queries: courses, checks, results (with analyte and report), flag rules."""
+    courses = list(patient.courses.order_by("number"))
+    checks = list(
+        ScheduledCheck.objects.active()
+        .filter(patient=patient)
+        .with_status(today)
+        .order_by("due_date", "panel")
+    )
+    results = list(
+        LabResult.objects.filter(patient=patient)
+        .select_related("analyte", "report")
+        .order_by("-sample_collected_on", "report_id", "analyte__display_order")
+    )
+    flag_data = patient_flag_data(patient, courses)
+    return PatientPage(
+        patient=patient,
+        courses=courses,
+        timeline=_timeline(checks),
+        overdue=[check for check in checks if check.status == "overdue"],
+        results=results,
+        charts=_charts(results, flag_data),
+        end_of_follow_up=_end_of_follow_up(patient, courses),
+    )
+
+
+def _timeline(checks: list[ScheduledCheck]) -> OrderedDict[str, list[TimelineDay]]:
+    months: OrderedDict[str, list[TimelineDay]] = OrderedDict()
+    for check in checks:
+        days = months.setdefault(f"{check.due_date:%B %Y}", [])
+        if not days or days[-1].day != check.due_date:
+            days.append(TimelineDay(day=check.due_date))
+        days[-1].checks.append(check)
+    return months
+
+
+def _charts(results: list[LabResult], flag_data) -> list[TrendChart]:
+    current = [r for r in results if not r.is_entered_in_error and not r.report.is_entered_in_error]
+    charts = []
+    for code in CHARTED_ANALYTES:
+        series = sorted(
+            (r for r in current if r.analyte.code == code), key=lambda r: r.sample_collected_on
+        )
+        rules = [rule for rule in flag_data.rules if rule.analyte == code]
+        analyte = series[0].analyte if series else None
+        if analyte is not None:
+            baseline = _baseline_value(series, flag_data.baseline_before)
+            charts.append(
+                trend_chart(analyte=analyte, series=series, rules=rules, baseline=baseline)
+            )
+    return charts
+
+
+def _baseline_value(series: list[LabResult], course_one: date | None):
+    if course_one is None:
+        return None
+    before = [r for r in series if r.sample_collected_on < course_one]
+    return before[-1].canonical_value if before else None
+
+
+def _end_of_follow_up(patient: Patient, courses: list[InfusionCourse]) -> date | None:
+    live = [
+        planning.Course(number=c.number, first_day=c.first_infusion_date, days=c.days)
+        for c in courses
+        if c.status != InfusionCourse.Status.CANCELLED
+    ]
+    return planning.end_of_follow_up(live, patient.protocol.follow_up_months)

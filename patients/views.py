@@ -1,0 +1,87 @@
+"""Staff screens for patients: the list, the patient page, and the add forms. Views stay thin:
+forms validate, services write, selectors read, and patients.access decides who sees what."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Max
+from django.shortcuts import redirect, render
+from django.views import View
+
+from .access import ClinicStaffRequiredMixin, clinics_for, patient_for, patients_for
+from .forms import CourseForm, PatientForm
+from .models import InfusionCourse
+from .selectors import patient_list, patient_page
+from .services import course_add, patient_create
+
+PAGE_SIZE = 50
+
+
+def _today(user):
+    clinic = clinics_for(user).first()
+    return clinic.today() if clinic else None
+
+
+class PatientListView(ClinicStaffRequiredMixin, View):
+    def get(self, request):
+        query = request.GET.get("q", "").strip()[:100]
+        patients = patient_list(patients_for(request.user), query=query, today=_today(request.user))
+        page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
+        return render(request, "patients/list.html", {"page": page, "query": query})
+
+
+class PatientDetailView(ClinicStaffRequiredMixin, View):
+    def get(self, request, pk):
+        patient = patient_for(request.user, pk)
+        today = patient.clinic.today()
+        context = {"page": patient_page(patient, today=today), "today": today}
+        return render(request, "patients/detail.html", context)
+
+
+class PatientCreateView(ClinicStaffRequiredMixin, View):
+    def get(self, request):
+        form = PatientForm(clinics=clinics_for(request.user))
+        return render(request, "patients/patient_form.html", {"form": form})
+
+    def post(self, request):
+        form = PatientForm(request.POST, clinics=clinics_for(request.user))
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                patient = patient_create(**data, created_by=request.user)
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, f"{patient} added.")
+                return redirect("patients:detail", pk=patient.pk)
+        return render(request, "patients/patient_form.html", {"form": form})
+
+
+class CourseCreateView(ClinicStaffRequiredMixin, View):
+    def _form(self, request, patient):
+        latest = patient.courses.exclude(status=InfusionCourse.Status.CANCELLED).aggregate(
+            latest=Max("number")
+        )["latest"]
+        course = InfusionCourse(patient=patient, number=(latest or 0) + 1)
+        return CourseForm(request.POST or None, instance=course)
+
+    def get(self, request, pk):
+        patient = patient_for(request.user, pk)
+        form = self._form(request, patient)
+        return render(request, "patients/course_form.html", {"form": form, "patient": patient})
+
+    def post(self, request, pk):
+        patient = patient_for(request.user, pk)
+        form = self._form(request, patient)
+        if form.is_valid():
+            course = course_add(
+                patient=patient,
+                number=form.instance.number,
+                recorded_by=request.user,
+                **form.cleaned_data,
+            )
+            messages.success(request, f"{course} added; the schedule is updated.")
+            return redirect("patients:detail", pk=patient.pk)
+        return render(request, "patients/course_form.html", {"form": form, "patient": patient})

@@ -1,0 +1,310 @@
+"""The clinic staff's screens through the test client: sign-in, scoping to the user's clinic,
+the patient list and page, the add forms, logging and correcting results."""
+
+import re
+import uuid
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from monitoring.lab_services import report_record
+from monitoring.models import Analyte, LabReport, LabResult, ScheduledCheck
+from monitoring.result_input import ResultInput
+from patients.models import Patient
+from patients.services import course_add
+from tests.factories import PatientFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def detail_url(patient):
+    return reverse("patients:detail", args=[patient.pk])
+
+
+def log_url(patient, panel):
+    return reverse("monitoring:report_create", args=[patient.pk, panel])
+
+
+def cbc_form(**values):
+    data = {
+        "sample_collected_on": "2024-03-15",
+        "submission_key": str(uuid.uuid4()),
+        "platelets": "",
+        "platelets_unit": "10^9/L",
+    }
+    data.update(values)
+    return data
+
+
+@pytest.fixture
+def treated(patient):
+    course_add(patient=patient, first_infusion_date=date(2024, 1, 15), daily_dose_mg=Decimal(12))
+    return patient
+
+
+def test_every_staff_page_sends_an_anonymous_visitor_to_sign_in(client, patient):
+    for url in [
+        reverse("patients:list"),
+        reverse("patients:create"),
+        detail_url(patient),
+        log_url(patient, "blood_count"),
+        reverse("monitoring:import_upload"),
+    ]:
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+
+
+def test_sign_in_leads_to_the_patient_list(client, staff_a):
+    staff_a.set_password("a-long-test-password")
+    staff_a.save()
+    response = client.post(
+        reverse("login"), {"username": "staff_a", "password": "a-long-test-password"}
+    )
+    assert response["Location"] == reverse("patients:list")
+
+
+def test_a_user_on_no_clinic_staff_is_refused(client, clinician):
+    client.force_login(clinician)
+    assert client.get(reverse("patients:list")).status_code == 403
+
+
+def test_staff_see_only_their_clinics_patients(client_a, patient, patient_b):
+    page = client_a.get(reverse("patients:list")).content.decode()
+    assert patient.hospital_number in page and patient_b.hospital_number not in page
+    assert client_a.get(detail_url(patient_b)).status_code == 404
+    assert client_a.get(log_url(patient_b, "blood_count")).status_code == 404
+
+
+def test_search_by_name_or_hospital_number(client_a, clinic_a, patient):
+    other = PatientFactory(clinic=clinic_a, family_name="Zephyr", hospital_number="ZZ99")
+    by_name = client_a.get(reverse("patients:list"), {"q": "zeph"}).content.decode()
+    assert "ZZ99" in by_name and patient.hospital_number not in by_name
+    by_number = client_a.get(reverse("patients:list"), {"q": patient.hospital_number})
+    assert other.hospital_number not in by_number.content.decode()
+
+
+def test_the_list_shows_next_due_and_overdue_counts(client_a, patient):
+    today = patient.clinic.today()
+    course_add(
+        patient=patient,
+        first_infusion_date=today - timedelta(days=75),
+        daily_dose_mg=Decimal(12),
+        status="given",
+    )
+    rows = client_a.get(reverse("patients:list")).context["page"].object_list
+    row = next(p for p in rows if p.pk == patient.pk)
+    expected_overdue = (
+        ScheduledCheck.objects.open().filter(patient=patient, overdue_after__lt=today).count()
+    )
+    assert row.overdue_count == expected_overdue > 0
+    assert row.next_due == min(
+        c.due_date
+        for c in ScheduledCheck.objects.open().filter(patient=patient, overdue_after__gte=today)
+    )
+
+
+def test_the_patient_list_query_count_does_not_grow_with_patients(client_a, clinic_a):
+    def count():
+        with CaptureQueriesContext(connection) as queries:
+            assert client_a.get(reverse("patients:list")).status_code == 200
+        return len(queries)
+
+    PatientFactory.create_batch(3, clinic=clinic_a)
+    few = count()
+    PatientFactory.create_batch(40, clinic=clinic_a)
+    assert count() == few
+
+
+def test_adding_a_patient_then_course_one_plans_the_schedule(client_a, clinic_a):
+    response = client_a.post(
+        reverse("patients:create"),
+        {
+            "clinic": clinic_a.pk,
+            "hospital_number": "N123",
+            "given_name": "Nia",
+            "family_name": "New",
+            "date_of_birth": "1991-04-02",
+            "sex": "F",
+        },
+    )
+    patient = Patient.objects.get(hospital_number="N123")
+    assert response["Location"] == detail_url(patient)
+    response = client_a.post(
+        reverse("patients:course_create", args=[patient.pk]),
+        {"first_infusion_date": "2025-02-03", "daily_dose_mg": "12", "status": "given"},
+    )
+    assert response["Location"] == detail_url(patient)
+    course = patient.courses.get()
+    assert (course.number, course.days) == (1, 5)
+    page = client_a.get(detail_url(patient))
+    assert page.context["page"].timeline and "March 2025" in page.content.decode()
+
+
+def test_a_second_patient_with_the_same_hospital_number_is_refused(client_a, clinic_a, patient):
+    response = client_a.post(
+        reverse("patients:create"),
+        {
+            "clinic": clinic_a.pk,
+            "hospital_number": patient.hospital_number,
+            "given_name": "X",
+            "family_name": "Y",
+            "date_of_birth": "1991-04-02",
+            "sex": "F",
+        },
+    )
+    assert response.status_code == 200
+    assert "already exists" in response.content.decode()
+    assert Patient.objects.filter(hospital_number=patient.hospital_number).count() == 1
+
+
+def test_a_course_too_soon_is_refused_on_its_field(client_a, treated):
+    response = client_a.post(
+        reverse("patients:course_create", args=[treated.pk]),
+        {"first_infusion_date": "2024-06-01", "daily_dose_mg": "12", "status": "planned"},
+    )
+    assert response.status_code == 200
+    assert "earlier than the minimum spacing" in str(response.context["form"].errors["spacing_override_reason"])
+
+
+def test_logging_platelets_of_45_shows_critical_on_the_patient_page(client_a, treated):
+    response = client_a.post(log_url(treated, "blood_count"), cbc_form(platelets="45"))
+    assert response["Location"] == detail_url(treated)
+    page = client_a.get(detail_url(treated)).content.decode()
+    assert re.search(r'badge[^"]*">critical<', page)
+    assert "Emergency: call the patient now" in page
+
+
+def test_a_double_submitted_form_stores_one_report(client_a, treated):
+    form = cbc_form(platelets="200")
+    client_a.post(log_url(treated, "blood_count"), form)
+    again = client_a.post(log_url(treated, "blood_count"), form, follow=True)
+    assert "not stored twice" in again.content.decode()
+    assert LabReport.objects.filter(patient=treated).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "words"),
+    [
+        ({"platelets": "abc"}, "platelets", "not a number"),
+        ({"platelets": ""}, "__all__", "at least one result"),
+        ({"platelets": "NaN"}, "platelets", "not a number"),
+        ({"platelets": "Infinity"}, "platelets", "not a number"),
+        ({"platelets": "-5"}, "platelets", "cannot be negative"),
+        ({"platelets": "99999"}, "platelets", "beyond any plausible"),
+        ({"platelets": "123456789"}, "platelets", "digits"),
+        ({"platelets": "=1+1"}, "platelets", "spreadsheet formula"),
+        ({"platelets": "200", "platelets_unit": ""}, "platelets_unit", "enter the unit"),
+        ({"platelets": "200", "platelets_unit": "g/L"}, "platelets_unit", "not one of"),
+        ({"platelets": "200", "sample_collected_on": "2024-02-30"}, "sample_collected_on", "valid"),
+        (
+            {"platelets": "200", "sample_collected_on": "2999-01-01"},
+            "sample_collected_on",
+            "future",
+        ),
+        ({"platelets": "200", "sample_collected_on": "1950-01-01"}, "sample_collected_on", "birth"),
+    ],
+)
+def test_bad_input_is_refused_on_its_field_and_nothing_saved(
+    client_a, treated, values, field, words
+):
+    response = client_a.post(log_url(treated, "blood_count"), cbc_form(**values))
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert words in " ".join(errors[field]), errors
+    assert not LabResult.objects.exists()
+
+
+def test_free_text_is_shown_escaped(client_a, treated):
+    client_a.post(
+        log_url(treated, "blood_count"),
+        cbc_form(platelets="200", notes="<script>alert(1)</script>", lab_name="<b>Lab</b>"),
+    )
+    page = client_a.get(detail_url(treated)).content.decode()
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;b&gt;Lab&lt;/b&gt;" in page
+
+
+def test_a_correction_through_the_screen_keeps_the_old_version(client_a, staff_a, treated):
+    client_a.post(log_url(treated, "blood_count"), cbc_form(platelets="45"))
+    result = LabResult.objects.get()
+    response = client_a.post(
+        reverse("monitoring:result_correct", args=[result.pk]),
+        {"value": "145", "unit": "10^9/L", "reason": "Misread the printout"},
+    )
+    assert response["Location"] == detail_url(treated)
+    history = client_a.get(reverse("monitoring:result_history", args=[result.pk]))
+    text = history.content.decode()
+    assert "45 10^9/L" in text and "145 10^9/L" in text and "Misread the printout" in text
+    assert [v.history_user for v in history.context["versions"]] == [staff_a, staff_a]
+
+
+def test_entered_in_error_through_the_screen_strikes_the_result_out(client_a, treated):
+    client_a.post(log_url(treated, "blood_count"), cbc_form(platelets="45"))
+    result = LabResult.objects.get()
+    client_a.post(reverse("monitoring:result_error", args=[result.pk]), {"reason": "Wrong tube"})
+    page = client_a.get(detail_url(treated)).content.decode()
+    assert "entered-in-error" in page and "Wrong tube" in page
+    assert LabResult.objects.filter(pk=result.pk).exists()
+
+
+def test_another_clinics_result_cannot_be_corrected_or_seen(client_a, patient_b, clinician):
+    analyte = Analyte.objects.get(code="tsh")
+    report = report_record(
+        patient=patient_b,
+        panel="thyroid",
+        sample_collected_on=date(2024, 1, 1),
+        entries=[ResultInput(analyte, "2", "mU/L")],
+        entered_by=clinician,
+    ).report
+    result = report.results.get()
+    for name in ("result_history", "result_correct", "result_error"):
+        assert client_a.get(reverse(f"monitoring:{name}", args=[result.pk])).status_code == 404
+    assert client_a.get(reverse("monitoring:report_error", args=[report.pk])).status_code == 404
+
+
+def five_years_of_results(patient, user, months):
+    analytes = {a.code: a for a in Analyte.objects.all()}
+    start = date(2024, 2, 15)
+    for month in range(months):
+        day = date(
+            start.year + (start.month - 1 + month) // 12, (start.month - 1 + month) % 12 + 1, 15
+        )
+        for panel, values in [
+            ("blood_count", [("platelets", "210", "10^9/L"), ("haemoglobin", "135", "g/L")]),
+            ("kidney", [("creatinine", "70", "umol/L")]),
+            ("thyroid", [("tsh", "2.1", "mU/L")]),
+        ]:
+            report_record(
+                patient=patient,
+                panel=panel,
+                sample_collected_on=day,
+                entries=[ResultInput(analytes[c], v, u) for c, v, u in values],
+                entered_by=user,
+                today=date(2029, 12, 31),
+            )
+
+
+def test_the_patient_page_renders_in_a_constant_number_of_queries(
+    client_a, staff_a, clinic_a, django_assert_num_queries
+):
+    short, long = (PatientFactory(clinic=clinic_a) for _ in range(2))
+    for patient, months in ((short, 3), (long, 60)):
+        course_add(
+            patient=patient, first_infusion_date=date(2024, 1, 15), daily_dose_mg=Decimal(12)
+        )
+        five_years_of_results(patient, staff_a, months)
+    # savepoint and release (ATOMIC_REQUESTS), session, user, clinic membership check,
+    # patient (with clinic and protocol), courses, checks, results (with analyte and report),
+    # flag rules
+    with django_assert_num_queries(10):
+        client_a.get(detail_url(short))
+    with django_assert_num_queries(10):
+        response = client_a.get(detail_url(long))
+    assert len(response.context["page"].results) == 60 * 4
+    assert len(response.context["page"].charts) == 3
