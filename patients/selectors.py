@@ -10,10 +10,10 @@ from datetime import date
 from django.db.models import Count, IntegerField, Min, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from monitoring import planning
 from monitoring.charts import TrendChart, trend_chart
 from monitoring.models import LabResult, ScheduledCheck
 from monitoring.result_flags import patient_flag_data
-from monitoring import planning
 
 from .models import InfusionCourse, Patient
 

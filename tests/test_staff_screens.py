@@ -168,7 +168,8 @@ def test_a_course_too_soon_is_refused_on_its_field(client_a, treated):
         {"first_infusion_date": "2024-06-01", "daily_dose_mg": "12", "status": "planned"},
     )
     assert response.status_code == 200
-    assert "earlier than the minimum spacing" in str(response.context["form"].errors["spacing_override_reason"])
+    errors = response.context["form"].errors
+    assert "earlier than the minimum spacing" in str(errors["spacing_override_reason"])
 
 
 def test_logging_platelets_of_45_shows_critical_on_the_patient_page(client_a, treated):

@@ -30,7 +30,10 @@ def reading(code, value, **extra):
     )
 
 
-def tier(rules, code, value, context=Context(), **extra):
+NO_HISTORY = Context()
+
+
+def tier(rules, code, value, context=NO_HISTORY, **extra):
     return evaluate(reading(code, value, **extra), context, rules).tier
 
 
