@@ -79,15 +79,15 @@ def threshold_lines(
             continue  # a combination depends on another result: no single line to draw
         match rule.condition:
             case C.BELOW | C.ABOVE:
-                add(rule.threshold, rule.tier, f"{rule.tier.value} {rule.threshold.normalize()}")
+                add(rule.threshold, rule.tier, f"{rule.tier.value} {_plain(rule.threshold)}")
             case C.BELOW_REFERENCE if reference_low is not None:
                 add(reference_low, rule.tier, f"{rule.tier.value} (ref. low)")
             case C.ABOVE_REFERENCE_TIMES if reference_high is not None:
-                times = rule.threshold.normalize()
-                label = "ULN" if times == 1 else f"{times}x ULN"
+                times = _plain(rule.threshold)
+                label = "ULN" if times == "1" else f"{times}x ULN"
                 add(rule.threshold * reference_high, rule.tier, f"{rule.tier.value} {label}")
             case C.RISE_FROM_BASELINE_TIMES if baseline:
-                label = f"{rule.tier.value} {rule.threshold.normalize()}x baseline"
+                label = f"{rule.tier.value} {_plain(rule.threshold)}x baseline"
                 add(rule.threshold * baseline, rule.tier, label)
     return [(value, tier, label) for value, (tier, label) in sorted(lines.items())]
 
@@ -119,7 +119,7 @@ def trend_chart(*, analyte, series: Sequence, rules, baseline: Decimal | None) -
             x=x_of(r.sample_collected_on),
             y=y_of(r.canonical_value),
             tier=r.tier,
-            label=f"{r.sample_collected_on:%d %b %Y}: {r.canonical_value.normalize():f} "
+            label=f"{r.sample_collected_on:%d %b %Y}: {_plain(r.canonical_value)} "
             f"{analyte.canonical_unit} ({r.tier})",
         )
         for r in series
@@ -127,7 +127,7 @@ def trend_chart(*, analyte, series: Sequence, rules, baseline: Decimal | None) -
     lines = tuple(ChartLine(y=y_of(value), tier=tier, label=label) for value, tier, label in limits)
     years = sorted({r.sample_collected_on.year for r in series})
     x_labels = tuple((x_of(max(date(year, 1, 1), first)), str(year)) for year in years)
-    y_labels = tuple((y_of(top * k / 4), f"{(top * k / 4):.3g}") for k in range(5))
+    y_labels = tuple((y_of(top * k / 4), _tick(top * k / 4, top)) for k in range(5))
     return TrendChart(
         title=f"{analyte.name} ({analyte.canonical_unit})",
         unit=analyte.canonical_unit,
@@ -138,3 +138,12 @@ def trend_chart(*, analyte, series: Sequence, rules, baseline: Decimal | None) -
         x_labels=x_labels,
         y_labels=y_labels,
     )
+
+
+def _plain(number: Decimal) -> str:
+    """150.000 -> "150", 0.500 -> "0.5": never exponent notation."""
+    return f"{number.normalize():f}"
+
+
+def _tick(value: Decimal, top: Decimal) -> str:
+    return f"{value:.0f}" if top >= 20 else f"{value:.2f}".rstrip("0").rstrip(".")

@@ -15,6 +15,7 @@ from datetime import date
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from monitoring.measurements import MeasurementError
 from monitoring.models import LabReport, LabResult, ResultImport, ScheduledCheck
@@ -86,9 +87,8 @@ def report_record(
             for result in checked
         ]
         results_evaluate(patient=patient, results=results)
-        for result in results:
-            result._history_user = entered_by
-            result.save()
+        # One insert for the results and one for their first history versions.
+        bulk_create_with_history(results, LabResult, default_user=entered_by)
         _complete_checks(report)
     return RecordedReport(report=report, created=True)
 

@@ -63,8 +63,10 @@ def _range_limit(analyte: Analyte, field_name: str, text: str, unit: str) -> Dec
         # The lab's range is in the unit of its result, and is read by the same rules.
         return read_measurement(analyte.as_measurement_analyte(), text, unit).canonical
     except MeasurementError as error:
+        # The reader's message starts with the analyte's name; say it once.
+        detail = error.message.removeprefix(f"{analyte.name}: ")
         raise MeasurementError(
-            field_name, f"{analyte.name} reference range {label}: {error.message}"
+            field_name, f"{analyte.name} reference range {label}: {detail}"
         ) from error
 
 

@@ -15,6 +15,7 @@ from django.db.models import F
 
 from monitoring.models import ScheduledCheck
 
+from .demo_results import demo_results_record
 from .models import Clinic, Patient
 from .services import course_add, patient_create
 
@@ -35,6 +36,7 @@ class DemoLogin:
 LOGINS = [
     DemoLogin("admin", "demo-admin-password", "superuser (everything)"),
     DemoLogin("lead", "demo-lead-password", "clinic lead (patients, courses, protocols)"),
+    DemoLogin("staff", "demo-staff-password", "clinic staff (patients, courses, results)"),
 ]
 
 # (given, family, sex, born, months since course 1 (negative: planned), months from course 1 to
@@ -58,7 +60,7 @@ def demo_load(*, today: date | None = None) -> tuple[Clinic, bool]:
             code=DEMO_CLINIC_CODE,
             defaults={"name": "Demo MS Centre", "time_zone": "Europe/London"},
         )
-        _users()
+        _users(clinic)
         if not created:
             return clinic, False
         today = today or clinic.today()
@@ -67,7 +69,7 @@ def demo_load(*, today: date | None = None) -> tuple[Clinic, bool]:
     return clinic, True
 
 
-def _users() -> None:
+def _users(clinic: Clinic) -> None:
     User = get_user_model()
     lead_group, _ = Group.objects.get_or_create(name="Clinic lead")
     lead_group.permissions.set(
@@ -87,6 +89,8 @@ def _users() -> None:
             user.save()
         if login.username == "lead":
             user.groups.add(lead_group)
+        if login.username != "admin":
+            clinic.staff.add(user)
 
 
 def _patient(clinic, number, today, given, family, sex, born, months_ago, course_two):
@@ -114,9 +118,11 @@ def _patient(clinic, number, today, given, family, sex, born, months_ago, course
             daily_dose_mg=Decimal(12),
             status="given",
         )
-    # Until results can be logged, mark past checks done on their due date; Elena's last two
-    # months are left open so the demo shows overdue checks.
+    # The last year's checks get results (some abnormal); older ones are marked done on their
+    # due date to keep the demo quick to load. Elena's last two months are left open so the
+    # demo shows overdue checks.
     leave_open_from = today - timedelta(days=60) if family == "Rossi" else today
+    demo_results_record(patient, since=today - relativedelta(months=12), until=leave_open_from)
     ScheduledCheck.objects.open().filter(patient=patient, overdue_after__lt=leave_open_from).update(
         completed_on=F("due_date")
     )

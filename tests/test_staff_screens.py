@@ -7,12 +7,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from monitoring.lab_services import report_record
-from monitoring.models import Analyte, LabReport, LabResult, ScheduledCheck
+from monitoring.models import Analyte, LabReport, LabResult, ResultImport, ScheduledCheck
 from monitoring.result_input import ResultInput
 from patients.models import Patient
 from patients.services import course_add
@@ -309,3 +310,61 @@ def test_the_patient_page_renders_in_a_constant_number_of_queries(
         response = client_a.get(detail_url(long))
     assert len(response.context["page"].results) == 60 * 4
     assert len(response.context["page"].charts) == 3
+
+
+def upload(client, clinic, text, name="results.csv", encoding="utf-8"):
+    file = SimpleUploadedFile(name, text.encode(encoding), content_type="text/csv")
+    return client.post(reverse("monitoring:import_upload"), {"clinic": clinic.pk, "file": file})
+
+
+HEADER = "hospital_number,sample_date,analyte,value,unit\n"
+
+
+def test_the_import_preview_shows_every_rows_problem_and_saves_nothing(client_a, clinic_a, treated):
+    text = HEADER + (
+        f"{treated.hospital_number},2024-03-15,platelets,45,10^9/L\n"
+        f"{treated.hospital_number},2024-03-15,haemoglobin,=HYPERLINK(1),g/L\n"
+        f"NOPE,2024-03-15,platelets,200,10^9/L\n"
+    )
+    response = upload(client_a, clinic_a, text)
+    preview = client_a.get(response["Location"])
+    page = preview.content.decode()
+    assert "Row 3" in page and "spreadsheet formula" in page
+    assert "Row 4" in page and "NOPE" in page
+    assert 'type="submit">Import' not in page  # no way to confirm a file with problems
+    assert not LabResult.objects.exists()
+    # Confirming anyway imports nothing.
+    client_a.post(response["Location"])
+    assert not LabResult.objects.exists()
+
+
+def test_a_clean_file_imports_all_at_once_and_flags(client_a, clinic_a, treated):
+    text = (
+        "\ufeff"
+        + HEADER
+        + (
+            f"{treated.hospital_number},2024-03-15,platelets,45,10^9/L\n"
+            f"{treated.hospital_number},2024-03-15,creatinine,70,umol/L\n"
+        )
+    )
+    response = upload(client_a, clinic_a, text)
+    client_a.post(response["Location"])
+    assert LabResult.objects.filter(patient=treated).count() == 2
+    assert LabResult.objects.get(analyte__code="platelets").tier == "critical"
+    assert set(LabReport.objects.values_list("source", flat=True)) == {"csv_import"}
+
+
+def test_a_file_over_the_size_limit_is_refused_on_upload(client_a, clinic_a, settings):
+    settings.RESULT_IMPORT_MAX_BYTES = 100
+    response = upload(client_a, clinic_a, HEADER + "x" * 200)
+    assert response.status_code == 200
+    assert "the limit is 100 bytes" in response.content.decode()
+
+
+def test_another_clinics_import_cannot_be_seen(client_a, clinic_b, clinician):
+    staged = ResultImport.objects.create(
+        clinic=clinic_b, file_name="b.csv", sha256="0" * 64, content=HEADER, uploaded_by=clinician
+    )
+    url = reverse("monitoring:import_preview", args=[staged.pk])
+    assert client_a.get(url).status_code == 404
+    assert client_a.post(url).status_code == 404

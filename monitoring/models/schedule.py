@@ -23,6 +23,19 @@ class Panel(models.TextChoices):
     INFECTION_SCREEN = "infection_screen", "Infection screen (HIV, hepatitis B/C, VZV, TB)"
 
 
+# Short names for badges and timelines, where the full label does not fit.
+PANEL_SHORT_NAMES = {
+    Panel.BLOOD_COUNT: "Blood count",
+    Panel.KIDNEY: "Creatinine",
+    Panel.URINE: "Urine",
+    Panel.LIVER: "Liver",
+    Panel.THYROID: "Thyroid",
+    Panel.SKIN: "Skin",
+    Panel.CERVICAL: "Cervical",
+    Panel.INFECTION_SCREEN: "Infection screen",
+}
+
+
 class MonitoringProtocol(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=40, unique=True, help_text="Used on the command line.")

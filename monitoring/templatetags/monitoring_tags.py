@@ -2,6 +2,8 @@
 
 from django import template
 
+from monitoring.models.schedule import PANEL_SHORT_NAMES
+
 register = template.Library()
 
 TIER_CLASSES = {
@@ -49,3 +51,8 @@ def status_class(status: str) -> str:
 @register.filter
 def status_label(status: str) -> str:
     return status.replace("_", " ")
+
+
+@register.filter
+def panel_short(panel: str) -> str:
+    return PANEL_SHORT_NAMES.get(panel, panel)

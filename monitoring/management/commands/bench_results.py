@@ -1,0 +1,142 @@
+"""Benchmark the lab-results work: a 10,000-row CSV import, the patient list with 10,000
+patients, and the patient page of a patient with five years of monthly results.
+
+Server times come from Django's test client in this process (middleware, view, queries and
+template; no network). Each page figure is the median of --runs requests, after one warm-up.
+Run it on a scratch database: scripts/bench-results does.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+from dateutil.relativedelta import relativedelta
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from monitoring import csv_import
+from monitoring.bench_data import bench_clinic_populate, csv_of_results
+from monitoring.lab_services import report_record
+from monitoring.models import Analyte, LabResult, ScheduledCheck
+from monitoring.result_input import ResultInput
+
+MONTHLY = {
+    "blood_count": [("platelets", "225", "10^9/L"), ("haemoglobin", "137", "g/L")],
+    "kidney": [("creatinine", "72", "umol/L")],
+    "urine": [("urine_blood", "negative", ""), ("urine_protein", "negative", "")],
+    "liver": [("alt", "24", "U/L"), ("ast", "22", "U/L"), ("bilirubin", "9", "umol/L")],
+}
+QUARTERLY = {"thyroid": [("tsh", "1.8", "mU/L")]}
+
+
+class Command(BaseCommand):
+    help = "Time the CSV import, the patient list and a patient page (scratch database)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--patients", type=int, default=10_000)
+        parser.add_argument("--rows", type=int, default=10_000)
+        parser.add_argument("--runs", type=int, default=15)
+
+    def handle(self, *args, patients: int, rows: int, runs: int, **options) -> None:
+        self.runs = runs
+        started = time.perf_counter()
+        clinic, people = bench_clinic_populate(count=patients, today=timezone.localdate())
+        today = clinic.today()
+        checks = ScheduledCheck.objects.filter(patient__clinic=clinic).count()
+        self.line(
+            f"{connection.vendor}, {os.cpu_count()} cores: {patients} patients, "
+            f"{checks} scheduled checks, built in {time.perf_counter() - started:.0f} s",
+            "",
+        )
+        user = get_user_model().objects.create(username=f"bench-{clinic.code}", is_active=True)
+        clinic.staff.add(user)
+        client = Client(SERVER_NAME="localhost")
+        client.force_login(user)
+
+        self.import_figures(clinic, people, user, rows, today)
+        self.page("patient list, page 1", client, reverse("patients:list"))
+        self.page("patient list, search", client, reverse("patients:list") + "?q=Family0042")
+        # bench_data spreads course 1 over the last 200 to 2,099 days: take the earliest.
+        subject = people[min(1899, len(people) - 1)]
+        results = self.five_years_of_results(subject, user, today)
+        self.page(
+            f"patient page, {results} results",
+            client,
+            reverse("patients:detail", args=[subject.pk]),
+        )
+
+    def import_figures(self, clinic, people, user, rows, today) -> None:
+        content = csv_of_results(people[:2000], rows=rows, start=today - relativedelta(months=8))
+        timings = []
+        for _ in range(3):
+            tick = time.perf_counter()
+            with CaptureQueriesContext(connection) as queries:
+                preview = csv_import.import_read(clinic=clinic, content=content, today=today)
+            timings.append(time.perf_counter() - tick)
+        problems = len(preview.problems)
+        self.line(
+            f"CSV preview, {rows} rows",
+            f"{statistics.median(timings):.2f} s median of 3, {len(queries)} queries, "
+            f"{problems} problems",
+        )
+        staged, _ = csv_import.import_stage(
+            clinic=clinic, content=content, file_name="bench.csv", uploaded_by=user
+        )
+        tick = time.perf_counter()
+        with CaptureQueriesContext(connection) as queries:
+            outcome = csv_import.import_apply(result_import=staged, imported_by=user, today=today)
+        seconds = time.perf_counter() - tick
+        self.line(
+            f"CSV import, {rows} rows",
+            f"{seconds:.1f} s ({outcome.results / seconds:.0f} results/s), {len(queries)} queries, "
+            f"{outcome.reports} reports",
+        )
+
+    def five_years_of_results(self, patient, user, today) -> int:
+        analytes = {a.code: a for a in Analyte.objects.all()}
+        start = patient.courses.get(number=1).first_infusion_date
+        months = 0
+        while (day := start + relativedelta(months=months)) <= today and months < 60:
+            panels = {**MONTHLY, **(QUARTERLY if months % 3 == 0 else {})}
+            for panel, values in panels.items():
+                report_record(
+                    patient=patient,
+                    panel=panel,
+                    sample_collected_on=day,
+                    entries=[ResultInput(analytes[c], v, u) for c, v, u in values],
+                    entered_by=user,
+                    today=today,
+                )
+            months += 1
+        return LabResult.objects.filter(patient=patient).count()
+
+    def page(self, label, client, url) -> None:
+        self.get(client, url)  # warm-up
+        timings = []
+        for _ in range(self.runs):
+            tick = time.perf_counter()
+            with CaptureQueriesContext(connection) as queries:
+                self.get(client, url)
+            timings.append(time.perf_counter() - tick)
+        self.line(
+            label,
+            f"{statistics.median(timings) * 1000:.0f} ms median of {self.runs}, "
+            f"{len(queries)} queries",
+        )
+
+    @staticmethod
+    def get(client, url):
+        response = client.get(url)
+        if response.status_code != 200:
+            raise CommandError(f"{url} answered {response.status_code}")
+        return response
+
+    def line(self, label: str, value: str) -> None:
+        self.stdout.write(f"{label:<32}{value}")

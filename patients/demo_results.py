@@ -1,0 +1,82 @@
+"""Demo lab results: a year of plausible values for each demo patient, recorded through the
+same service as real entries, with a few abnormal results a nurse would need to act on."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+
+from django.contrib.auth import get_user_model
+
+from monitoring.lab_services import report_record
+from monitoring.models import Analyte, ScheduledCheck
+from monitoring.result_input import ResultInput
+
+from .models import Patient
+
+# analyte: (typical value, spread, unit as a lab would send it)
+TYPICAL = {
+    "platelets": (240, 40, "10^9/L"),
+    "wbc": (6.0, 1.0, "10^9/L"),
+    "neutrophils": (3.8, 0.8, "10^9/L"),
+    "lymphocytes": (1.4, 0.4, "10^9/L"),
+    "haemoglobin": (138, 8, "g/L"),
+    "creatinine": (72, 8, "umol/L"),
+    "urine_rbc": (1, 1, "/hpf"),
+    "tsh": (1.9, 0.6, "mU/L"),
+    "free_t4": (16, 2, "pmol/L"),
+    "alt": (22, 6, "U/L"),
+    "ast": (24, 5, "U/L"),
+    "bilirubin": (9, 3, "umol/L"),
+}
+# The abnormal results the demo shows: family name -> {analyte: value} on the latest sample.
+LATEST_ABNORMAL = {
+    "Rossi": {"platelets": "45"},
+    "Haddad": {"tsh": "0.05", "free_t4": "31"},
+    "Kowalski": {"urine_blood": "1+", "urine_protein": "1+"},
+}
+
+
+def demo_results_record(patient: Patient, *, since: date, until: date) -> int:
+    """Record a report on the due date of each open check in [since, until); returns the count."""
+    entered_by = get_user_model().objects.get(username="staff")
+    analytes: dict[str, list[Analyte]] = {}
+    for analyte in Analyte.objects.all():
+        analytes.setdefault(analyte.panel, []).append(analyte)
+    checks = list(
+        ScheduledCheck.objects.open()
+        .filter(patient=patient, due_date__gte=since, due_date__lt=until, panel__in=analytes)
+        .order_by("due_date")
+    )
+    # Seeded by hospital number so the demo is the same every time (not for security).
+    rng = random.Random(patient.hospital_number)  # noqa: S311
+    latest = {check.panel: check.due_date for check in checks}  # ordered: the last one wins
+    done = set()
+    for check in checks:
+        if (check.panel, check.due_date) in done:
+            continue  # a pre-course and a monthly check on one day share a sample
+        done.add((check.panel, check.due_date))
+        is_latest = check.due_date == latest[check.panel]
+        abnormal = LATEST_ABNORMAL.get(patient.family_name, {}) if is_latest else {}
+        entries = [_entry(a, rng, abnormal) for a in analytes[check.panel]]
+        report_record(
+            patient=patient,
+            panel=check.panel,
+            sample_collected_on=check.due_date,
+            entries=entries,
+            entered_by=entered_by,
+            lab_name="Demo hospital laboratory",
+        )
+    return len(done)
+
+
+def _entry(analyte: Analyte, rng: random.Random, abnormal: dict[str, str]) -> ResultInput:
+    if analyte.code in abnormal:
+        value = abnormal[analyte.code]
+    elif analyte.is_ordinal:
+        value = "negative"
+    else:
+        typical, spread, _ = TYPICAL[analyte.code]
+        value = f"{max(rng.gauss(typical, spread / 2), 0):.{analyte.decimal_places}f}"
+    unit = "" if analyte.is_ordinal else TYPICAL[analyte.code][2]
+    return ResultInput(analyte=analyte, value=value, unit=unit)
