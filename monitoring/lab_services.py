@@ -14,6 +14,7 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -86,9 +87,11 @@ def report_record(
             )
             for result in checked
         ]
-        results_evaluate(patient=patient, results=results)
+        data = patient_flag_data(patient)
+        results_evaluate(patient=patient, results=results, data=data)
         # One insert for the results and one for their first history versions.
         bulk_create_with_history(results, LabResult, default_user=entered_by)
+        _reflag(_affected_by(report, results, data), entered_by, f"{report} recorded", data=data)
         _complete_checks(report)
     return RecordedReport(report=report, created=True)
 
@@ -120,6 +123,25 @@ def _checked_entries(patient, panel, sample_collected_on, reported_on, entries, 
     if problems:
         raise ValidationError(problems)
     return checked
+
+
+def _affected_by(report: LabReport, results: list[LabResult], data) -> list[LabResult]:
+    """Stored results whose flag may change now: later results of the same analytes (a
+    back-dated entry changes their previous value) and results of the same sample whose
+    combination rules name one of these analytes (urine blood entered before creatinine)."""
+    codes = {result.analyte.code for result in results}
+    partners = {rule.analyte for rule in data.rules if rule.with_analyte in codes}
+    affected = Q(analyte_id__in=[r.analyte_id for r in results]) & Q(
+        sample_collected_on__gt=report.sample_collected_on
+    )
+    if partners:
+        affected |= Q(analyte__code__in=partners, sample_collected_on=report.sample_collected_on)
+    return list(
+        LabResult.objects.current()
+        .filter(affected, patient_id=report.patient_id)
+        .exclude(report=report)
+        .select_related("analyte")
+    )
 
 
 def _complete_checks(report: LabReport) -> list[ScheduledCheck]:

@@ -258,3 +258,22 @@ def test_one_bad_value_saves_none_of_the_report(treated, clinician):
         )
     assert set(error.value.message_dict) == {"haemoglobin"}
     assert not LabResult.objects.exists()
+
+
+def test_urine_blood_turns_red_when_that_days_high_creatinine_comes_later(treated, clinician):
+    day = date(2024, 5, 15)
+    urine = record(treated, "urine", day, {"urine_blood": "1+"}, clinician)
+    blood = urine.results.get()
+    assert blood.tier == "amber"
+    record(treated, "kidney", day, {"creatinine": ("130", "umol/L")}, clinician)
+    blood.refresh_from_db()
+    assert blood.tier == "red"
+    assert "re-evaluated" in blood.history.latest().history_change_reason
+
+
+def test_a_back_dated_count_reflags_the_count_after_it(treated, clinician):
+    later = platelets(treated, date(2024, 6, 15), 160, clinician)
+    assert later.tier == "normal"
+    platelets(treated, date(2024, 5, 15), 330, clinician)
+    later.refresh_from_db()
+    assert later.tier == "amber" and "fell by at least 50%" in " ".join(later.reasons)
