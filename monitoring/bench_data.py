@@ -118,6 +118,10 @@ def _store_schedules(people, courses, protocol, today) -> None:
     )
     if connection.vendor == "postgresql":
         _copy(rows)
+        # Fresh statistics, as autovacuum would gather soon after a real bulk load; without
+        # them the planner guesses from an empty table.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
     else:
         ScheduledCheck.objects.bulk_create(
             (ScheduledCheck(**dict(zip(COLUMNS, row, strict=True))) for row in rows),

@@ -7,8 +7,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db.models import Count, IntegerField, Min, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Min, Q, QuerySet
 
 from monitoring import planning
 from monitoring.charts import TrendChart, trend_chart
@@ -20,36 +20,42 @@ from .models import InfusionCourse, Patient
 CHARTED_ANALYTES = ("platelets", "creatinine", "tsh")
 
 
-def patient_list(patients: QuerySet[Patient], *, query: str, today: date) -> QuerySet[Patient]:
-    """Patients matching `query` (name or hospital number), with their next due date and their
-    count of overdue checks, as two correlated subqueries in the one list query."""
+def patient_search(patients: QuerySet[Patient], *, query: str) -> QuerySet[Patient]:
+    """Patients matching every word of `query` in a name or the hospital number."""
     for word in query.split():
         patients = patients.filter(
             Q(given_name__icontains=word)
             | Q(family_name__icontains=word)
             | Q(hospital_number__icontains=word)
         )
-    open_checks = ScheduledCheck.objects.open().filter(patient=OuterRef("pk"))
-    next_due = (
-        open_checks.filter(overdue_after__gte=today)
-        .values("patient")
-        .annotate(first=Min("due_date"))
-        .values("first")
-    )
-    overdue = (
-        open_checks.filter(overdue_after__lt=today)
-        .values("patient")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return (
-        patients.select_related("clinic")
+    return patients.select_related("clinic").order_by("family_name", "given_name", "pk")
+
+
+def patient_list_page(
+    patients: QuerySet[Patient], *, query: str, today: date, page_number, per_page: int = 50
+) -> Page:
+    """One page of the patient list, each patient with their next due date and their count of
+    overdue checks. Three queries at any size: the count, the page, and one aggregate over the
+    page's checks. (Subqueries in the list query itself would run for every patient before
+    PostgreSQL sorts and cuts the page: 0.65 s at 10,000 patients instead of milliseconds.)"""
+    page = Paginator(patient_search(patients, query=query), per_page).get_page(page_number)
+    rows = list(page.object_list)
+    counts = {
+        row["patient_id"]: row
+        for row in ScheduledCheck.objects.open()
+        .filter(patient__in=rows)
+        .values("patient_id")
         .annotate(
-            next_due=Subquery(next_due),
-            overdue_count=Coalesce(Subquery(overdue, output_field=IntegerField()), 0),
+            next_due=Min("due_date", filter=Q(overdue_after__gte=today)),
+            overdue_count=Count("pk", filter=Q(overdue_after__lt=today)),
         )
-        .order_by("family_name", "given_name", "pk")
-    )
+    }
+    for patient in rows:
+        found = counts.get(patient.pk, {})
+        patient.next_due = found.get("next_due")
+        patient.overdue_count = found.get("overdue_count", 0)
+    page.object_list = rows
+    return page
 
 
 @dataclass

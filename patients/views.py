@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Max
 from django.shortcuts import redirect, render
 from django.views import View
@@ -13,7 +12,7 @@ from django.views import View
 from .access import ClinicStaffRequiredMixin, clinics_for, patient_for, patients_for
 from .forms import CourseForm, PatientForm
 from .models import InfusionCourse
-from .selectors import patient_list, patient_page
+from .selectors import patient_list_page, patient_page
 from .services import course_add, patient_create
 
 PAGE_SIZE = 50
@@ -27,8 +26,13 @@ def _today(user):
 class PatientListView(ClinicStaffRequiredMixin, View):
     def get(self, request):
         query = request.GET.get("q", "").strip()[:100]
-        patients = patient_list(patients_for(request.user), query=query, today=_today(request.user))
-        page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
+        page = patient_list_page(
+            patients_for(request.user),
+            query=query,
+            today=_today(request.user),
+            page_number=request.GET.get("page"),
+            per_page=PAGE_SIZE,
+        )
         return render(request, "patients/list.html", {"page": page, "query": query})
 
 
