@@ -277,3 +277,10 @@ def test_a_back_dated_count_reflags_the_count_after_it(treated, clinician):
     platelets(treated, date(2024, 5, 15), 330, clinician)
     later.refresh_from_db()
     assert later.tier == "amber" and "fell by at least 50%" in " ".join(later.reasons)
+
+
+def test_a_long_reason_for_a_correction_is_kept_whole(treated, clinician):
+    result = platelets(treated, date(2024, 5, 15), 45, clinician)
+    reason = "The printout was misread at the bedside; confirmed with the lab by phone. " * 5
+    result_correct(result=result, value="145", unit="10^9/L", reason=reason, corrected_by=clinician)
+    assert result.history.latest().history_change_reason == f"Corrected: {reason.strip()}"
