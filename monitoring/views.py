@@ -74,7 +74,11 @@ class ReportCreateView(ClinicStaffRequiredMixin, View):
             return self._render(request, patient, panel, form)
         if recorded.created:
             worst = max(recorded.report.results.all(), key=lambda r: r.tier_rank)
-            messages.success(request, f"{recorded.report} saved. Highest flag: {worst.tier}.")
+            # An amber-or-worse result must stand out on the page the user lands on.
+            say = messages.warning if worst.tier_rank >= 2 else messages.success
+            say(
+                request, f"{recorded.report} saved. Highest flag: {worst.tier}. {worst.next_action}"
+            )
         else:
             messages.info(request, "That report was already saved; it was not stored twice.")
         return redirect("patients:detail", pk=patient.pk)
