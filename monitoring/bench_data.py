@@ -43,22 +43,22 @@ def bench_clinic_populate(*, count: int, today: date) -> tuple[Clinic, list[Pati
     courses = []
     for n, patient in enumerate(people):
         first = today - timedelta(days=200 + n % 1900)
-        courses.append(_course(patient, 1, first, 5))
-        courses.append(_course(patient, 2, first + timedelta(days=370), 3))
+        courses.append(bench_course(patient, 1, first, 5))
+        courses.append(bench_course(patient, 2, first + timedelta(days=370), 3))
     InfusionCourse.objects.bulk_create(courses, batch_size=5000)
     _store_schedules(people, courses, protocol, today)
     return clinic, people
 
 
-def _course(patient, number, first_day, days) -> InfusionCourse:
-    status = InfusionCourse.Status.GIVEN
+def bench_course(patient: Patient, number: int, first_day: date, days: int) -> InfusionCourse:
+    """A given 12 mg/day course, unsaved, for bulk creation."""
     return InfusionCourse(
         patient=patient,
         number=number,
         first_infusion_date=first_day,
         days=days,
         daily_dose_mg=Decimal(12),
-        status=status,
+        status=InfusionCourse.Status.GIVEN,
     )
 
 

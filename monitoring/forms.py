@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from monitoring.measurements import MeasurementError
 from monitoring.models import Analyte
 from monitoring.result_input import ResultInput, result_check
-from patients.forms import DateInput
+from patients.forms import DateInput, clinic_choice_limit
 
 
 class ReportForm(forms.Form):
@@ -130,11 +130,7 @@ class ImportUploadForm(forms.Form):
 
     def __init__(self, *args, clinics, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["clinic"].queryset = clinics
-        options = list(clinics)
-        if len(options) == 1:
-            self.fields["clinic"].initial = options[0]
-            self.fields["clinic"].widget = forms.HiddenInput()
+        clinic_choice_limit(self.fields["clinic"], clinics)
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

@@ -205,11 +205,7 @@ def result_mark_in_error(*, result: LabResult, reason: str, marked_by) -> LabRes
         result = LabResult.objects.select_related("analyte").get(pk=result.pk)
         if result.is_entered_in_error:
             return result
-        result.entered_in_error_at = timezone.now()
-        result.entered_in_error_reason = reason.strip()
-        result._history_user = marked_by
-        result._change_reason = f"Entered in error: {reason.strip()}"
-        result.save()
+        _mark_in_error(result, reason, marked_by)
         _reflag(_later_results(result), marked_by, reason)
     return result
 
@@ -224,25 +220,29 @@ def report_mark_in_error(*, report: LabReport, reason: str, marked_by) -> LabRep
         report = LabReport.objects.get(pk=report.pk)
         if report.is_entered_in_error:
             return report
-        report.entered_in_error_at = timezone.now()
-        report.entered_in_error_reason = reason.strip()
-        report._history_user = marked_by
-        report._change_reason = f"Entered in error: {reason.strip()}"
-        report.save()
+        _mark_in_error(report, reason, marked_by)
         report.completed_checks.update(completed_on=None, completed_by=None)
-        data = patient_flag_data(patient)
-        for analyte_id, first in _first_dates(report):
-            later = list(
-                LabResult.objects.current()
-                .filter(patient=patient, analyte_id=analyte_id, sample_collected_on__gte=first)
-                .select_related("analyte")
+        # The report's results share its sample date: every current result of those analytes
+        # from that date on may lose a previous value or baseline, in one query.
+        later = list(
+            LabResult.objects.current()
+            .filter(
+                patient=patient,
+                analyte__in=report.results.values("analyte"),
+                sample_collected_on__gte=report.sample_collected_on,
             )
-            _reflag(later, marked_by, reason, data=data)
+            .select_related("analyte")
+        )
+        _reflag(later, marked_by, reason)
     return report
 
 
-def _first_dates(report: LabReport):
-    return [(r.analyte_id, r.sample_collected_on) for r in report.results.all()]
+def _mark_in_error(record: LabResult | LabReport, reason: str, marked_by) -> None:
+    record.entered_in_error_at = timezone.now()
+    record.entered_in_error_reason = reason.strip()
+    record._history_user = marked_by
+    record._change_reason = f"Entered in error: {reason.strip()}"
+    record.save()
 
 
 def _later_results(result: LabResult) -> list[LabResult]:

@@ -18,6 +18,15 @@ class DateInput(forms.DateInput):
         super().__init__(format="%Y-%m-%d", **kwargs)
 
 
+def clinic_choice_limit(field: forms.ModelChoiceField, clinics) -> None:
+    """Offer only the user's clinics; with just one there is nothing to choose, so hide it."""
+    field.queryset = clinics
+    options = list(clinics)
+    if len(options) == 1:
+        field.initial = options[0]
+        field.widget = forms.HiddenInput()
+
+
 class PatientForm(forms.ModelForm):
     clinic = forms.ModelChoiceField(queryset=Clinic.objects.none())
     protocol = forms.ModelChoiceField(
@@ -43,11 +52,7 @@ class PatientForm(forms.ModelForm):
 
     def __init__(self, *args, clinics, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["clinic"].queryset = clinics
-        options = list(clinics)
-        if len(options) == 1:
-            self.fields["clinic"].initial = options[0]
-            self.fields["clinic"].widget = forms.HiddenInput()
+        clinic_choice_limit(self.fields["clinic"], clinics)
 
 
 class CourseForm(forms.ModelForm):

@@ -10,13 +10,13 @@ import os
 import statistics
 import time
 from datetime import date, timedelta
-from decimal import Decimal
 
 from django.core.management.base import BaseCommand
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from monitoring.bench_data import bench_course
 from monitoring.models import MonitoringProtocol, ScheduledCheck
 from monitoring.services import patient_plan, schedule_reconcile
 from patients.models import Clinic, InfusionCourse, Patient
@@ -88,21 +88,10 @@ class Command(BaseCommand):
         courses = []
         for n, patient in enumerate(people):
             first = date(2021, 1, 4) + timedelta(days=n % 1400)
-            courses.append(_course(patient, 1, first, 5))
-            courses.append(_course(patient, 2, first + timedelta(days=370), 3))
+            courses.append(bench_course(patient, 1, first, 5))
+            courses.append(bench_course(patient, 2, first + timedelta(days=370), 3))
         InfusionCourse.objects.bulk_create(courses, batch_size=5000)
         return people
-
-
-def _course(patient: Patient, number: int, first_day: date, days: int) -> InfusionCourse:
-    return InfusionCourse(
-        patient=patient,
-        number=number,
-        first_infusion_date=first_day,
-        days=days,
-        daily_dose_mg=Decimal(12),
-        status=InfusionCourse.Status.GIVEN,
-    )
 
 
 def _median_p95(seconds: list[float]) -> str:
