@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
+from monitoring.alert_services import abnormal_alerts_create
 from monitoring.measurements import MeasurementError
 from monitoring.models import LabReport, LabResult, ResultImport, ScheduledCheck
 from monitoring.result_flags import patient_flag_data, results_evaluate
@@ -89,10 +90,17 @@ def report_record(
         ]
         data = patient_flag_data(patient)
         results_evaluate(patient=patient, results=results, data=data)
+        now = timezone.now()
+        for result in results:
+            result.tier_since = now
         # One insert for the results and one for their first history versions.
         bulk_create_with_history(results, LabResult, default_user=entered_by)
-        _reflag(_affected_by(report, results, data), entered_by, f"{report} recorded", data=data)
+        reflagged = _reflag(
+            _affected_by(report, results, data), entered_by, f"{report} recorded", data=data
+        )
         _complete_checks(report)
+        # In this transaction: the result and its alert are stored together or not at all.
+        abnormal_alerts_create(patient=patient, results=[*results, *reflagged], now=now)
     return RecordedReport(report=report, created=True)
 
 
@@ -192,7 +200,7 @@ def result_correct(
         result.canonical_value = checked.canonical_value
         result.reference_low = checked.reference_low
         result.reference_high = checked.reference_high
-        _reflag_from(result, corrected_by, reason)
+        _alert_changed(_reflag_from(result, corrected_by, reason))
     return result
 
 
@@ -206,7 +214,7 @@ def result_mark_in_error(*, result: LabResult, reason: str, marked_by) -> LabRes
         if result.is_entered_in_error:
             return result
         _mark_in_error(result, reason, marked_by)
-        _reflag(_later_results(result), marked_by, reason)
+        _alert_changed(_reflag(_later_results(result), marked_by, reason))
     return result
 
 
@@ -233,7 +241,7 @@ def report_mark_in_error(*, report: LabReport, reason: str, marked_by) -> LabRep
             )
             .select_related("analyte")
         )
-        _reflag(later, marked_by, reason)
+        _alert_changed(_reflag(later, marked_by, reason))
     return report
 
 
@@ -258,8 +266,13 @@ def _later_results(result: LabResult) -> list[LabResult]:
     )
 
 
-def _reflag_from(result: LabResult, changed_by, reason: str) -> None:
-    _reflag([result, *_later_results(result)], changed_by, reason, corrected=result)
+def _reflag_from(result: LabResult, changed_by, reason: str) -> list[LabResult]:
+    return _reflag([result, *_later_results(result)], changed_by, reason, corrected=result)
+
+
+def _alert_changed(results: list[LabResult]) -> None:
+    if results:
+        abnormal_alerts_create(patient=results[0].patient, results=results, now=timezone.now())
 
 
 FLAG_FIELDS = ("tier", "value_tier", "reasons", "next_action", "rationale")
@@ -269,12 +282,17 @@ def _flag_of(result: LabResult) -> tuple:
     return tuple(getattr(result, name) for name in FLAG_FIELDS)
 
 
-def _reflag(results, changed_by, reason: str, corrected=None, data=None) -> None:
+def _reflag(results, changed_by, reason: str, corrected=None, data=None) -> list[LabResult]:
     """Flag `results` again and save those whose flag changed (and `corrected`), each as a new
-    history version naming the reason."""
+    history version naming the reason. Returns the saved ones."""
     before = {result.pk: _flag_of(result) for result in results}
+    tiers = {result.pk: result.tier for result in results}
     patient = results[0].patient if results else None
+    saved = []
+    now = timezone.now()
     for result in results_evaluate(patient=patient, results=results, data=data):
+        if result.tier != tiers[result.pk]:
+            result.tier_since = now
         if result is corrected:
             result._change_reason = f"Corrected: {reason.strip()}"
         elif _flag_of(result) != before[result.pk]:
@@ -283,6 +301,8 @@ def _reflag(results, changed_by, reason: str, corrected=None, data=None) -> None
             continue
         result._history_user = changed_by
         result.save()
+        saved.append(result)
+    return saved
 
 
 def new_submission_key() -> uuid.UUID:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -35,6 +35,42 @@ class Clinic(models.Model):
         related_name="clinics",
         help_text="Staff who work for this clinic; they see only its patients.",
     )
+    nurses = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="nursing_clinics",
+        help_text="The clinic's nurse group: alerted about patients who have no named nurse.",
+    )
+    lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="led_clinics",
+        help_text="Receives escalations: urgent results nobody acknowledged, long-overdue checks.",
+    )
+    critical_escalation_hours = models.PositiveSmallIntegerField(
+        default=4,
+        validators=[MinValueValidator(1), MaxValueValidator(168)],
+        help_text="A critical result not acknowledged within this many hours goes to the lead.",
+    )
+    red_escalation_hours = models.PositiveSmallIntegerField(
+        default=24,
+        validators=[MinValueValidator(1), MaxValueValidator(168)],
+        help_text="A red result not acknowledged within this many hours goes to the lead.",
+    )
+    overdue_escalation_days = models.PositiveSmallIntegerField(
+        default=14,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text="A check still overdue this many days after it became overdue goes to the lead.",
+    )
+    quiet_hours_start = models.TimeField(
+        default=time(21, 0), help_text="No reminders reach patients from this local time..."
+    )
+    quiet_hours_end = models.TimeField(default=time(8, 0), help_text="...until this local time.")
+    digest_time = models.TimeField(
+        default=time(8, 0), help_text="Local time of each nurse's daily digest e-mail."
+    )
 
     class Meta:
         ordering = ["name"]
@@ -49,6 +85,9 @@ class Clinic(models.Model):
     def today(self, now: datetime | None = None) -> date:
         """The clinic's calendar date at `now` (default: the current instant)."""
         return timezone.localdate(now, timezone=self.zone)
+
+    def nurse_ids(self) -> list[int]:
+        return list(self.nurses.values_list("pk", flat=True))
 
 
 def default_protocol_id() -> int | None:
@@ -77,6 +116,19 @@ class Patient(models.Model):
         DECEASED = "deceased", "Deceased"
         TRANSFERRED = "transferred", "Transferred to another clinic"
 
+    class ReminderLeads(models.TextChoices):
+        """Days before a check's due date on which the patient is reminded: a short menu, so
+        the reminder scan needs one query per lead time rather than one per patient."""
+
+        SEVEN_AND_ONE = "7,1", "7 days and 1 day before"
+        FOURTEEN_SEVEN_ONE = "14,7,1", "14, 7 and 1 days before"
+        THREE_AND_ONE = "3,1", "3 days and 1 day before"
+        SEVEN = "7", "7 days before"
+        ONE = "1", "1 day before"
+
+    # Every lead time any choice above contains.
+    REMINDER_LEAD_DAYS = (14, 7, 3, 1)
+
     # Statuses whose schedule is still planned; the others have their open checks cancelled.
     PLANNED_STATUSES = (Status.ACTIVE, Status.MONITORING_COMPLETE)
 
@@ -96,6 +148,23 @@ class Patient(models.Model):
         default=default_protocol_id,
         help_text="The monitoring protocol this patient follows.",
     )
+    named_nurse = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="named_patients",
+        help_text="Receives this patient's alerts; without one, the clinic's nurse group does.",
+    )
+    email_reminders = models.BooleanField(
+        "e-mail reminders", default=True, help_text="Remind the patient by e-mail before tests."
+    )
+    reminder_leads = models.CharField(
+        "remind me",
+        max_length=12,
+        choices=ReminderLeads.choices,
+        default=ReminderLeads.SEVEN_AND_ONE,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
@@ -114,10 +183,21 @@ class Patient(models.Model):
     def clean(self) -> None:
         if self.date_of_birth and self.clinic_id and self.date_of_birth > self.clinic.today():
             raise ValidationError({"date_of_birth": "The date of birth is in the future."})
+        if (
+            self.named_nurse_id
+            and self.clinic_id
+            and not self.clinic.nurses.filter(pk=self.named_nurse_id).exists()
+        ):
+            raise ValidationError({"named_nurse": "Choose a nurse of this patient's clinic."})
 
     @property
     def is_planned(self) -> bool:
         return self.status in self.PLANNED_STATUSES
+
+    @classmethod
+    def lead_choices_with(cls, days: int) -> list[str]:
+        """The reminder choices that include a reminder `days` before the due date."""
+        return [value for value in cls.ReminderLeads.values if str(days) in value.split(",")]
 
 
 class InfusionCourse(models.Model):

@@ -8,6 +8,7 @@ broker, so a newcomer needs no server at all.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -116,14 +117,48 @@ else:
         "processed_folder": str(VAR_DIR / "celery-processed"),
         "store_processed": False,
     }
+# Redis hands an unacknowledged task to another worker after this long; every countdown and
+# time limit below stays well under it, so a retry is never delivered twice.
+CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = 60 * 60
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A web request saving a result must not hang when the broker is down: try briefly, then leave
+# the outbox row for the sweep.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
 CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = 90
+CELERY_TASK_TIME_LIMIT = 120
+# Stated in UTC: a local-time schedule runs twice or not at all on the night clocks change.
+# The clinic's own clock (quiet hours, digest time) is applied when each message is sent.
+CELERY_BEAT_SCHEDULE = {
+    "monitoring-scan": {"task": "monitoring.tasks.run_scans", "schedule": crontab(minute="*/15")},
+    "notification-sweep": {"task": "monitoring.tasks.deliver_due", "schedule": 60.0},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# The notification outbox (monitoring/delivery.py).
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=6)
+NOTIFICATION_RETRY_BASE_SECONDS = env.int("NOTIFICATION_RETRY_BASE_SECONDS", default=60)
+NOTIFICATION_RETRY_MAX_SECONDS = env.int("NOTIFICATION_RETRY_MAX_SECONDS", default=30 * 60)
+# A claimed batch not marked sent within this time is claimed again (its worker died). Longer
+# than the task time limit, so a live worker's claim never lapses.
+NOTIFICATION_CLAIM_LEASE_SECONDS = env.int("NOTIFICATION_CLAIM_LEASE_SECONDS", default=5 * 60)
+NOTIFICATION_CHANNELS = {"email": "monitoring.channels.EmailChannel"}
+# Links in e-mails point here.
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="monitoring@localhost")
 
 LOGGING = {
     "version": 1,

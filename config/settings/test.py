@@ -1,6 +1,7 @@
 """Test runs: SQLite unless DATABASE_URL points at PostgreSQL (as CI does)."""
 
 from .base import *  # noqa: F403
+from .base import env
 
 SECRET_KEY = "test-key-not-secret"
 DEBUG = False
@@ -8,4 +9,9 @@ ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 
 # Hashing passwords properly is slow on purpose; tests do not need that.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# In-memory by default; the Celery worker started by the delivery tests is pointed at an SMTP
+# server on loopback through these variables.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="127.0.0.1")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_TIMEOUT = 5

@@ -1,6 +1,12 @@
 """Monitoring models, one module per subject: the schedule, the analyte and flag-rule
-catalogue, and lab results."""
+catalogue, lab results, and acknowledgements with the notification outbox."""
 
+from monitoring.models.alerts import (
+    ACKNOWLEDGE_TIERS,
+    URGENT_TIERS,
+    Acknowledgement,
+    Notification,
+)
 from monitoring.models.catalogue import Analyte, FlagRule
 from monitoring.models.labs import LabReport, LabResult, ResultImport
 from monitoring.models.schedule import (
@@ -12,11 +18,15 @@ from monitoring.models.schedule import (
 )
 
 __all__ = [
+    "ACKNOWLEDGE_TIERS",
+    "URGENT_TIERS",
+    "Acknowledgement",
     "Analyte",
     "FlagRule",
     "LabReport",
     "LabResult",
     "MonitoringProtocol",
+    "Notification",
     "Panel",
     "ProtocolItem",
     "ResultImport",

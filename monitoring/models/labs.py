@@ -113,6 +113,8 @@ class LabResult(models.Model):
     rationale = models.TextField(blank=True, help_text="Why the rules that fired exist.")
     entered_in_error_at = models.DateTimeField(null=True, blank=True)
     entered_in_error_reason = models.TextField(blank=True)
+    # When the result took its current tier: the clock for acknowledgement and escalation.
+    tier_since = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
 
@@ -124,7 +126,13 @@ class LabResult(models.Model):
             models.Index(
                 fields=["patient", "analyte", "sample_collected_on"],
                 name="result_patient_analyte_date",
-            )
+            ),
+            # Results a nurse must acknowledge: the worklist and the escalation scan.
+            models.Index(
+                fields=["tier_since"],
+                condition=models.Q(tier__in=["amber", "red", "critical"], entered_in_error_at=None),
+                name="result_needs_acknowledgement",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["report", "analyte"], name="one_result_per_analyte")

@@ -229,7 +229,20 @@ class ScheduledCheck(models.Model):
 
     class Meta:
         ordering = ["due_date", "panel"]
-        indexes = [models.Index(fields=["patient", "due_date"], name="check_patient_due")]
+        indexes = [
+            models.Index(fields=["patient", "due_date"], name="check_patient_due"),
+            # The overdue, reminder and escalation scans read open checks only.
+            models.Index(
+                fields=["overdue_after"],
+                condition=models.Q(completed_on=None, waived_at=None, cancelled_at=None),
+                name="check_open_overdue_after",
+            ),
+            models.Index(
+                fields=["due_date"],
+                condition=models.Q(completed_on=None, waived_at=None, cancelled_at=None),
+                name="check_open_due",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["patient", "protocol_item", "month_offset"],

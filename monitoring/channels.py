@@ -1,0 +1,69 @@
+"""Delivery channels. A channel turns one rendered message into something a person receives.
+
+E-mail goes through Django's e-mail backend (SMTP in production). Another channel, such as SMS,
+is a class with the same two methods, listed in settings.NOTIFICATION_CHANNELS under the
+Notification.Channel value it serves.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from dataclasses import dataclass
+from functools import cache
+from typing import Protocol
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.utils.module_loading import import_string
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    subject: str
+    body: str
+    # Stable per batch of rows, so a receiving system can spot a repeat after a crash.
+    reference: str
+
+
+class DeliveryError(Exception):
+    """The message did not go; `permanent` when retrying cannot help (no address)."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class Channel(Protocol):
+    def address_of(self, recipient) -> str:
+        """The recipient's address on this channel, or "" when they have none."""
+
+    def send(self, message: OutgoingMessage, *, to: str) -> None:
+        """Send or raise DeliveryError."""
+
+
+class EmailChannel:
+    def address_of(self, recipient) -> str:
+        return (recipient.email or "").strip()
+
+    def send(self, message: OutgoingMessage, *, to: str) -> None:
+        email = EmailMessage(
+            subject=message.subject,
+            body=message.body,
+            to=[to],
+            headers={"X-Monitoring-Reference": message.reference},
+        )
+        try:
+            sent = email.send(fail_silently=False)
+        except (smtplib.SMTPException, OSError) as error:
+            raise DeliveryError(f"{type(error).__name__}: {error}") from error
+        if sent != 1:
+            raise DeliveryError("The e-mail backend reported nothing sent.")
+
+
+@cache
+def channel_for(name: str) -> Channel:
+    try:
+        path = settings.NOTIFICATION_CHANNELS[name]
+    except KeyError:
+        raise DeliveryError(f"No channel is configured for {name!r}.", permanent=True) from None
+    return import_string(path)()

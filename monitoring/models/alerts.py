@@ -1,0 +1,171 @@
+"""Acknowledgements and the notification outbox.
+
+A Notification row is written in the same transaction as the event that causes it (a result
+saved, a check found overdue), under a unique key, so the same alert can never be created twice.
+Celery tasks only deliver rows: each delivery claims its rows with a conditional UPDATE, so two
+workers, a retry and the periodic sweep can never send one row twice.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from monitoring.models.labs import LabResult
+from monitoring.models.schedule import ScheduledCheck
+
+# Tiers a nurse must acknowledge, and those that cannot wait for the daily digest.
+ACKNOWLEDGE_TIERS = ("amber", "red", "critical")
+URGENT_TIERS = ("red", "critical")
+
+
+class Acknowledgement(models.Model):
+    """A nurse or clinician saw an abnormal result or an overdue check and says what was done.
+    Append-only: a later acknowledgement is a new row, never an edit of this one."""
+
+    class Action(models.TextChoices):
+        CALLED_PATIENT = "called_patient", "Called the patient"
+        REBOOKED = "rebooked", "Rebooked the test"
+        REPEAT_ORDERED = "repeat_ordered", "Ordered a repeat test"
+        REFERRED = "referred", "Referred to a specialist"
+        REVIEWED = "reviewed", "Reviewed: no action needed"
+        OTHER = "other", "Other (see note)"
+
+    result = models.ForeignKey(
+        LabResult,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="acknowledgements",
+    )
+    # The tier acknowledged: a correction that changes the tier needs a new acknowledgement.
+    tier = models.CharField(max_length=10, blank=True)
+    scheduled_check = models.ForeignKey(
+        ScheduledCheck,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="acknowledgements",
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    note = models.TextField()
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-acknowledged_at"]
+        indexes = [models.Index(fields=["result", "tier"], name="ack_result_tier")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(result__isnull=False, scheduled_check__isnull=True)
+                | models.Q(result__isnull=True, scheduled_check__isnull=False),
+                name="ack_is_about_one_thing",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} by {self.acknowledged_by} at {self.acknowledged_at}"
+
+
+class Notification(models.Model):
+    class Kind(models.TextChoices):
+        OVERDUE = "overdue", "Overdue check"
+        DUE_SOON = "due_soon", "Reminder: check due soon"
+        ABNORMAL_RESULT = "abnormal_result", "Abnormal result"
+        ESCALATION = "escalation", "Escalation"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "E-mail"
+        SMS = "sms", "SMS"
+
+    class Delivery(models.TextChoices):
+        """How rows are grouped into messages to one recipient."""
+
+        AT_ONCE = "at_once", "At once"  # red and critical results, escalations
+        NURSE_DIGEST = "digest", "Nurse's daily digest"  # at the clinic's digest time
+        PATIENT_DAILY = "daily", "Patient's daily e-mail"  # at most one a day, not in quiet hours
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Being sent"  # claimed by one worker, under a lease
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"  # every attempt failed: shown on the worklist
+        CANCELLED = "cancelled", "No longer needed"  # resolved before it was sent
+
+    key = models.CharField(max_length=160, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.EMAIL)
+    delivery = models.CharField(max_length=8, choices=Delivery.choices)
+    # Exactly one recipient: a member of staff or the patient.
+    recipient_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="notifications",
+    )
+    recipient_patient = models.ForeignKey(
+        "patients.Patient",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="notifications_received",
+    )
+    # What it is about.
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="notifications"
+    )
+    scheduled_check = models.ForeignKey(
+        ScheduledCheck,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="notifications",
+    )
+    result = models.ForeignKey(
+        LabResult, on_delete=models.PROTECT, null=True, blank=True, related_name="notifications"
+    )
+    tier = models.CharField(max_length=10, blank=True)
+    lead_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    # Not sent before this instant: the digest time, the end of quiet hours, a retry's backoff.
+    not_before = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    claim_token = models.UUIDField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    sent_to = models.CharField(max_length=254, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # The sweep reads only rows still to deliver.
+            models.Index(
+                fields=["not_before"],
+                condition=models.Q(status__in=["queued", "sending"]),
+                name="notification_to_deliver",
+            ),
+            models.Index(fields=["scheduled_check", "kind"], name="notification_check_kind"),
+            models.Index(fields=["result", "kind"], name="notification_result_kind"),
+            models.Index(
+                fields=["recipient_user", "delivery", "sent_at"], name="notification_user_sent"
+            ),
+            models.Index(
+                fields=["recipient_patient", "delivery", "sent_at"],
+                name="notification_patient_sent",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(recipient_user__isnull=False, recipient_patient__isnull=True)
+                | models.Q(recipient_user__isnull=True, recipient_patient__isnull=False),
+                name="notification_has_one_recipient",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.recipient_user or self.recipient_patient}"

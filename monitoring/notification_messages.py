@@ -1,0 +1,117 @@
+"""What a batch of outbox rows says. E-mail is not a private channel, so messages carry no
+result values: staff get the patient's hospital number, the kind and tier of the alert and the
+next action, with a link to sign in; patients get only which tests are due and when."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from monitoring.channels import OutgoingMessage
+from monitoring.models import Acknowledgement, Notification
+
+Kind = Notification.Kind
+Delivery = Notification.Delivery
+
+SUBJECTS = {
+    Delivery.AT_ONCE: "Urgent: {count} monitoring alert{s} need action today",
+    Delivery.NURSE_DIGEST: "Daily monitoring digest: {count} item{s}",
+    Delivery.PATIENT_DAILY: "Your monitoring tests",
+}
+
+
+def relevant_rows(rows: list[Notification]) -> list[Notification]:
+    """The rows still worth sending: the check is still open, the result still current, at
+    the same tier and not acknowledged. One query, for the acknowledgements."""
+    result_ids = [row.result_id for row in rows if row.result_id]
+    acknowledged = set(
+        Acknowledgement.objects.filter(result_id__in=result_ids).values_list("result_id", "tier")
+        if result_ids
+        else []
+    )
+    return [row for row in rows if _still_relevant(row, acknowledged)]
+
+
+def _still_relevant(row: Notification, acknowledged: set) -> bool:
+    if row.scheduled_check_id:
+        return row.scheduled_check.is_open
+    if row.result_id:
+        result = row.result
+        return (
+            not result.is_entered_in_error
+            and not result.report.is_entered_in_error
+            and result.tier == row.tier
+            and (result.pk, result.tier) not in acknowledged
+        )
+    return True
+
+
+def message_for(
+    delivery: str, recipient, rows: list[Notification], token: uuid.UUID
+) -> OutgoingMessage:
+    count = len({(row.kind, row.scheduled_check_id, row.result_id) for row in rows})
+    context = {
+        "recipient": recipient,
+        "lines": [describe(row) for row in sorted(rows, key=_urgency)],
+        "worklist_url": settings.SITE_URL.rstrip("/") + reverse("monitoring:worklist"),
+        "clinic_name": rows[0].patient.clinic.name if rows else "",
+    }
+    if delivery == Delivery.PATIENT_DAILY:
+        context["lines"] = [_patient_line(row) for row in _patient_checks(rows)]
+    return OutgoingMessage(
+        subject=SUBJECTS[delivery].format(count=count, s="" if count == 1 else "s"),
+        body=render_to_string(f"notifications/{delivery}.txt", context),
+        reference=str(token),
+    )
+
+
+def _urgency(row: Notification):
+    tier_rank = {"critical": 0, "red": 1, "amber": 2}.get(row.tier, 3)
+    kind_rank = [Kind.ESCALATION, Kind.ABNORMAL_RESULT, Kind.OVERDUE, Kind.DUE_SOON].index(row.kind)
+    return (kind_rank, tier_rank, row.patient.family_name, row.created_at)
+
+
+def _patient_checks(rows: list[Notification]):
+    """Each check once, even when its 7-day and 1-day reminders fall on the same day."""
+    seen = {}
+    for row in sorted(rows, key=lambda row: row.scheduled_check.due_date):
+        seen.setdefault(row.scheduled_check_id, row)
+    return list(seen.values())
+
+
+def _day(value) -> str:
+    return f"{value:%d %b %Y}"
+
+
+def _patient_label(patient) -> str:
+    return f"{patient.hospital_number} ({patient.given_name[:1]}. {patient.family_name})"
+
+
+def describe(row: Notification) -> str:
+    """One line of a staff message: which patient, what, and what to do next."""
+    who = _patient_label(row.patient)
+    if row.result_id:
+        result = row.result
+        sample = _day(result.sample_collected_on)
+        what = f"{row.tier.upper()} {result.analyte.name} result, sample of {sample}, for {who}"
+        if row.kind == Kind.ESCALATION:
+            what = f"ESCALATION: {what}, not acknowledged"
+        return f"{what}. Next action: {result.next_action}"
+    check = row.scheduled_check
+    panel = check.get_panel_display()
+    late = _day(check.overdue_after + timedelta(days=1))
+    if row.kind == Kind.ESCALATION:
+        return f"ESCALATION: {panel} for {who}, overdue since {late} and still not done."
+    return f"{panel} for {who}, due {_day(check.due_date)}, overdue since {late}."
+
+
+def _patient_line(row: Notification) -> str:
+    check = row.scheduled_check
+    test = check.get_panel_display()
+    if row.kind == Kind.OVERDUE:
+        return f"{test}: was due {_day(check.due_date)}. Please book it as soon as you can."
+    return f"{test}: due {_day(check.due_date)} (any day from {_day(check.window_opens)})."
