@@ -11,6 +11,7 @@ PRODUCTION = {
     "DJANGO_SECRET_KEY": "x" * 60,
     "DJANGO_ALLOWED_HOSTS": "monitor.example.org",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
+    "SITE_URL": "https://monitor.example.org",
 }
 
 
@@ -55,3 +56,9 @@ def test_production_refuses_an_empty_allowed_hosts():
 def test_local_settings_need_nothing_set():
     finished = django_check(DJANGO_SETTINGS_MODULE="config.settings.local")
     assert finished.returncode == 0, finished.stderr
+
+
+def test_production_refuses_to_start_without_the_site_address_for_email_links():
+    finished = django_check(**{**PRODUCTION, "SITE_URL": None})
+    assert finished.returncode != 0
+    assert "SITE_URL" in finished.stderr
