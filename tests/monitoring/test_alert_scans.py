@@ -206,9 +206,7 @@ def test_a_critical_result_escalates_to_the_lead_after_four_hours(
 ):
     patient = treated(clinic_a)
     waiting = flagged(patient, 45, clinician, hours_ago=3.9)
-    late = flagged(
-        treated(clinic_a, hospital_number="H-LATE"), 40, clinician, hours_ago=4.1
-    )
+    late = flagged(treated(clinic_a, hospital_number="H-LATE"), 40, clinician, hours_ago=4.1)
     escalation_scan(now=NOW, clinics=clinics_alerting(NOW))
     assert not escalations(result=waiting).exists()
     assert list(escalations(result=late).values_list("recipient_user", "delivery")) == [
