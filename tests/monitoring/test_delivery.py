@@ -233,3 +233,27 @@ def test_clinic_quiet_hours_are_the_clinics_own(treated, mailoutbox):
     assert not [m for m in mailoutbox if m.to == ["ada@example.org"]]
     deliver_all(datetime(2026, 11, 21, 10, 30, tzinfo=UTC))
     assert len([m for m in mailoutbox if m.to == ["ada@example.org"]]) == 1
+
+
+@pytest.mark.parametrize(
+    ("day", "sent_at_0730_utc"),
+    [
+        (date(2026, 3, 29), True),  # clocks went forward overnight: 07:30 UTC is 08:30 BST
+        (date(2026, 10, 25), False),  # clocks went back overnight: 07:30 UTC is 07:30 GMT
+    ],
+)
+def test_the_digest_follows_the_local_clock_on_the_day_the_clocks_change(
+    clinic_a, nurse, mailoutbox, day, sent_at_0730_utc
+):
+    patient = PatientFactory(clinic=clinic_a, email="")
+    course_add(
+        patient=patient, first_infusion_date=day - timedelta(days=60), daily_dose_mg=Decimal(12)
+    )
+    midnight = datetime.combine(day, time(0, 30), tzinfo=UTC)
+    scans_run(now=midnight)
+    deliver_all(midnight)
+    assert not digests_to(nurse, mailoutbox)
+    deliver_all(datetime.combine(day, time(7, 30), tzinfo=UTC))
+    assert bool(digests_to(nurse, mailoutbox)) is sent_at_0730_utc
+    deliver_all(datetime.combine(day, time(8, 0), tzinfo=UTC))
+    assert len(digests_to(nurse, mailoutbox)) == 1
