@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import alert_views, views
 
 app_name = "monitoring"
 urlpatterns = [
@@ -23,4 +23,17 @@ urlpatterns = [
     ),
     path("imports/new/", views.ImportUploadView.as_view(), name="import_upload"),
     path("imports/<int:pk>/", views.ImportPreviewView.as_view(), name="import_preview"),
+    # Linked from the alert e-mails: keep this URL name.
+    path("worklist/", alert_views.WorklistView.as_view(), name="worklist"),
+    path(
+        "results/<int:pk>/acknowledge/",
+        alert_views.ResultAcknowledgeView.as_view(),
+        name="result_acknowledge",
+    ),
+    path(
+        "checks/<int:pk>/follow-up/",
+        alert_views.CheckFollowUpView.as_view(),
+        name="check_follow_up",
+    ),
+    path("checks/<int:pk>/waive/", alert_views.CheckWaiveView.as_view(), name="check_waive"),
 ]

@@ -26,7 +26,9 @@ def patients_for(user) -> QuerySet[Patient]:
 
 
 def patient_for(user, pk: int) -> Patient:
-    return get_object_or_404(patients_for(user).select_related("clinic", "protocol"), pk=pk)
+    return get_object_or_404(
+        patients_for(user).select_related("clinic", "protocol", "named_nurse"), pk=pk
+    )
 
 
 class ClinicStaffRequiredMixin(LoginRequiredMixin):

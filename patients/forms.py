@@ -4,6 +4,7 @@ the model rules (the same ones the admin uses) decide what is allowed."""
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from monitoring.models import MonitoringProtocol
@@ -27,12 +28,23 @@ def clinic_choice_limit(field: forms.ModelChoiceField, clinics) -> None:
         field.widget = forms.HiddenInput()
 
 
+class NurseChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return obj.get_full_name() or obj.username
+
+
 class PatientForm(forms.ModelForm):
     clinic = forms.ModelChoiceField(queryset=Clinic.objects.none())
     protocol = forms.ModelChoiceField(
         queryset=MonitoringProtocol.objects.all(),
         required=False,
         help_text="Leave empty for the clinic's default protocol.",
+    )
+    named_nurse = NurseChoiceField(
+        queryset=get_user_model().objects.none(),
+        required=False,
+        empty_label="None: the clinic's nurse group",
+        help_text="Gets this patient's alerts; without one, every nurse of the clinic does.",
     )
 
     class Meta:
@@ -47,12 +59,28 @@ class PatientForm(forms.ModelForm):
             "email",
             "phone",
             "protocol",
+            "named_nurse",
+            "email_reminders",
+            "reminder_leads",
         ]
         widgets = {"date_of_birth": DateInput()}
 
     def __init__(self, *args, clinics, **kwargs):
         super().__init__(*args, **kwargs)
         clinic_choice_limit(self.fields["clinic"], clinics)
+        # Nurses of any of the user's clinics; the model's clean() refuses a nurse of a clinic
+        # other than the patient's.
+        self.fields["named_nurse"].queryset = (
+            get_user_model()
+            .objects.filter(nursing_clinics__in=clinics)
+            .distinct()
+            .order_by("last_name", "first_name", "username")
+        )
+        # A browser always sends the select's value; a post without it keeps the default.
+        self.fields["reminder_leads"].required = False
+
+    def clean_reminder_leads(self) -> str:
+        return self.cleaned_data["reminder_leads"] or Patient.ReminderLeads.SEVEN_AND_ONE
 
 
 class CourseForm(forms.ModelForm):

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, Min, Prefetch, Q, QuerySet
 
 from monitoring import planning
 from monitoring.charts import TrendChart, trend_chart
-from monitoring.models import LabResult, ScheduledCheck
+from monitoring.models import ACKNOWLEDGE_TIERS, Acknowledgement, LabResult, ScheduledCheck
 from monitoring.result_flags import patient_flag_data
 
 from .models import InfusionCourse, Patient
@@ -76,7 +76,8 @@ class PatientPage:
 
 
 def patient_page(patient: Patient, *, today: date) -> PatientPage:
-    """Four queries: courses, checks, results (with analyte and report), flag rules."""
+    """Five queries: courses, checks, results (with analyte and report), the results'
+    acknowledgements (with who gave them), flag rules."""
     courses = list(patient.courses.order_by("number"))
     checks = list(
         ScheduledCheck.objects.active()
@@ -84,11 +85,15 @@ def patient_page(patient: Patient, *, today: date) -> PatientPage:
         .with_status(today)
         .order_by("due_date", "panel")
     )
+    acknowledgements = Acknowledgement.objects.select_related("acknowledged_by")
     results = list(
         LabResult.objects.filter(patient=patient)
         .select_related("analyte", "report")
+        .prefetch_related(Prefetch("acknowledgements", queryset=acknowledgements))
         .order_by("-sample_collected_on", "report_id", "analyte__display_order")
     )
+    for result in results:
+        result.awaits_acknowledgement = _awaits_acknowledgement(result)
     flag_data = patient_flag_data(patient, courses)
     return PatientPage(
         patient=patient,
@@ -98,6 +103,17 @@ def patient_page(patient: Patient, *, today: date) -> PatientPage:
         results=results,
         charts=_charts(results, flag_data),
         end_of_follow_up=_end_of_follow_up(patient, courses),
+    )
+
+
+def _awaits_acknowledgement(result: LabResult) -> bool:
+    """The worklist's rule (monitoring.worklist.results_awaiting_acknowledgement), applied to a
+    result whose report and acknowledgements are already loaded."""
+    return (
+        result.tier in ACKNOWLEDGE_TIERS
+        and not result.is_entered_in_error
+        and not result.report.is_entered_in_error
+        and all(ack.tier != result.tier for ack in result.acknowledgements.all())
     )
 
 

@@ -26,6 +26,9 @@ def patient_create(
     email: str = "",
     phone: str = "",
     protocol: MonitoringProtocol | None = None,
+    named_nurse=None,
+    email_reminders: bool = True,
+    reminder_leads: str = Patient.ReminderLeads.SEVEN_AND_ONE,
     created_by=None,
 ) -> Patient:
     patient = Patient(
@@ -37,6 +40,9 @@ def patient_create(
         sex=sex,
         email=email.strip(),
         phone=phone.strip(),
+        named_nurse=named_nurse,
+        email_reminders=email_reminders,
+        reminder_leads=reminder_leads,
     )
     if protocol is not None:
         patient.protocol = protocol

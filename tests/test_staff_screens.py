@@ -302,11 +302,12 @@ def test_the_patient_page_renders_in_a_constant_number_of_queries(
         )
         five_years_of_results(patient, staff_a, months)
     # savepoint and release (ATOMIC_REQUESTS), session, user, clinic membership check,
-    # patient (with clinic and protocol), courses, checks, results (with analyte and report),
-    # flag rules
-    with django_assert_num_queries(10):
+    # patient (with clinic, protocol and named nurse), courses, checks, results (with analyte
+    # and report), the results' acknowledgements (with who acknowledged: the one query the
+    # Acknowledge buttons and notes add), flag rules
+    with django_assert_num_queries(11):
         client_a.get(detail_url(short))
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         response = client_a.get(detail_url(long))
     assert len(response.context["page"].results) == 60 * 4
     assert len(response.context["page"].charts) == 3

@@ -1,0 +1,273 @@
+"""Reads for the nurse worklist: what needs a nurse today, across the user's clinics.
+
+The page is the same ten queries whether a clinic has ten patients or ten thousand: one for the
+user's clinics and their settings, then a count and one capped page of rows per section, and one
+query for the latest follow-up notes of the checks shown. Clinics in different time zones can be
+on different calendar dates; they are grouped by their local date (at most a few groups at any
+instant) and each group becomes one OR-ed condition, as the alert scans do.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db.models import (
+    Case,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+
+from monitoring.models import (
+    ACKNOWLEDGE_TIERS,
+    Acknowledgement,
+    LabResult,
+    Notification,
+    ScheduledCheck,
+)
+from patients.access import clinics_for
+from patients.models import Clinic, Patient
+
+# Rows shown per section; the total is always counted, so nothing is hidden without saying so.
+SECTION_LIMIT = 200
+DUE_SOON_DAYS = 7
+
+
+def results_awaiting_acknowledgement() -> QuerySet[LabResult]:
+    """Current results flagged amber or worse with no acknowledgement at their present tier.
+    The same rule as the alert scans: a correction that moves a result to another tier needs
+    acknowledging again."""
+    return (
+        LabResult.objects.current()
+        .filter(tier__in=ACKNOWLEDGE_TIERS)
+        .exclude(
+            Exists(Acknowledgement.objects.filter(result=OuterRef("pk"), tier=OuterRef("tier")))
+        )
+    )
+
+
+def result_is_escalated(
+    *, tier: str, tier_since: datetime | None, now: datetime, critical_hours: int, red_hours: int
+) -> bool:
+    """Past the clinic's deadline, the lead has been (or is about to be) alerted. Amber results
+    never escalate; they wait for the nurse's digest."""
+    hours = {"critical": critical_hours, "red": red_hours}.get(tier)
+    if hours is None or tier_since is None:
+        return False
+    return tier_since <= now - timedelta(hours=hours)
+
+
+def check_is_escalated(*, overdue_after: date, today: date, overdue_days: int) -> bool:
+    """The escalation scan's rule: still open this many days after it became overdue."""
+    return overdue_after < today - timedelta(days=overdue_days)
+
+
+@dataclass(frozen=True)
+class ClinicView:
+    """What the worklist needs to know about one of the user's clinics."""
+
+    pk: int
+    name: str
+    today: date
+    critical_hours: int
+    red_hours: int
+    overdue_days: int
+    user_in_nurse_group: bool
+
+
+@dataclass
+class Section:
+    rows: list
+    total: int
+
+    @property
+    def hidden(self) -> int:
+        """Rows counted but not shown, so the page can say how many more there are."""
+        return self.total - len(self.rows)
+
+
+@dataclass
+class Worklist:
+    clinics: dict[int, ClinicView]
+    results: Section
+    overdue: Section
+    due_soon: Section
+    failed: Section
+    mine: bool
+
+
+def worklist_for(user, *, now: datetime, mine: bool = False) -> Worklist:
+    clinics = _clinics_of(user, now)
+    scope = _patient_scope(user, clinics, mine=mine)
+    overdue = _overdue_checks(clinics, scope)
+    due_soon = _checks_due_soon(clinics, scope)
+    _attach_latest_follow_ups([*overdue.rows, *due_soon.rows])
+    return Worklist(
+        clinics=clinics,
+        results=_awaiting_results(clinics, scope, now),
+        overdue=overdue,
+        due_soon=due_soon,
+        failed=_failed_notifications(scope),
+        mine=mine,
+    )
+
+
+def _clinics_of(user, now: datetime) -> dict[int, ClinicView]:
+    """One query: the user's clinics with their settings and whether the user is one of
+    their nurse group (for the "mine" filter)."""
+    in_group = Exists(
+        Clinic.nurses.through.objects.filter(clinic_id=OuterRef("pk"), user_id=user.pk)
+    )
+    rows = clinics_for(user).annotate(user_in_nurse_group=in_group)
+    return {
+        clinic.pk: ClinicView(
+            pk=clinic.pk,
+            name=clinic.name,
+            today=clinic.today(now),
+            critical_hours=clinic.critical_escalation_hours,
+            red_hours=clinic.red_escalation_hours,
+            overdue_days=clinic.overdue_escalation_days,
+            user_in_nurse_group=clinic.user_in_nurse_group,
+        )
+        for clinic in rows
+    }
+
+
+def _patient_scope(user, clinics: dict[int, ClinicView], *, mine: bool) -> Q:
+    """A condition on `patient__...`: the user's clinics, and with `mine` only the patients
+    whose alerts go to this user: named to them, or unnamed in a clinic whose nurse group
+    they are in."""
+    scope = Q(patient__clinic_id__in=list(clinics))
+    if mine:
+        group_clinics = [pk for pk, clinic in clinics.items() if clinic.user_in_nurse_group]
+        scope &= Q(patient__named_nurse_id=user.pk) | Q(
+            patient__named_nurse__isnull=True, patient__clinic_id__in=group_clinics
+        )
+    return scope
+
+
+def _by_today(clinics: dict[int, ClinicView]) -> dict[date, list[int]]:
+    groups = defaultdict(list)
+    for clinic in clinics.values():
+        groups[clinic.today].append(clinic.pk)
+    return groups
+
+
+def _any_of(conditions: list[Q]) -> Q:
+    combined = Q(pk__in=[])  # no clinic: nothing matches
+    for condition in conditions:
+        combined |= condition
+    return combined
+
+
+def _section(queryset: QuerySet) -> Section:
+    return Section(rows=list(queryset[:SECTION_LIMIT]), total=queryset.count())
+
+
+def _open_checks(scope: Q) -> QuerySet[ScheduledCheck]:
+    # Planned patients only, like the alert scans: other statuses have their checks cancelled.
+    return (
+        ScheduledCheck.objects.open()
+        .filter(scope, patient__status__in=Patient.PLANNED_STATUSES)
+        .select_related("patient")
+    )
+
+
+def _awaiting_results(clinics: dict[int, ClinicView], scope: Q, now: datetime) -> Section:
+    urgency = Case(
+        When(tier="critical", then=Value(0)),
+        When(tier="red", then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    results = (
+        results_awaiting_acknowledgement()
+        .filter(scope)
+        .select_related("patient", "analyte")
+        # Results from before tier_since was recorded have no clock; they are the oldest.
+        .order_by(urgency, F("tier_since").asc(nulls_first=True), "pk")
+    )
+    section = _section(results)
+    for result in section.rows:
+        clinic = clinics[result.patient.clinic_id]
+        result.escalated = result_is_escalated(
+            tier=result.tier,
+            tier_since=result.tier_since,
+            now=now,
+            critical_hours=clinic.critical_hours,
+            red_hours=clinic.red_hours,
+        )
+    return section
+
+
+def _overdue_checks(clinics: dict[int, ClinicView], scope: Q) -> Section:
+    overdue = _any_of(
+        [
+            Q(patient__clinic_id__in=ids, overdue_after__lt=today)
+            for today, ids in _by_today(clinics).items()
+        ]
+    )
+    checks = (
+        _open_checks(scope).filter(overdue).order_by("overdue_after", "patient__family_name", "pk")
+    )
+    section = _section(checks)
+    for check in section.rows:
+        clinic = clinics[check.patient.clinic_id]
+        check.days_overdue = (clinic.today - check.overdue_after).days
+        check.escalated = check_is_escalated(
+            overdue_after=check.overdue_after, today=clinic.today, overdue_days=clinic.overdue_days
+        )
+    return section
+
+
+def _checks_due_soon(clinics: dict[int, ClinicView], scope: Q) -> Section:
+    """Due today or in the next week and not yet overdue."""
+    window = _any_of(
+        [
+            Q(
+                patient__clinic_id__in=ids,
+                due_date__gte=today,
+                due_date__lte=today + timedelta(days=DUE_SOON_DAYS),
+                overdue_after__gte=today,
+            )
+            for today, ids in _by_today(clinics).items()
+        ]
+    )
+    checks = _open_checks(scope).filter(window).order_by("due_date", "patient__family_name", "pk")
+    return _section(checks)
+
+
+def _attach_latest_follow_ups(checks: list[ScheduledCheck]) -> None:
+    """Each check's latest follow-up note as `check.latest_follow_up` (or None): one query
+    for all the checks shown, whatever their number."""
+    latest = Acknowledgement.objects.filter(scheduled_check=OuterRef("scheduled_check_id"))
+    notes = {
+        note.scheduled_check_id: note
+        for note in Acknowledgement.objects.filter(
+            scheduled_check__in=[check.pk for check in checks],
+            pk=Subquery(latest.order_by("-acknowledged_at", "-pk").values("pk")[:1]),
+        ).select_related("acknowledged_by")
+    }
+    for check in checks:
+        check.latest_follow_up = notes.get(check.pk)
+
+
+def _failed_notifications(scope: Q) -> Section:
+    """Alerts that never reached their recipient after every retry: someone must pass the
+    message on by other means."""
+    failed = (
+        Notification.objects.filter(scope, status=Notification.Status.FAILED)
+        .select_related(
+            "patient", "recipient_user", "recipient_patient", "result__analyte", "scheduled_check"
+        )
+        .order_by("-created_at", "-pk")
+    )
+    return _section(failed)
