@@ -21,7 +21,16 @@ from .services import course_add, patient_create
 
 DEMO_CLINIC_CODE = "demo"
 LEAD_PERMISSIONS = [
-    ("monitoring", ["monitoringprotocol", "protocolitem", "scheduledcheck"]),
+    (
+        "monitoring",
+        [
+            "monitoringprotocol",
+            "protocolitem",
+            "scheduledcheck",
+            "notification",
+            "acknowledgement",
+        ],
+    ),
     ("patients", ["clinic", "patient", "infusioncourse"]),
 ]
 
@@ -37,7 +46,12 @@ LOGINS = [
     DemoLogin("admin", "demo-admin-password", "superuser (everything)"),
     DemoLogin("lead", "demo-lead-password", "clinic lead (patients, courses, protocols)"),
     DemoLogin("staff", "demo-staff-password", "clinic staff (patients, courses, results)"),
+    DemoLogin("nurse", "demo-nurse-password", "nurse (worklist; Elena Rossi's named nurse)"),
+    DemoLogin("nurse2", "demo-nurse2-password", "nurse (worklist; Farid Haddad's named nurse)"),
 ]
+# The clinic's nurse group; with a named nurse, a patient's alerts go to that nurse alone.
+NURSES = ("nurse", "nurse2")
+NAMED_NURSES = {"Rossi": "nurse", "Haddad": "nurse2"}
 
 # (given, family, sex, born, months since course 1 (negative: planned), months from course 1 to
 # course 2 or None, what the patient shows)
@@ -91,9 +105,16 @@ def _users(clinic: Clinic) -> None:
             user.groups.add(lead_group)
         if login.username != "admin":
             clinic.staff.add(user)
+        if login.username in NURSES:
+            clinic.nurses.add(user)
+        if login.username == "lead" and clinic.lead_id is None:
+            clinic.lead = user
+            clinic.save(update_fields=["lead"])
 
 
 def _patient(clinic, number, today, given, family, sex, born, months_ago, course_two):
+    # Named before any result is recorded, so the demo's alerts go to that nurse.
+    nurse = NAMED_NURSES.get(family)
     patient = patient_create(
         clinic=clinic,
         hospital_number=f"DEMO{number:04d}",
@@ -102,6 +123,7 @@ def _patient(clinic, number, today, given, family, sex, born, months_ago, course
         date_of_birth=born,
         sex=sex,
         email=f"{given.lower()}@demo.invalid",
+        named_nurse=get_user_model().objects.get(username=nurse) if nurse else None,
     )
     first_day = today - relativedelta(months=months_ago)
     given_status = "given" if months_ago > 0 else "planned"

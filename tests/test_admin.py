@@ -107,3 +107,15 @@ def test_demo_data_loads_once():
     _, again = demo_load(today=date(2026, 11, 21))
     assert (created, again) == (True, False)
     assert (Patient.objects.count(), ScheduledCheck.objects.count()) == counts
+
+
+def test_the_demo_clinic_has_a_nurse_group_a_lead_and_named_nurses():
+    clinic, _ = demo_load(today=date(2026, 11, 21))
+    assert sorted(clinic.nurses.values_list("username", flat=True)) == ["nurse", "nurse2"]
+    assert clinic.lead.username == "lead"
+    named = dict(
+        Patient.objects.filter(named_nurse__isnull=False).values_list(
+            "family_name", "named_nurse__username"
+        )
+    )
+    assert named == {"Rossi": "nurse", "Haddad": "nurse2"}
