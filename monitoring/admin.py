@@ -1,4 +1,5 @@
-"""Admin for protocols (edited by a clinic lead) and a read-only view of scheduled checks."""
+"""Admin for protocols (edited by a clinic lead) and read-only views of scheduled checks, results,
+acknowledgements and the notification outbox."""
 
 from django.contrib import admin, messages
 from django.db import transaction
@@ -8,11 +9,13 @@ from patients.admin import ReasonForChangeAdmin
 from patients.models import Patient
 
 from .models import (
+    Acknowledgement,
     Analyte,
     FlagRule,
     LabReport,
     LabResult,
     MonitoringProtocol,
+    Notification,
     ProtocolItem,
     ScheduledCheck,
 )
@@ -130,3 +133,64 @@ class LabResultAdmin(ReadOnlyAdmin):
     list_filter = ["tier", "analyte"]
     list_select_related = ["patient", "analyte"]
     search_fields = ["patient__hospital_number", "patient__family_name"]
+
+
+class ViewOnlyAdmin(admin.ModelAdmin):
+    """Written only by the services: acknowledgements are append-only and the outbox belongs to
+    the delivery workers, so the admin shows them and changes nothing."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Acknowledgement)
+class AcknowledgementAdmin(ViewOnlyAdmin):
+    list_display = ["acknowledged_at", "about", "tier", "action", "acknowledged_by"]
+    list_filter = ["action", "tier"]
+    list_select_related = [
+        "result__patient",
+        "result__analyte",
+        "scheduled_check__patient",
+        "acknowledged_by",
+    ]
+    search_fields = [
+        "result__patient__hospital_number",
+        "scheduled_check__patient__hospital_number",
+        "note",
+    ]
+    date_hierarchy = "acknowledged_at"
+
+    @admin.display(description="about")
+    def about(self, ack):
+        if ack.result_id:
+            return f"{ack.result.patient}: {ack.result.analyte}"
+        return f"{ack.scheduled_check.patient}: {ack.scheduled_check}"
+
+
+@admin.register(Notification)
+class NotificationAdmin(ViewOnlyAdmin):
+    list_display = [
+        "created_at",
+        "kind",
+        "delivery",
+        "patient",
+        "recipient",
+        "tier",
+        "status",
+        "attempts",
+        "sent_at",
+    ]
+    list_filter = ["status", "kind", "delivery", "channel"]
+    list_select_related = ["patient", "recipient_user", "recipient_patient"]
+    search_fields = ["patient__hospital_number", "patient__family_name", "key", "sent_to"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="to")
+    def recipient(self, notification):
+        return notification.recipient_user or notification.recipient_patient

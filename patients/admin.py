@@ -49,9 +49,28 @@ class ReasonForChangeAdmin(SimpleHistoryAdmin):
 
 @admin.register(Clinic)
 class ClinicAdmin(SimpleHistoryAdmin):
-    list_display = ["name", "code", "time_zone"]
+    list_display = ["name", "code", "time_zone", "lead"]
+    list_select_related = ["lead"]
     search_fields = ["name", "code"]
-    filter_horizontal = ["staff"]
+    filter_horizontal = ["staff", "nurses"]
+    fieldsets = [
+        (None, {"fields": ["name", "code", "time_zone", "staff"]}),
+        (
+            "Alerts",
+            {
+                "fields": [
+                    "nurses",
+                    "lead",
+                    ("critical_escalation_hours", "red_escalation_hours"),
+                    "overdue_escalation_days",
+                    ("quiet_hours_start", "quiet_hours_end"),
+                    "digest_time",
+                ],
+                "description": "Who is alerted, when an unanswered alert goes to the lead, "
+                "and the clinic's local times for patient reminders and nurse digests.",
+            },
+        ),
+    ]
 
     def has_delete_permission(self, request, obj=None):
         return False

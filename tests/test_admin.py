@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 from django.urls import reverse
 
-from monitoring.models import MonitoringProtocol, ScheduledCheck
+from monitoring.models import MonitoringProtocol, Notification, ScheduledCheck
 from patients.demo import demo_load
 from patients.models import InfusionCourse, Patient
 
@@ -26,6 +26,8 @@ def lead_client(client):
         "admin:patients_infusioncourse_changelist",
         "admin:monitoring_monitoringprotocol_changelist",
         "admin:monitoring_scheduledcheck_changelist",
+        "admin:monitoring_notification_changelist",
+        "admin:monitoring_acknowledgement_changelist",
     ],
 )
 def test_lead_opens_every_list(lead_client, url_name):
@@ -119,3 +121,13 @@ def test_the_demo_clinic_has_a_nurse_group_a_lead_and_named_nurses():
         )
     )
     assert named == {"Rossi": "nurse", "Haddad": "nurse2"}
+
+
+def test_the_lead_sees_the_outbox_read_only_and_the_clinics_alert_settings(lead_client):
+    notification = Notification.objects.first()
+    page = lead_client.get(reverse("admin:monitoring_notification_change", args=[notification.pk]))
+    assert b"View notification" in page.content and b'name="_save"' not in page.content
+    clinic = lead_client.get(
+        reverse("admin:patients_clinic_change", args=[Patient.objects.first().clinic_id])
+    )
+    assert b"critical_escalation_hours" in clinic.content and b"nurses" in clinic.content
