@@ -224,7 +224,8 @@ def test_sql_status_agrees_with_the_python_status(patient):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+# Serialized like every transactional test, so the flush after it keeps the seeded data.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_reconciles_at_once_store_each_check_once(clinic_a):
     if connection.vendor != "postgresql":
         pytest.skip("Concurrent writers need PostgreSQL; SQLite serialises the whole database.")
