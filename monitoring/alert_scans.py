@@ -18,13 +18,11 @@ from django.db.models import Exists, OuterRef, Q
 
 from monitoring.alert_services import notification_row, notifications_store
 from monitoring.models import (
-    ACKNOWLEDGE_TIERS,
     URGENT_TIERS,
-    Acknowledgement,
-    LabResult,
     Notification,
     ScheduledCheck,
 )
+from monitoring.worklist import results_awaiting_acknowledgement
 from patients.models import Clinic, Patient
 
 Kind = Notification.Kind
@@ -191,21 +189,11 @@ def due_soon_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) -> int:
     return len(rows)
 
 
-def _awaiting_acknowledgement():
-    return (
-        LabResult.objects.current()
-        .filter(tier__in=ACKNOWLEDGE_TIERS)
-        .exclude(
-            Exists(Acknowledgement.objects.filter(result=OuterRef("pk"), tier=OuterRef("tier")))
-        )
-    )
-
-
 def unacknowledged_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) -> int:
     """The safety net for results: any amber-or-worse result nobody has acknowledged and no
     nurse has been told about (a nurse group that was empty when it was saved, say)."""
     results = (
-        _awaiting_acknowledgement()
+        results_awaiting_acknowledgement()
         .exclude(
             _has_notification(Kind.ABNORMAL_RESULT, result=OuterRef("pk"), tier=OuterRef("tier"))
         )
@@ -248,7 +236,7 @@ def escalation_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) -> int
             ),
         ]
     results = (
-        _awaiting_acknowledgement()
+        results_awaiting_acknowledgement()
         .filter(_any_of(late_results))
         .exclude(_has_notification(Kind.ESCALATION, result=OuterRef("pk"), tier=OuterRef("tier")))
         .values_list("pk", "tier", "patient_id", "patient__clinic_id")
