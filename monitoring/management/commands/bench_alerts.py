@@ -27,6 +27,7 @@ from monitoring.alert_scans import SCANS, clinics_alerting, scans_run
 from monitoring.bench_data import bench_clinic_populate
 from monitoring.delivery import due_batches
 from monitoring.models import Analyte, LabReport, LabResult, Notification, ScheduledCheck
+from patients.models import Patient
 
 BARE_OVERDUE_COUNT = """
 SELECT count(*) FROM monitoring_scheduledcheck c
@@ -104,8 +105,6 @@ class Command(BaseCommand):
         clinic.lead = users.create(username=f"bench-lead-{clinic.pk}")
         clinic.save()
         # A third of the patients have a named nurse; the rest go to the nurse group.
-        from patients.models import Patient
-
         Patient.objects.filter(pk__in=[p.pk for p in people[::3]]).update(named_nurse=nurses[0])
 
     def unacknowledged_results(self, people, now) -> int:
