@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -17,12 +17,12 @@ from monitoring.alert_services import check_follow_up, check_waive, result_ackno
 from monitoring.models import ScheduledCheck
 from monitoring.views import result_for
 from monitoring.worklist import worklist_for
-from patients.access import ClinicStaffRequiredMixin, patients_for
+from patients.access import StaffAccessMixin, in_scope_or_404, patients_for
 
 
-def check_for(user, pk: int) -> ScheduledCheck:
-    checks = ScheduledCheck.objects.filter(patient__in=patients_for(user))
-    return get_object_or_404(checks.select_related("patient__clinic"), pk=pk)
+def check_for(request, pk: int) -> ScheduledCheck:
+    checks = ScheduledCheck.objects.filter(patient__in=patients_for(request.user))
+    return in_scope_or_404(request, checks.select_related("patient__clinic"), pk=pk)
 
 
 def _next_url(request) -> str:
@@ -41,7 +41,9 @@ def _show_errors(form, error: ValidationError) -> None:
         form.add_error(field if field in form.fields else None, problems)
 
 
-class WorklistView(ClinicStaffRequiredMixin, View):
+class WorklistView(StaffAccessMixin, View):
+    permission_required = ("monitoring.add_acknowledgement",)
+
     def get(self, request):
         mine = request.GET.get("mine") == "1"
         worklist = worklist_for(request.user, now=timezone.now(), mine=mine)
@@ -49,7 +51,8 @@ class WorklistView(ClinicStaffRequiredMixin, View):
         return render(request, "monitoring/worklist.html", context)
 
 
-class ResultAcknowledgeView(ClinicStaffRequiredMixin, View):
+class ResultAcknowledgeView(StaffAccessMixin, View):
+    permission_required = ("monitoring.add_acknowledgement",)
     template = "monitoring/result_acknowledge.html"
 
     def _render(self, request, result, form):
@@ -63,10 +66,10 @@ class ResultAcknowledgeView(ClinicStaffRequiredMixin, View):
         return render(request, self.template, context)
 
     def get(self, request, pk):
-        return self._render(request, result_for(request.user, pk), AcknowledgeForm())
+        return self._render(request, result_for(request, pk), AcknowledgeForm())
 
     def post(self, request, pk):
-        result = result_for(request.user, pk)
+        result = result_for(request, pk)
         form = AcknowledgeForm(request.POST)
         if form.is_valid():
             try:
@@ -87,7 +90,8 @@ class ResultAcknowledgeView(ClinicStaffRequiredMixin, View):
         return self._render(request, result, form)
 
 
-class CheckActionView(ClinicStaffRequiredMixin, View):
+class CheckActionView(StaffAccessMixin, View):
+    permission_required = ("monitoring.add_acknowledgement",)
     """A follow-up note or a waiver: the same page around a different form and service."""
 
     template = "monitoring/check_action.html"
@@ -108,10 +112,10 @@ class CheckActionView(ClinicStaffRequiredMixin, View):
         return render(request, self.template, context)
 
     def get(self, request, pk):
-        return self._render(request, check_for(request.user, pk), self.form_class())
+        return self._render(request, check_for(request, pk), self.form_class())
 
     def post(self, request, pk):
-        check = check_for(request.user, pk)
+        check = check_for(request, pk)
         form = self.form_class(request.POST)
         if form.is_valid():
             try:
@@ -144,6 +148,7 @@ class CheckFollowUpView(CheckActionView):
 
 
 class CheckWaiveView(CheckActionView):
+    permission_required = ("monitoring.waive_scheduledcheck",)
     form_class = WaiveForm
     title = "Waive check"
     button = "Waive this check"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views import View
 
 from monitoring import csv_import
@@ -19,7 +19,13 @@ from monitoring.lab_services import (
     result_mark_in_error,
 )
 from monitoring.models import Analyte, LabReport, LabResult, Panel, ResultImport
-from patients.access import ClinicStaffRequiredMixin, clinics_for, patient_for, patients_for
+from patients.access import (
+    StaffAccessMixin,
+    clinics_for,
+    in_scope_or_404,
+    patient_for,
+    patients_for,
+)
 
 
 def _panel_analytes(panel: str) -> list[Analyte]:
@@ -29,12 +35,13 @@ def _panel_analytes(panel: str) -> list[Analyte]:
     return analytes
 
 
-def result_for(user, pk: int) -> LabResult:
-    results = LabResult.objects.filter(patient__in=patients_for(user))
-    return get_object_or_404(results.select_related("analyte", "patient", "report"), pk=pk)
+def result_for(request, pk: int) -> LabResult:
+    results = LabResult.objects.filter(patient__in=patients_for(request.user))
+    return in_scope_or_404(request, results.select_related("analyte", "patient", "report"), pk=pk)
 
 
-class ReportCreateView(ClinicStaffRequiredMixin, View):
+class ReportCreateView(StaffAccessMixin, View):
+    permission_required = ("monitoring.add_labreport", "monitoring.add_labresult")
     template = "monitoring/report_form.html"
 
     def _render(self, request, patient, panel, form):
@@ -42,7 +49,7 @@ class ReportCreateView(ClinicStaffRequiredMixin, View):
         return render(request, self.template, context)
 
     def get(self, request, pk, panel):
-        patient = patient_for(request.user, pk)
+        patient = patient_for(request, pk)
         analytes = _panel_analytes(panel)
         initial = {
             "submission_key": new_submission_key(),
@@ -51,7 +58,7 @@ class ReportCreateView(ClinicStaffRequiredMixin, View):
         return self._render(request, patient, panel, ReportForm(initial=initial, analytes=analytes))
 
     def post(self, request, pk, panel):
-        patient = patient_for(request.user, pk)
+        patient = patient_for(request, pk)
         form = ReportForm(request.POST, analytes=_panel_analytes(panel))
         if not form.is_valid():
             return self._render(request, patient, panel, form)
@@ -84,26 +91,29 @@ class ReportCreateView(ClinicStaffRequiredMixin, View):
         return redirect("patients:detail", pk=patient.pk)
 
 
-class ResultHistoryView(ClinicStaffRequiredMixin, View):
+class ResultHistoryView(StaffAccessMixin, View):
+    permission_required = ("monitoring.view_labresult",)
+
     def get(self, request, pk):
-        result = result_for(request.user, pk)
+        result = result_for(request, pk)
         versions = result.history.select_related("history_user").order_by("-history_date")
         return render(
             request, "monitoring/result_history.html", {"result": result, "versions": versions}
         )
 
 
-class ResultCorrectView(ClinicStaffRequiredMixin, View):
+class ResultCorrectView(StaffAccessMixin, View):
+    permission_required = ("monitoring.change_labresult",)
     template = "monitoring/result_correct.html"
 
     def get(self, request, pk):
-        result = result_for(request.user, pk)
+        result = result_for(request, pk)
         initial = {"value": result.value_text, "unit": result.unit}
         form = ResultCorrectForm(initial=initial, analyte=result.analyte)
         return render(request, self.template, {"result": result, "form": form})
 
     def post(self, request, pk):
-        result = result_for(request.user, pk)
+        result = result_for(request, pk)
         form = ResultCorrectForm(request.POST, analyte=result.analyte)
         if form.is_valid():
             data = form.cleaned_data
@@ -126,7 +136,8 @@ class ResultCorrectView(ClinicStaffRequiredMixin, View):
         return render(request, self.template, {"result": result, "form": form})
 
 
-class EnteredInErrorView(ClinicStaffRequiredMixin, View):
+class EnteredInErrorView(StaffAccessMixin, View):
+    permission_required = ("monitoring.change_labresult", "monitoring.change_labreport")
     """Mark a result, or a whole report, entered in error: kept, but out of flags and trends."""
 
     template = "monitoring/entered_in_error.html"
@@ -134,9 +145,9 @@ class EnteredInErrorView(ClinicStaffRequiredMixin, View):
 
     def _target(self, request, pk):
         if self.kind == "result":
-            return result_for(request.user, pk)
+            return result_for(request, pk)
         reports = LabReport.objects.filter(patient__in=patients_for(request.user))
-        return get_object_or_404(reports.select_related("patient"), pk=pk)
+        return in_scope_or_404(request, reports.select_related("patient"), pk=pk)
 
     def get(self, request, pk):
         target = self._target(request, pk)
@@ -158,7 +169,8 @@ class EnteredInErrorView(ClinicStaffRequiredMixin, View):
         return render(request, self.template, context)
 
 
-class ImportUploadView(ClinicStaffRequiredMixin, View):
+class ImportUploadView(StaffAccessMixin, View):
+    permission_required = ("monitoring.add_resultimport",)
     template = "monitoring/import_upload.html"
 
     def get(self, request):
@@ -181,12 +193,13 @@ class ImportUploadView(ClinicStaffRequiredMixin, View):
         return redirect("monitoring:import_preview", pk=staged.pk)
 
 
-class ImportPreviewView(ClinicStaffRequiredMixin, View):
+class ImportPreviewView(StaffAccessMixin, View):
+    permission_required = ("monitoring.add_resultimport",)
     template = "monitoring/import_preview.html"
 
     def _staged(self, request, pk):
         imports = ResultImport.objects.filter(clinic__in=clinics_for(request.user))
-        return get_object_or_404(imports.select_related("clinic"), pk=pk)
+        return in_scope_or_404(request, imports.select_related("clinic"), pk=pk)
 
     def get(self, request, pk):
         staged = self._staged(request, pk)

@@ -1,14 +1,27 @@
-"""Who may see which patients. Every staff view goes through here, so a request for another
-clinic's patient answers 404, the same as a patient that does not exist."""
+"""Who may see which records. Every staff view goes through here.
+
+Two separate questions, in this order:
+- scope: a member of staff sees the patients of the clinics they belong to (`Clinic.staff`), and
+  nothing else. A record outside that scope answers 404, the same as one that does not exist,
+  and the attempt is logged.
+- role: what the user may do there comes from their role groups (accounts/roles.py). A signed-in
+  member of staff without the permission a screen needs gets 403.
+Someone who is not staff at all (a patient) asking for a staff screen about a record gets 404 too,
+so the answer never tells them whether that record exists.
+"""
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
-from django.shortcuts import get_object_or_404
+from django.db.models import Model, QuerySet
+from django.http import Http404
 
 from .models import Clinic, Patient
+
+security_log = logging.getLogger("security.access")
 
 
 def clinics_for(user) -> QuerySet[Clinic]:
@@ -25,16 +38,55 @@ def patients_for(user) -> QuerySet[Patient]:
     return Patient.objects.filter(clinic__in=clinics_for(user))
 
 
-def patient_for(user, pk: int) -> Patient:
-    return get_object_or_404(
-        patients_for(user).select_related("clinic", "protocol", "named_nurse"), pk=pk
+def client_address(request) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def access_refused(request, what: str) -> None:
+    """Log a refused request: who, from where, for what. Never the record's contents."""
+    user = request.user if request is not None else None
+    security_log.warning(
+        "refused %s to user %s from %s: %s",
+        getattr(request, "path", "?"),
+        getattr(user, "pk", None),
+        client_address(request) if request is not None else "?",
+        what,
     )
 
 
-class ClinicStaffRequiredMixin(LoginRequiredMixin):
-    """Signed-in staff of at least one clinic; anyone else is sent to sign in or refused."""
+def in_scope_or_404(request, queryset: QuerySet, **lookup) -> Model:
+    """The object matching `lookup` within `queryset` (already narrowed to what the user may
+    see), or 404. A miss is logged, naming whether the object exists elsewhere."""
+    try:
+        return queryset.get(**lookup)
+    except queryset.model.DoesNotExist:
+        exists = queryset.model._default_manager.filter(**lookup).exists()
+        label = queryset.model._meta.label
+        access_refused(request, f"{label} {lookup} {'out of scope' if exists else 'not found'}")
+        raise Http404(f"No {queryset.model._meta.verbose_name} here.") from None
+
+
+def patient_for(request, pk: int) -> Patient:
+    patients = patients_for(request.user).select_related("clinic", "protocol", "named_nurse")
+    return in_scope_or_404(request, patients, pk=pk)
+
+
+class StaffAccessMixin(LoginRequiredMixin):
+    """A staff screen: signed in, on the staff of at least one clinic, and holding every
+    permission in `permission_required`. Each view states its own; tests/test_access.py fails
+    for a view that states none."""
+
+    permission_required: tuple[str, ...] = ()
 
     def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and not clinics_for(request.user).exists():
-            raise PermissionDenied("You are not on the staff of any clinic.")
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        if not clinics_for(request.user).exists():
+            access_refused(request, "not on the staff of any clinic")
+            if kwargs:
+                raise Http404("No such record here.")
+            raise PermissionDenied("This screen is for clinic staff.")
+        if not self.permission_required or not request.user.has_perms(self.permission_required):
+            access_refused(request, f"lacks {', '.join(self.permission_required) or 'a role'}")
+            raise PermissionDenied("Your role does not include this screen.")
         return super().dispatch(request, *args, **kwargs)

@@ -165,12 +165,21 @@ class Patient(models.Model):
         choices=ReminderLeads.choices,
         default=ReminderLeads.SEVEN_AND_ONE,
     )
+    # The patient's own sign-in for the portal, set when they accept an invitation.
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="patient_record",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["family_name", "given_name"]
+        permissions = [("invite_patient", "Can invite a patient to the portal")]
         constraints = [
             models.UniqueConstraint(
                 fields=["clinic", "hospital_number"], name="patient_hospital_number_per_clinic"

@@ -9,7 +9,7 @@ from django.db.models import Max
 from django.shortcuts import redirect, render
 from django.views import View
 
-from .access import ClinicStaffRequiredMixin, clinics_for, patient_for, patients_for
+from .access import StaffAccessMixin, clinics_for, patient_for, patients_for
 from .forms import CourseForm, PatientForm
 from .models import InfusionCourse
 from .selectors import patient_list_page, patient_page
@@ -23,7 +23,9 @@ def _today(user):
     return clinic.today() if clinic else None
 
 
-class PatientListView(ClinicStaffRequiredMixin, View):
+class PatientListView(StaffAccessMixin, View):
+    permission_required = ("patients.view_patient",)
+
     def get(self, request):
         query = request.GET.get("q", "").strip()[:100]
         page = patient_list_page(
@@ -36,15 +38,19 @@ class PatientListView(ClinicStaffRequiredMixin, View):
         return render(request, "patients/list.html", {"page": page, "query": query})
 
 
-class PatientDetailView(ClinicStaffRequiredMixin, View):
+class PatientDetailView(StaffAccessMixin, View):
+    permission_required = ("patients.view_patient",)
+
     def get(self, request, pk):
-        patient = patient_for(request.user, pk)
+        patient = patient_for(request, pk)
         today = patient.clinic.today()
         context = {"page": patient_page(patient, today=today), "today": today}
         return render(request, "patients/detail.html", context)
 
 
-class PatientCreateView(ClinicStaffRequiredMixin, View):
+class PatientCreateView(StaffAccessMixin, View):
+    permission_required = ("patients.add_patient",)
+
     def get(self, request):
         form = PatientForm(clinics=clinics_for(request.user))
         return render(request, "patients/patient_form.html", {"form": form})
@@ -63,7 +69,9 @@ class PatientCreateView(ClinicStaffRequiredMixin, View):
         return render(request, "patients/patient_form.html", {"form": form})
 
 
-class CourseCreateView(ClinicStaffRequiredMixin, View):
+class CourseCreateView(StaffAccessMixin, View):
+    permission_required = ("patients.add_infusioncourse",)
+
     def _form(self, request, patient):
         latest = patient.courses.exclude(status=InfusionCourse.Status.CANCELLED).aggregate(
             latest=Max("number")
@@ -72,12 +80,12 @@ class CourseCreateView(ClinicStaffRequiredMixin, View):
         return CourseForm(request.POST or None, instance=course)
 
     def get(self, request, pk):
-        patient = patient_for(request.user, pk)
+        patient = patient_for(request, pk)
         form = self._form(request, patient)
         return render(request, "patients/course_form.html", {"form": form, "patient": patient})
 
     def post(self, request, pk):
-        patient = patient_for(request.user, pk)
+        patient = patient_for(request, pk)
         form = self._form(request, patient)
         if form.is_valid():
             course = course_add(

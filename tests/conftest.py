@@ -1,5 +1,7 @@
 import pytest
 
+from accounts.roles import Role
+from tests.auth import sign_in, staff_of
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
 
 
@@ -21,15 +23,12 @@ def patient(clinic_a):
 @pytest.fixture
 def staff_a(clinic_a):
     """Clinic staff of clinic A, signed in by the tests that use `client_a`."""
-    user = UserFactory(username="staff_a")
-    clinic_a.staff.add(user)
-    return user
+    return staff_of(clinic_a, UserFactory(username="staff_a"), Role.CLINIC_STAFF)
 
 
 @pytest.fixture
 def client_a(client, staff_a):
-    client.force_login(staff_a)
-    return client
+    return sign_in(client, staff_a)
 
 
 @pytest.fixture

@@ -229,6 +229,7 @@ class ScheduledCheck(models.Model):
 
     class Meta:
         ordering = ["due_date", "panel"]
+        permissions = [("waive_scheduledcheck", "Can waive a scheduled check")]
         indexes = [
             models.Index(fields=["patient", "due_date"], name="check_patient_due"),
             # The overdue, reminder and escalation scans read open checks only.

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views import View
+from django_otp import login as otp_login
+
+from patients.models import Patient
+
+from .second_factor import (
+    TokenForm,
+    confirmed_device_of,
+    pending_device_of,
+    qr_code_svg,
+    secret_of,
+)
+
+
+def _step(name: str, request) -> str:
+    return f"{reverse(name)}?{urlencode({'next': _next_url(request)})}"
+
+
+def _next_url(request) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("home")
+
+
+class HomeView(LoginRequiredMixin, View):
+    """Patients land on their portal, everyone else on the patient list."""
+
+    def get(self, request):
+        if Patient.objects.filter(user=request.user).exists():
+            return redirect("portal:home")
+        return redirect("patients:list")
+
+
+class TwoFactorSetupView(LoginRequiredMixin, View):
+    template = "accounts/two_factor_setup.html"
+
+    def _render(self, request, device, form):
+        context = {
+            "form": form,
+            "qr_code": qr_code_svg(device),
+            "secret": secret_of(device),
+            "next": _next_url(request),
+        }
+        return render(request, self.template, context)
+
+    def get(self, request):
+        if confirmed_device_of(request.user):
+            # Replacing a lost phone is done by a lead or an administrator removing the old one.
+            return redirect(_step("accounts:two_factor_verify", request))
+        device = pending_device_of(request.user)
+        return self._render(request, device, TokenForm(device=device))
+
+    def post(self, request):
+        if confirmed_device_of(request.user):
+            return redirect("accounts:two_factor_verify")
+        device = pending_device_of(request.user)
+        form = TokenForm(request.POST, device=device)
+        if not form.is_valid():
+            return self._render(request, device, form)
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        otp_login(request, device)
+        return redirect(_next_url(request))
+
+
+class TwoFactorVerifyView(LoginRequiredMixin, View):
+    template = "accounts/two_factor_verify.html"
+
+    def get(self, request):
+        device = confirmed_device_of(request.user)
+        if device is None:
+            return redirect(_step("accounts:two_factor_setup", request))
+        context = {"form": TokenForm(device=device), "next": _next_url(request)}
+        return render(request, self.template, context)
+
+    def post(self, request):
+        device = confirmed_device_of(request.user)
+        if device is None:
+            return redirect("accounts:two_factor_setup")
+        form = TokenForm(request.POST, device=device)
+        if not form.is_valid():
+            return render(request, self.template, {"form": form, "next": _next_url(request)})
+        otp_login(request, device)
+        return redirect(_next_url(request))
