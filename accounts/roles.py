@@ -52,6 +52,7 @@ _LEADING = (
     "monitoring.add_protocolitem",
     "monitoring.change_protocolitem",
     "monitoring.view_protocolitem",
+    "monitoring.delete_protocolitem",
     "monitoring.add_flagrule",
     "monitoring.change_flagrule",
     "monitoring.view_flagrule",
@@ -59,6 +60,7 @@ _LEADING = (
     "monitoring.change_analyte",
     "patients.view_clinic",
     "patients.change_clinic",
+    "monitoring.view_notification",
     "auditlog.view_logentry",
 )
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from audit.bulk import update_recorded
 from monitoring.models import (
     ACKNOWLEDGE_TIERS,
     URGENT_TIERS,
@@ -208,12 +209,12 @@ def check_waive(*, check: ScheduledCheck, reason: str, waived_by, now: datetime)
     if not reason.strip():
         raise ValidationError({"reason": "Say why the check is waived."})
     with transaction.atomic():
-        updated = (
-            ScheduledCheck.objects.open()
-            .filter(pk=check.pk)
-            .update(
-                waived_at=now, waived_by=waived_by, waived_reason=reason.strip(), updated_at=now
-            )
+        updated = update_recorded(
+            ScheduledCheck.objects.open().filter(pk=check.pk),
+            waived_at=now,
+            waived_by=waived_by,
+            waived_reason=reason.strip(),
+            updated_at=now,
         )
         if not updated:
             raise ValidationError({"__all__": "This check is no longer open."})

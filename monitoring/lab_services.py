@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
+from audit.bulk import record_created, update_recorded
 from monitoring.alert_services import abnormal_alerts_create
 from monitoring.measurements import MeasurementError
 from monitoring.models import LabReport, LabResult, ResultImport, ScheduledCheck
@@ -95,6 +96,7 @@ def report_record(
             result.tier_since = now
         # One insert for the results and one for their first history versions.
         bulk_create_with_history(results, LabResult, default_user=entered_by)
+        record_created(results)
         reflagged = _reflag(
             _affected_by(report, results, data), entered_by, f"{report} recorded", data=data
         )
@@ -165,8 +167,11 @@ def _complete_checks(report: LabReport) -> list[ScheduledCheck]:
         in_window = [late] if late else []
     ids = [check.pk for check in in_window]
     if ids:
-        ScheduledCheck.objects.filter(pk__in=ids).update(
-            completed_on=sample, completed_by=report, updated_at=timezone.now()
+        update_recorded(
+            ScheduledCheck.objects.filter(pk__in=ids),
+            completed_on=sample,
+            completed_by=report,
+            updated_at=timezone.now(),
         )
     return in_window
 
@@ -229,7 +234,7 @@ def report_mark_in_error(*, report: LabReport, reason: str, marked_by) -> LabRep
         if report.is_entered_in_error:
             return report
         _mark_in_error(report, reason, marked_by)
-        report.completed_checks.update(completed_on=None, completed_by=None)
+        update_recorded(report.completed_checks.all(), completed_on=None, completed_by=None)
         # The report's results share its sample date: every current result of those analytes
         # from that date on may lose a previous value or baseline, in one query.
         later = list(

@@ -9,6 +9,7 @@ from datetime import date
 from django.db import transaction
 from django.utils import timezone
 
+from audit.bulk import bulk_update_recorded, update_recorded
 from patients.models import InfusionCourse, Patient
 
 from . import planning
@@ -91,10 +92,13 @@ def schedule_reconcile(*, patient: Patient) -> ReconcileResult:
         if to_create:
             ScheduledCheck.objects.bulk_create(to_create)
         if to_move:
-            ScheduledCheck.objects.bulk_update(to_move, MOVED_FIELDS)
+            bulk_update_recorded(to_move, MOVED_FIELDS)
         if stale:
-            ScheduledCheck.objects.filter(pk__in=stale).update(
-                cancelled_at=now, cancelled_reason=_cancel_reason(locked), updated_at=now
+            update_recorded(
+                ScheduledCheck.objects.filter(pk__in=stale),
+                cancelled_at=now,
+                cancelled_reason=_cancel_reason(locked),
+                updated_at=now,
             )
     return ReconcileResult(
         created=len(to_create),

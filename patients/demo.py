@@ -9,10 +9,10 @@ from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.db.models import F
 
+from accounts.roles import Role, grant_role
 from monitoring.models import ScheduledCheck
 
 from .demo_results import demo_results_record
@@ -20,19 +20,6 @@ from .models import Clinic, Patient
 from .services import course_add, patient_create
 
 DEMO_CLINIC_CODE = "demo"
-LEAD_PERMISSIONS = [
-    (
-        "monitoring",
-        [
-            "monitoringprotocol",
-            "protocolitem",
-            "scheduledcheck",
-            "notification",
-            "acknowledgement",
-        ],
-    ),
-    ("patients", ["clinic", "patient", "infusioncourse"]),
-]
 
 
 @dataclass(frozen=True)
@@ -40,14 +27,35 @@ class DemoLogin:
     username: str
     password: str
     role: str
+    roles: tuple[Role, ...] = ()
 
 
 LOGINS = [
     DemoLogin("admin", "demo-admin-password", "superuser (everything)"),
-    DemoLogin("lead", "demo-lead-password", "clinic lead (patients, courses, protocols)"),
-    DemoLogin("staff", "demo-staff-password", "clinic staff (patients, courses, results)"),
-    DemoLogin("nurse", "demo-nurse-password", "nurse (worklist; Elena Rossi's named nurse)"),
-    DemoLogin("nurse2", "demo-nurse2-password", "nurse (worklist; Farid Haddad's named nurse)"),
+    DemoLogin(
+        "lead",
+        "demo-lead-password",
+        "clinic lead (everything below, protocols, flag rules, audit trail)",
+        (Role.CLINIC_LEAD,),
+    ),
+    DemoLogin(
+        "staff",
+        "demo-staff-password",
+        "clinic staff (patients, courses, results)",
+        (Role.CLINIC_STAFF,),
+    ),
+    DemoLogin(
+        "nurse",
+        "demo-nurse-password",
+        "nurse (worklist; Elena Rossi's named nurse)",
+        (Role.NURSE,),
+    ),
+    DemoLogin(
+        "nurse2",
+        "demo-nurse2-password",
+        "nurse (worklist; Farid Haddad's named nurse)",
+        (Role.NURSE,),
+    ),
 ]
 # The clinic's nurse group; with a named nurse, a patient's alerts go to that nurse alone.
 NURSES = ("nurse", "nurse2")
@@ -85,24 +93,17 @@ def demo_load(*, today: date | None = None) -> tuple[Clinic, bool]:
 
 def _users(clinic: Clinic) -> None:
     User = get_user_model()
-    lead_group, _ = Group.objects.get_or_create(name="Clinic lead")
-    lead_group.permissions.set(
-        Permission.objects.filter(
-            content_type__app_label__in=[app for app, _ in LEAD_PERMISSIONS],
-            content_type__model__in=[m for _, models in LEAD_PERMISSIONS for m in models],
-        )
-    )
     for login in LOGINS:
         user, created = User.objects.get_or_create(
             username=login.username, defaults={"email": f"{login.username}@demo.invalid"}
         )
         if created:
-            user.is_staff = True
+            # The admin site is for the superuser and the lead (protocols, flag rules).
+            user.is_staff = login.username in ("admin", "lead")
             user.is_superuser = login.username == "admin"
             user.set_password(login.password)
             user.save()
-        if login.username == "lead":
-            user.groups.add(lead_group)
+        grant_role(user, *login.roles)
         if login.username != "admin":
             clinic.staff.add(user)
         if login.username in NURSES:

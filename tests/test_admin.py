@@ -3,11 +3,13 @@
 from datetime import date
 
 import pytest
+from django.contrib.auth.models import User
 from django.urls import reverse
 
 from monitoring.models import MonitoringProtocol, Notification, ScheduledCheck
 from patients.demo import demo_load
 from patients.models import InfusionCourse, Patient
+from tests.auth import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -15,8 +17,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def lead_client(client):
     demo_load(today=date(2026, 11, 21))
-    client.login(username="lead", password="demo-lead-password")
-    return client
+    return sign_in(client, User.objects.get(username="lead"))
 
 
 @pytest.mark.parametrize(

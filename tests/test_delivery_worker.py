@@ -17,11 +17,13 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from accounts.roles import Role
 from monitoring.lab_services import report_record
 from monitoring.models import Analyte, Notification, ScheduledCheck
 from monitoring.result_input import ResultInput
 from monitoring.tasks import deliver_due, run_scans
 from patients.services import course_add
+from tests.auth import sign_in, staff_of
 from tests.delivery_harness import (
     RedisServer,
     SmtpServer,
@@ -65,7 +67,8 @@ def nurses(clinic):
     named = UserFactory(username="named_nurse", email="named.nurse@example.org")
     other = UserFactory(username="other_nurse", email="other.nurse@example.org")
     clinic.nurses.add(named, other)
-    clinic.staff.add(named, other)
+    for nurse in (named, other):
+        staff_of(clinic, nurse, Role.NURSE)
     return named, other
 
 
@@ -216,7 +219,7 @@ def test_smtp_down_for_good_marks_the_alert_failed_and_shows_it_on_the_worklist(
     row.refresh_from_db()
     assert row.attempts == 4  # NOTIFICATION_MAX_ATTEMPTS in the worker's environment
     assert "Connection refused" in row.last_error
-    client.force_login(named)
+    sign_in(client, named)
     page = client.get("/worklist/").content.decode()
     assert "Connection refused" in page
 

@@ -17,6 +17,7 @@ from monitoring.models import Analyte, LabReport, LabResult, ResultImport, Sched
 from monitoring.result_input import ResultInput
 from patients.models import Patient
 from patients.services import course_add
+from tests.auth import sign_in
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -66,11 +67,11 @@ def test_sign_in_leads_to_the_patient_list(client, staff_a):
     response = client.post(
         reverse("login"), {"username": "staff_a", "password": "a-long-test-password"}
     )
-    assert response["Location"] == reverse("patients:list")
+    assert response["Location"] == reverse("home")
 
 
 def test_a_user_on_no_clinic_staff_is_refused(client, clinician):
-    client.force_login(clinician)
+    sign_in(client, clinician, second_factor=False)
     assert client.get(reverse("patients:list")).status_code == 403
 
 

@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.roles import Role
 from monitoring import worklist
 from monitoring.alert_services import check_follow_up, notification_row
 from monitoring.lab_services import report_record
@@ -17,6 +18,7 @@ from monitoring.result_input import ResultInput
 from monitoring.worklist import worklist_for
 from patients.models import Patient
 from patients.services import course_add
+from tests.auth import sign_in, staff_of
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +30,7 @@ WORKLIST = reverse("monitoring:worklist")
 def nurse_a(clinic_a):
     """A nurse of clinic A: on its staff and in its nurse group."""
     user = UserFactory(username="nurse_a", first_name="Nora", last_name="Nurse")
-    clinic_a.staff.add(user)
+    staff_of(clinic_a, user, Role.NURSE)
     clinic_a.nurses.add(user)
     return user
 
@@ -36,15 +38,14 @@ def nurse_a(clinic_a):
 @pytest.fixture
 def nurse_b(clinic_b):
     user = UserFactory(username="nurse_b")
-    clinic_b.staff.add(user)
+    staff_of(clinic_b, user, Role.NURSE)
     clinic_b.nurses.add(user)
     return user
 
 
 @pytest.fixture
 def client_nurse_a(client, nurse_a):
-    client.force_login(nurse_a)
-    return client
+    return sign_in(client, nurse_a)
 
 
 def platelets(patient, value, user, *, hours_ago: float = 0):
@@ -299,7 +300,7 @@ def test_a_nurse_of_clinic_b_gets_404_for_clinic_a_and_sees_none_of_its_rows(
     result = platelets(patient, 45, nurse_a)
     check = overdue_of(patient)[0]
     failed_notification(result, nurse_a)
-    client.force_login(nurse_b)
+    sign_in(client, nurse_b)
 
     for url, data in [
         (reverse("monitoring:result_acknowledge", args=[result.pk]), {"action": "reviewed"}),
