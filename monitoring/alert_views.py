@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
+from audit.access import record_access
 from monitoring.alert_forms import AcknowledgeForm, FollowUpForm, WaiveForm
 from monitoring.alert_services import check_follow_up, check_waive, result_acknowledge
 from monitoring.models import ScheduledCheck
@@ -66,7 +67,9 @@ class ResultAcknowledgeView(StaffAccessMixin, View):
         return render(request, self.template, context)
 
     def get(self, request, pk):
-        return self._render(request, result_for(request, pk), AcknowledgeForm())
+        result = result_for(request, pk)
+        record_access(request, result.patient, "result acknowledgement form", record=result)
+        return self._render(request, result, AcknowledgeForm())
 
     def post(self, request, pk):
         result = result_for(request, pk)
@@ -112,7 +115,9 @@ class CheckActionView(StaffAccessMixin, View):
         return render(request, self.template, context)
 
     def get(self, request, pk):
-        return self._render(request, check_for(request, pk), self.form_class())
+        check = check_for(request, pk)
+        record_access(request, check.patient, f"check: {self.title.lower()} form", record=check)
+        return self._render(request, check, self.form_class())
 
     def post(self, request, pk):
         check = check_for(request, pk)

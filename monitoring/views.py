@@ -9,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views import View
 
+from audit.access import record_access
 from monitoring import csv_import
 from monitoring.forms import EnteredInErrorForm, ImportUploadForm, ReportForm, ResultCorrectForm
 from monitoring.lab_services import (
@@ -96,6 +97,7 @@ class ResultHistoryView(StaffAccessMixin, View):
 
     def get(self, request, pk):
         result = result_for(request, pk)
+        record_access(request, result.patient, "result history", record=result)
         versions = result.history.select_related("history_user").order_by("-history_date")
         return render(
             request, "monitoring/result_history.html", {"result": result, "versions": versions}
@@ -108,6 +110,7 @@ class ResultCorrectView(StaffAccessMixin, View):
 
     def get(self, request, pk):
         result = result_for(request, pk)
+        record_access(request, result.patient, "result correction form", record=result)
         initial = {"value": result.value_text, "unit": result.unit}
         form = ResultCorrectForm(initial=initial, analyte=result.analyte)
         return render(request, self.template, {"result": result, "form": form})
@@ -151,6 +154,7 @@ class EnteredInErrorView(StaffAccessMixin, View):
 
     def get(self, request, pk):
         target = self._target(request, pk)
+        record_access(request, target.patient, f"{self.kind} entered-in-error form", record=target)
         context = {"target": target, "kind": self.kind, "form": EnteredInErrorForm()}
         return render(request, self.template, context)
 

@@ -9,6 +9,8 @@ from django.db.models import Max
 from django.shortcuts import redirect, render
 from django.views import View
 
+from audit.access import record_access
+
 from .access import StaffAccessMixin, clinics_for, patient_for, patients_for
 from .forms import CourseForm, PatientForm
 from .models import InfusionCourse
@@ -43,6 +45,7 @@ class PatientDetailView(StaffAccessMixin, View):
 
     def get(self, request, pk):
         patient = patient_for(request, pk)
+        record_access(request, patient, "patient page")
         today = patient.clinic.today()
         context = {"page": patient_page(patient, today=today), "today": today}
         return render(request, "patients/detail.html", context)

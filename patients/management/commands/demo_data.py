@@ -17,3 +17,7 @@ class Command(BaseCommand):
         self.stdout.write("Demo sign-ins:")
         for login in LOGINS:
             self.stdout.write(f"  {login.username} / {login.password}  ({login.role})")
+        self.stdout.write(
+            "Staff sign in with a second factor. For the demo accounts, print the current code"
+            " with:\n  .venv/bin/python manage.py demo_code USERNAME"
+        )
