@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F
 
+from accounts.demo_devices import demo_device_ensure
 from accounts.roles import Role, grant_role
 from monitoring.models import ScheduledCheck
 
@@ -104,6 +105,8 @@ def _users(clinic: Clinic) -> None:
             user.set_password(login.password)
             user.save()
         grant_role(user, *login.roles)
+        if login.roles or user.is_superuser:
+            demo_device_ensure(user)
         if login.username != "admin":
             clinic.staff.add(user)
         if login.username in NURSES:
