@@ -1,0 +1,41 @@
+"""Recording who read a patient's record.
+
+Every view that shows part of a patient's record calls record_access once per request, staff
+screens and the portal alike. The entry is an ACCESS entry of django-auditlog: who (the signed-in
+user, or nobody for a link opened without signing in, such as a calendar feed), from which
+address, when, and what was shown, linked to the patient and their clinic like every change.
+"""
+
+from __future__ import annotations
+
+from auditlog import get_logentry_model
+from django.db.models import Model
+
+from audit.entries import new_entry, subjects_store
+
+# Longer descriptions are cut: this is a label, not a copy of what was shown.
+WHAT_MAX_LENGTH = 200
+
+
+def record_access(request, patient, what: str, *, record: Model | None = None):
+    """Record that `request` showed `what` ("patient page", "result history", "portal home",
+    "calendar feed"...) of `patient`'s record. `record` is the object shown when it is not the
+    patient (a result, say); it must belong to `patient`."""
+    log_entry = get_logentry_model()
+    user = getattr(request, "user", None)
+    actor = user if user is not None and user.is_authenticated else None
+    entry = new_entry(
+        record or patient,
+        action=log_entry.Action.ACCESS,
+        changes=None,
+        actor=actor,
+        actor_email=getattr(actor, "email", None) or None,
+        # AuditlogMiddleware replaces this with the address it resolved for the request (the
+        # same one its change entries carry); this is the fallback outside the middleware.
+        remote_addr=request.META.get("REMOTE_ADDR") or None,
+        additional_data={"viewed": what[:WHAT_MAX_LENGTH]},
+    )
+    # A plain save: AuditlogMiddleware's pre_save receiver stamps the address on it.
+    entry.save()
+    subjects_store([entry], [patient])
+    return entry

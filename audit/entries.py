@@ -1,0 +1,87 @@
+"""Writing audit entries with their subjects, one at a time or in bulk.
+
+django-auditlog writes an entry from each save() of an audited model. Writes that skip save()
+(a queryset update, bulk_create) send no signal, so the services route them through
+audit.bulk, which builds the same entries here and inserts them in two statements however many
+rows changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from auditlog import get_logentry_model
+from auditlog.cid import get_cid
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model
+from django.db.models.signals import pre_save
+from django.utils.encoding import smart_str
+
+from audit.models import EntrySubject
+from audit.registry import clinic_ids_of, patient_id_of
+
+
+class AuditTrailImmutable(PermissionDenied):
+    """Raised on any attempt to change or delete an audit entry through the ORM."""
+
+
+def new_entry(instance: Model, *, action: int, changes: dict | None, **fields):
+    """An unsaved entry about `instance`, filled as LogEntry.objects.log_create fills one."""
+    return get_logentry_model()(
+        content_type=ContentType.objects.get_for_model(instance),
+        object_pk=smart_str(instance.pk),
+        object_id=instance.pk if isinstance(instance.pk, int) else None,
+        object_repr=smart_str(instance),
+        action=action,
+        changes=changes,
+        cid=get_cid(),
+        **fields,
+    )
+
+
+def entries_store(entries: Sequence, instances: Sequence[Model]) -> None:
+    """Insert `entries` (each about the instance at the same position) and their subjects."""
+    if not entries:
+        return
+    log_entry = get_logentry_model()
+    for entry in entries:
+        # bulk_create sends no pre_save. AuditlogMiddleware stamps the actor and the address on
+        # each entry from a pre_save receiver, so send it just as a save would.
+        pre_save.send(
+            sender=log_entry, instance=entry, raw=False, using="default", update_fields=None
+        )
+    log_entry.objects.bulk_create(entries)
+    subjects_store(entries, instances)
+
+
+def subjects_store(entries: Sequence, instances: Sequence[Model]) -> None:
+    """Link stored entries to the patient and clinic of the instance each one is about."""
+    patient_ids = [patient_id_of(instance) for instance in instances]
+    clinics = clinic_ids_of(instances, patient_ids)
+    EntrySubject.objects.bulk_create(
+        EntrySubject(
+            entry=entry,
+            clinic_id=clinics[patient_id],
+            patient_id=patient_id,
+            timestamp=entry.timestamp,
+        )
+        for entry, patient_id in zip(entries, patient_ids, strict=True)
+    )
+
+
+def refuse_change(sender, instance, **kwargs) -> None:
+    """pre_save receiver: a new entry may be written, an existing one never rewritten."""
+    if not instance._state.adding:
+        raise AuditTrailImmutable("Audit entries cannot be changed.")
+
+
+def refuse_delete(sender, instance, **kwargs) -> None:
+    """pre_delete receiver: no audit entry is ever deleted, alone or by a cascade."""
+    raise AuditTrailImmutable("Audit entries cannot be deleted.")
+
+
+def subject_link(sender, instance, log_entry=None, log_created=False, **kwargs) -> None:
+    """post_log receiver: link each entry django-auditlog writes from a save to its subject."""
+    if log_created and log_entry is not None:
+        subjects_store([log_entry], [instance])
