@@ -53,7 +53,7 @@ class TokenForm(forms.Form):
         token = self.cleaned_data["token"].replace(" ", "")
         allowed, _ = self.device.verify_is_allowed()
         if not allowed:
-            raise forms.ValidationError("Too many wrong codes: wait a minute and try again.")
+            raise forms.ValidationError("Too many wrong codes: wait a few seconds and try again.")
         if not token.isdigit() or not self.device.verify_token(token):
             raise forms.ValidationError("That code is not right, or has expired. Try the next one.")
         return token

@@ -3,7 +3,10 @@ their password alone. Tests of the sign-in steps themselves use the real forms i
 
 from __future__ import annotations
 
+import time
+
 from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.roles import Role, grant_role
@@ -29,3 +32,10 @@ def staff_of(clinic, user, *roles: Role):
     clinic.staff.add(user)
     grant_role(user, *(roles or (Role.CLINIC_STAFF,)))
     return user
+
+
+def current_code(device: TOTPDevice) -> str:
+    """What the user's authenticator app shows now."""
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    return f"{totp.token():0{device.digits}d}"

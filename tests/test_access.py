@@ -1,0 +1,211 @@
+"""Every URL of the app, taken from the URL configuration, asked for by each kind of visitor:
+anonymous, a patient, a nurse of another clinic and the person it is for. A new URL fails
+`test_every_url_is_covered` until it is given a rule here, so no view escapes these checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from accounts.roles import Role
+from monitoring.csv_import import import_stage
+from monitoring.lab_services import report_record
+from monitoring.models import Analyte, ScheduledCheck
+from monitoring.result_input import ResultInput
+from patients.access import StaffAccessMixin
+from patients.services import course_add
+from portal.access import PatientPortalMixin
+from tests.auth import sign_in, staff_of
+from tests.factories import PatientFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+# Open to anyone by design, each for its reason. Everything else must be a staff or portal view.
+PUBLIC = {
+    "login": "the sign-in page",
+    "logout": "signing out",
+    "home": "sends a visitor to sign in, or to their own start page",
+    # A long random token in the URL is the credential (tested in tests/portal/).
+    "portal:calendar_feed": "calendar apps cannot sign in; revocable token",
+    "portal:invitation_accept": "the invited patient has no password yet; one-time token",
+}
+# Signed in, but before the second factor: the steps of signing in.
+SIGN_IN_STEPS = {"accounts:two_factor_setup", "accounts:two_factor_verify"}
+
+
+@dataclass
+class Records:
+    """One patient's records of every kind a URL can name."""
+
+    patient: object
+    result: object
+    report: object
+    check: object
+    result_import: object
+
+
+def records_in(clinic, entered_by) -> Records:
+    patient = PatientFactory(clinic=clinic)
+    course_add(
+        patient=patient,
+        first_infusion_date=clinic.today() - timedelta(days=75),
+        daily_dose_mg=Decimal(12),
+        status="given",
+    )
+    recorded = report_record(
+        patient=patient,
+        panel="blood_count",
+        sample_collected_on=clinic.today() - timedelta(days=1),
+        entries=[ResultInput(Analyte.objects.get(code="platelets"), "45", "10^9/L")],
+        entered_by=entered_by,
+    )
+    staged, _ = import_stage(
+        clinic=clinic,
+        content=f"hospital_number,sample_date,analyte,value,unit\n"
+        f"{patient.hospital_number},{clinic.today()},platelets,210,10^9/L\n".encode(),
+        file_name="results.csv",
+        uploaded_by=entered_by,
+    )
+    return Records(
+        patient=patient,
+        result=recorded.report.results.get(),
+        report=recorded.report,
+        check=ScheduledCheck.objects.open().filter(patient=patient).order_by("due_date").first(),
+        result_import=staged,
+    )
+
+
+# How to fill in each URL that names a record, from that record's owner's `Records`.
+RECORD_ARGS = {
+    "patients:detail": lambda r: [r.patient.pk],
+    "patients:course_create": lambda r: [r.patient.pk],
+    "patients:invite": lambda r: [r.patient.pk],
+    "monitoring:report_create": lambda r: [r.patient.pk, "blood_count"],
+    "monitoring:result_history": lambda r: [r.result.pk],
+    "monitoring:result_correct": lambda r: [r.result.pk],
+    "monitoring:result_error": lambda r: [r.result.pk],
+    "monitoring:report_error": lambda r: [r.report.pk],
+    "monitoring:import_preview": lambda r: [r.result_import.pk],
+    "monitoring:result_acknowledge": lambda r: [r.result.pk],
+    "monitoring:check_follow_up": lambda r: [r.check.pk],
+    "monitoring:check_waive": lambda r: [r.check.pk],
+}
+
+
+def app_urls(patterns=None, namespace=""):
+    """(name, pattern, view class) for every named URL outside the Django admin."""
+    for entry in patterns if patterns is not None else get_resolver().url_patterns:
+        if isinstance(entry, URLResolver):
+            if entry.app_name == "admin":
+                continue
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from app_urls(entry.url_patterns, inner)
+        elif isinstance(entry, URLPattern) and entry.name:
+            yield (
+                f"{namespace}{entry.name}",
+                entry.pattern,
+                getattr(entry.callback, "view_class", None),
+            )
+
+
+URLS = sorted(app_urls(), key=lambda url: url[0])
+STAFF_URLS = [(name, view) for name, _, view in URLS if view and issubclass(view, StaffAccessMixin)]
+PORTAL_URLS = [
+    (name, view) for name, _, view in URLS if view and issubclass(view, PatientPortalMixin)
+]
+
+
+def url_of(name: str, records: Records | None) -> str:
+    if name in RECORD_ARGS:
+        return reverse(name, args=RECORD_ARGS[name](records))
+    return reverse(name)
+
+
+def test_every_url_is_covered():
+    """A view that is neither a staff view nor a portal view, nor public on purpose, fails
+    here; so does a staff URL naming a record that this file cannot fill in."""
+    unchecked = [
+        name
+        for name, _, view in URLS
+        if name not in PUBLIC
+        and name not in SIGN_IN_STEPS
+        and not (view and issubclass(view, StaffAccessMixin | PatientPortalMixin))
+    ]
+    assert unchecked == []
+    for name, pattern, _ in URLS:
+        if "<" in str(pattern) and name not in PUBLIC:
+            assert name in RECORD_ARGS, f"{name}: say how to build its URL in RECORD_ARGS"
+    assert all(view.permission_required for _, view in STAFF_URLS)
+
+
+@pytest.fixture
+def world(clinic_a, clinic_b):
+    """Clinic A's lead, nurse and two patients with portal accounts; clinic B's records."""
+    lead = staff_of(clinic_a, UserFactory(username="lead_a"), Role.CLINIC_LEAD)
+    nurse_b = staff_of(clinic_b, UserFactory(username="nurse_b"), Role.NURSE)
+    mine = records_in(clinic_a, lead)
+    other = records_in(clinic_a, lead)
+    theirs = records_in(clinic_b, nurse_b)
+    for records, username in ((mine, "patient_mine"), (other, "patient_other")):
+        records.patient.user = UserFactory(username=username)
+        records.patient.save(update_fields=["user"])
+    return {"lead": lead, "nurse_b": nurse_b, "mine": mine, "other": other, "theirs": theirs}
+
+
+@pytest.mark.parametrize("name", [name for name, _, _ in URLS if name not in PUBLIC])
+def test_anonymous_visitors_are_sent_to_sign_in(client, world, name):
+    response = client.get(url_of(name, world["mine"]))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.parametrize(("name", "view"), STAFF_URLS)
+def test_a_patient_gets_404_for_another_patients_records_and_403_for_staff_screens(
+    client, world, name, view
+):
+    sign_in(client, world["mine"].patient.user, second_factor=False)
+    expected = 404 if name in RECORD_ARGS else 403
+    assert client.get(url_of(name, world["other"])).status_code == expected
+    assert client.get(url_of(name, world["mine"])).status_code == expected
+
+
+@pytest.mark.parametrize(("name", "view"), STAFF_URLS)
+def test_a_nurse_of_another_clinic_gets_404_for_its_records(client, world, name, view):
+    nurse = world["nurse_b"]
+    sign_in(client, nurse)
+    may_use = nurse.has_perms(view.permission_required)
+    response = client.get(url_of(name, world["mine"]))
+    if may_use and name in RECORD_ARGS:
+        assert response.status_code == 404
+    elif may_use:
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 403
+
+
+@pytest.mark.parametrize(("name", "view"), STAFF_URLS)
+def test_the_clinic_lead_opens_every_staff_screen_of_their_clinic(client, world, name, view):
+    sign_in(client, world["lead"])
+    assert client.get(url_of(name, world["mine"])).status_code == 200
+
+
+@pytest.mark.parametrize(("name", "view"), PORTAL_URLS)
+def test_a_patient_opens_their_portal_and_staff_are_refused_it(client, world, name, view):
+    sign_in(client, world["mine"].patient.user, second_factor=False)
+    assert client.get(url_of(name, None)).status_code == 200
+    client.logout()
+    sign_in(client, world["lead"])
+    assert client.get(url_of(name, None)).status_code == 403
+
+
+def test_a_refused_record_is_logged_with_who_and_from_where(client, world, caplog):
+    caplog.set_level("WARNING", logger="security.access")
+    sign_in(client, world["nurse_b"])
+    client.get(reverse("patients:detail", args=[world["mine"].patient.pk]))
+    refusal = next(r for r in caplog.records if r.name == "security.access")
+    assert f"to user {world['nurse_b'].pk} from 127.0.0.1" in refusal.getMessage()
+    assert "out of scope" in refusal.getMessage()
