@@ -19,6 +19,8 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
+from accounts.client_address import client_address
+
 from .models import Clinic, Patient
 
 security_log = logging.getLogger("security.access")
@@ -36,10 +38,6 @@ def patients_for(user) -> QuerySet[Patient]:
     if user.is_superuser:
         return Patient.objects.all()
     return Patient.objects.filter(clinic__in=clinics_for(user))
-
-
-def client_address(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")
 
 
 def access_refused(request, what: str) -> None:

@@ -84,6 +84,7 @@ RECORD_ARGS = {
     "patients:detail": lambda r: [r.patient.pk],
     "patients:course_create": lambda r: [r.patient.pk],
     "patients:invite": lambda r: [r.patient.pk],
+    "audit:patient": lambda r: [r.patient.pk],
     "monitoring:report_create": lambda r: [r.patient.pk, "blood_count"],
     "monitoring:result_history": lambda r: [r.result.pk],
     "monitoring:result_correct": lambda r: [r.result.pk],

@@ -189,3 +189,13 @@ def test_check_deploy_reports_nothing_with_the_production_settings(tmp_path):
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "System check identified no issues" in checked.stdout
+
+
+def test_the_client_address_trusts_only_our_own_proxies(rf, settings):
+    from accounts.client_address import client_address
+
+    forged = rf.get("/", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9", REMOTE_ADDR="10.0.0.1")
+    settings.TRUSTED_PROXY_COUNT = 0
+    assert client_address(forged) == "10.0.0.1"
+    settings.TRUSTED_PROXY_COUNT = 1
+    assert client_address(forged) == "203.0.113.9"
