@@ -156,15 +156,22 @@ def _affected_by(report: LabReport, results: list[LabResult], data) -> list[LabR
 
 def _complete_checks(report: LabReport) -> list[ScheduledCheck]:
     """Complete the open checks of the report's panel whose window holds the sample date; if
-    none does, the latest overdue one before it, which is then "completed late"."""
+    none does, the latest overdue one before it, which is then "completed late". An open
+    urgent check (a reported symptom) of that panel is answered by any sample taken on or after
+    the day it was opened, so it is completed too."""
     sample = report.sample_collected_on
-    candidates = ScheduledCheck.objects.open().filter(
-        patient_id=report.patient_id, panel=report.panel, window_opens__lte=sample
+    candidates = list(
+        ScheduledCheck.objects.open().filter(
+            patient_id=report.patient_id, panel=report.panel, window_opens__lte=sample
+        )
     )
-    in_window = list(candidates.filter(overdue_after__gte=sample))
+    urgent = [check for check in candidates if check.kind == ScheduledCheck.Kind.URGENT]
+    planned = [check for check in candidates if check.kind != ScheduledCheck.Kind.URGENT]
+    in_window = [check for check in planned if check.overdue_after >= sample]
     if not in_window:
-        late = candidates.filter(overdue_after__lt=sample).order_by("-due_date").first()
-        in_window = [late] if late else []
+        late = [check for check in planned if check.overdue_after < sample]
+        in_window = [max(late, key=lambda check: (check.due_date, check.pk))] if late else []
+    in_window += urgent
     ids = [check.pk for check in in_window]
     if ids:
         update_recorded(

@@ -59,6 +59,7 @@ def message_for(
         "lines": [describe(row) for row in sorted(rows, key=_urgency)],
         "worklist_url": settings.SITE_URL.rstrip("/") + reverse("monitoring:worklist"),
         "clinic_name": rows[0].patient.clinic.name if rows else "",
+        "symptom_reported": any(row.kind == Kind.SYMPTOM_REPORT for row in rows),
     }
     if delivery == Delivery.PATIENT_DAILY:
         context["lines"] = [_patient_line(row) for row in _patient_checks(rows)]
@@ -71,7 +72,14 @@ def message_for(
 
 def _urgency(row: Notification):
     tier_rank = {"critical": 0, "red": 1, "amber": 2}.get(row.tier, 3)
-    kind_rank = [Kind.ESCALATION, Kind.ABNORMAL_RESULT, Kind.OVERDUE, Kind.DUE_SOON].index(row.kind)
+    kinds = [
+        Kind.SYMPTOM_REPORT,
+        Kind.ESCALATION,
+        Kind.ABNORMAL_RESULT,
+        Kind.OVERDUE,
+        Kind.DUE_SOON,
+    ]
+    kind_rank = kinds.index(row.kind)
     return (kind_rank, tier_rank, row.patient.family_name, row.created_at)
 
 
@@ -101,6 +109,14 @@ def describe(row: Notification) -> str:
         if row.kind == Kind.ESCALATION:
             what = f"ESCALATION: {what}, not acknowledged"
         return f"{what}. Next action: {result.next_action}"
+    if row.kind == Kind.SYMPTOM_REPORT:
+        # Which symptom stays on the worklist: e-mail is not a private channel.
+        reported = row.created_at.astimezone(row.patient.clinic.zone)
+        return (
+            f"{who} reported a symptom through the patient portal at "
+            f"{reported:%H:%M on %d %b %Y}. Call the patient today; the details and the urgent "
+            "check are on your worklist."
+        )
     check = row.scheduled_check
     panel = check.get_panel_display()
     late = _day(check.overdue_after + timedelta(days=1))

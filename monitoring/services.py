@@ -55,7 +55,8 @@ def schedule_reconcile(*, patient: Patient) -> ReconcileResult:
 
     Open checks whose slot is still planned move to the planned dates; missing ones are created;
     open checks no longer planned are cancelled, not deleted. Completed, waived and cancelled
-    checks are never touched. Running it twice changes nothing the second time.
+    checks are never touched, nor are urgent checks opened by a reported symptom. Running it
+    twice changes nothing the second time.
     """
     with transaction.atomic():
         # Lock the patient so two reconciles (or a reconcile and a course edit) cannot interleave.
@@ -67,8 +68,10 @@ def schedule_reconcile(*, patient: Patient) -> ReconcileResult:
         courses = list(locked.courses.exclude(status=InfusionCourse.Status.CANCELLED))
         items = list(locked.protocol.items.all())
         plan = patient_plan(patient=locked, courses=courses, items=items)
+        # Urgent checks (opened by a reported symptom) are not the plan's to move or cancel.
         existing = {
-            check.slot: check for check in ScheduledCheck.objects.active().filter(patient=locked)
+            check.slot: check
+            for check in ScheduledCheck.objects.active().planned().filter(patient=locked)
         }
         now = timezone.now()
         to_create, to_move = [], []

@@ -177,7 +177,8 @@ def _open_checks(scope: Q) -> QuerySet[ScheduledCheck]:
     return (
         ScheduledCheck.objects.open()
         .filter(scope, patient__status__in=Patient.PLANNED_STATUSES)
-        .select_related("patient")
+        # An urgent check shows the symptom report behind it: a join, not a query per row.
+        .select_related("patient", "symptom_report")
     )
 
 

@@ -55,6 +55,7 @@ class ClinicAdmin(SimpleHistoryAdmin):
     filter_horizontal = ["staff", "nurses"]
     fieldsets = [
         (None, {"fields": ["name", "code", "time_zone", "staff"]}),
+        ("Patient portal", {"fields": ["test_instructions"]}),
         (
             "Alerts",
             {

@@ -71,6 +71,13 @@ class Clinic(models.Model):
     digest_time = models.TimeField(
         default=time(8, 0), help_text="Local time of each nurse's daily digest e-mail."
     )
+    # Patients ask first where to go; the clinic's name alone does not tell them.
+    test_instructions = models.TextField(
+        "where patients have their tests",
+        blank=True,
+        help_text="Shown to patients in the portal beside each test: where to go, opening "
+        "hours, whether to book. Plain words, no abbreviations.",
+    )
 
     class Meta:
         ordering = ["name"]

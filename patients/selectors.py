@@ -73,6 +73,8 @@ class PatientPage:
     results: list[LabResult]
     charts: list[TrendChart]
     end_of_follow_up: date | None
+    # Symptoms the patient reported through the portal, newest first, from their urgent checks.
+    symptom_reports: list = field(default_factory=list)
 
 
 def patient_page(patient: Patient, *, today: date) -> PatientPage:
@@ -82,6 +84,7 @@ def patient_page(patient: Patient, *, today: date) -> PatientPage:
     checks = list(
         ScheduledCheck.objects.active()
         .filter(patient=patient)
+        .select_related("symptom_report")
         .with_status(today)
         .order_by("due_date", "panel")
     )
@@ -103,7 +106,21 @@ def patient_page(patient: Patient, *, today: date) -> PatientPage:
         results=results,
         charts=_charts(results, flag_data),
         end_of_follow_up=_end_of_follow_up(patient, courses),
+        symptom_reports=_symptom_reports(checks),
     )
+
+
+def _symptom_reports(checks: list[ScheduledCheck]) -> list:
+    """Each report once, with its urgent checks as `report.checks`. Urgent checks are never
+    cancelled, so every report is reached through the checks already loaded."""
+    reports, checks_of = {}, {}
+    for check in checks:
+        if check.symptom_report is not None:
+            reports.setdefault(check.symptom_report_id, check.symptom_report)
+            checks_of.setdefault(check.symptom_report_id, []).append(check)
+    for pk, report in reports.items():
+        report.checks = checks_of[pk]
+    return sorted(reports.values(), key=lambda report: report.created_at, reverse=True)
 
 
 def _awaits_acknowledgement(result: LabResult) -> bool:

@@ -1,5 +1,7 @@
 from django.urls import path
 
+from portal.invitation_views import PatientInviteView
+
 from . import views
 
 app_name = "patients"
@@ -8,4 +10,5 @@ urlpatterns = [
     path("new/", views.PatientCreateView.as_view(), name="create"),
     path("<int:pk>/", views.PatientDetailView.as_view(), name="detail"),
     path("<int:pk>/courses/new/", views.CourseCreateView.as_view(), name="course_create"),
+    path("<int:pk>/invite/", PatientInviteView.as_view(), name="invite"),
 ]

@@ -1,5 +1,6 @@
 """Monitoring models, one module per subject: the schedule, the analyte and flag-rule
-catalogue, lab results, and acknowledgements with the notification outbox."""
+catalogue, lab results, acknowledgements with the notification outbox, and symptoms reported
+by patients."""
 
 from monitoring.models.alerts import (
     ACKNOWLEDGE_TIERS,
@@ -16,6 +17,7 @@ from monitoring.models.schedule import (
     ScheduledCheck,
     ScheduledCheckQuerySet,
 )
+from monitoring.models.symptoms import SymptomReport
 
 __all__ = [
     "ACKNOWLEDGE_TIERS",
@@ -32,4 +34,5 @@ __all__ = [
     "ResultImport",
     "ScheduledCheck",
     "ScheduledCheckQuerySet",
+    "SymptomReport",
 ]

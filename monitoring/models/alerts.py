@@ -75,6 +75,7 @@ class Notification(models.Model):
         DUE_SOON = "due_soon", "Reminder: check due soon"
         ABNORMAL_RESULT = "abnormal_result", "Abnormal result"
         ESCALATION = "escalation", "Escalation"
+        SYMPTOM_REPORT = "symptom_report", "Symptom reported by the patient"
 
     class Channel(models.TextChoices):
         EMAIL = "email", "E-mail"
@@ -83,7 +84,7 @@ class Notification(models.Model):
     class Delivery(models.TextChoices):
         """How rows are grouped into messages to one recipient."""
 
-        AT_ONCE = "at_once", "At once"  # red and critical results, escalations
+        AT_ONCE = "at_once", "At once"  # red and critical results, escalations, symptoms
         NURSE_DIGEST = "digest", "Nurse's daily digest"  # at the clinic's digest time
         PATIENT_DAILY = "daily", "Patient's daily e-mail"  # at most one a day, not in quiet hours
 

@@ -154,6 +154,10 @@ class ScheduledCheckQuerySet(models.QuerySet):
     def active(self):
         return self.filter(cancelled_at__isnull=True)
 
+    def planned(self):
+        """Checks that come from the plan: the only ones schedule_reconcile may touch."""
+        return self.exclude(kind="urgent")
+
     def open(self):
         """Still waiting for a result: not completed, waived or cancelled."""
         return self.filter(cancelled_at__isnull=True, waived_at__isnull=True, completed_on=None)
@@ -179,17 +183,39 @@ class ScheduledCheckQuerySet(models.QuerySet):
 
 
 class ScheduledCheck(models.Model):
-    """One planned check of one panel for one patient. Never deleted: a check that leaves the
-    plan is cancelled with a reason, and completed or waived checks are never re-planned."""
+    """One check of one panel for one patient. Never deleted: a check that leaves the plan is
+    cancelled with a reason, and completed or waived checks are never re-planned.
+
+    Most checks come from the plan (recurring or pre-course). An urgent check comes from a
+    symptom the patient reported: it has no protocol item and no slot, and planning never
+    moves or cancels it."""
+
+    class Kind(models.TextChoices):
+        RECURRING = planning.RECURRING, "Recurring"
+        PRE_COURSE = planning.PRE_COURSE, "Before each course"
+        URGENT = "urgent", "Urgent, after a reported symptom"
 
     patient = models.ForeignKey(
         "patients.Patient", on_delete=models.PROTECT, related_name="scheduled_checks"
     )
     protocol_item = models.ForeignKey(
-        ProtocolItem, on_delete=models.PROTECT, related_name="scheduled_checks"
+        ProtocolItem,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="scheduled_checks",
+        help_text="The protocol item this check comes from; empty for an urgent check.",
     )
     panel = models.CharField(max_length=24, choices=Panel.choices)
-    kind = models.CharField(max_length=12, choices=ProtocolItem.Kind.choices)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    symptom_report = models.ForeignKey(
+        "monitoring.SymptomReport",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="urgent_checks",
+        help_text="For an urgent check: the symptom report that opened it.",
+    )
     # Identity within the item: months from the anchor (recurring) or the course (pre-course).
     month_offset = models.PositiveSmallIntegerField(null=True, blank=True)
     course = models.ForeignKey(
@@ -255,10 +281,24 @@ class ScheduledCheck(models.Model):
                 condition=models.Q(cancelled_at__isnull=True, course__isnull=False),
                 name="one_live_pre_course_check_per_slot",
             ),
+            # A planned check has its protocol item and exactly one slot; an urgent one has
+            # neither, so it can never collide with, or be taken for, a planned check.
             models.CheckConstraint(
-                condition=models.Q(month_offset__isnull=False, course__isnull=True)
-                | models.Q(month_offset__isnull=True, course__isnull=False),
-                name="check_has_exactly_one_slot",
+                condition=(
+                    ~models.Q(kind="urgent")
+                    & models.Q(protocol_item__isnull=False)
+                    & (
+                        models.Q(month_offset__isnull=False, course__isnull=True)
+                        | models.Q(month_offset__isnull=True, course__isnull=False)
+                    )
+                )
+                | models.Q(
+                    kind="urgent",
+                    protocol_item__isnull=True,
+                    month_offset__isnull=True,
+                    course__isnull=True,
+                ),
+                name="check_planned_with_one_slot_or_urgent",
             ),
         ]
 
@@ -267,6 +307,8 @@ class ScheduledCheck(models.Model):
 
     @property
     def slot(self) -> tuple:
+        if self.kind == self.Kind.URGENT:
+            return ("urgent", self.pk)  # matches no planned slot
         if self.kind == planning.RECURRING:
             return (self.protocol_item_id, planning.RECURRING, self.month_offset)
         return (self.protocol_item_id, planning.PRE_COURSE, self.course_id)

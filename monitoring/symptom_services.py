@@ -1,0 +1,117 @@
+"""A symptom reported by the patient: stored, turned into urgent checks due today, and sent to
+the nurse at once, all in one transaction, so a report never exists without its alert."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from audit.bulk import record_created
+from monitoring import symptoms
+from monitoring.alert_services import notification_row, notifications_store, nurse_ids_for
+from monitoring.models import Notification, ScheduledCheck, SymptomReport
+from patients.models import Patient
+
+logger = logging.getLogger(__name__)
+
+DETAILS_MAX_LENGTH = 2000
+
+
+def symptom_report_create(
+    *,
+    patient: Patient,
+    symptom_codes: Sequence[str],
+    details: str,
+    reported_by,
+    submission_key: uuid.UUID,
+    now: datetime,
+) -> SymptomReport:
+    """Store the report, open one urgent check per panel the symptoms call for (due today on
+    the clinic's calendar, overdue from tomorrow) and queue an at-once alert to the patient's
+    nurse. A resubmitted form (same key) returns the report already stored."""
+    codes = list(dict.fromkeys(symptom_codes))
+    details = details.strip()
+    _check(codes, details)
+    with transaction.atomic():
+        patient = (
+            Patient.objects.select_for_update(of=("self",))
+            .select_related("clinic")
+            .get(pk=patient.pk)
+        )
+        already = SymptomReport.objects.filter(submission_key=submission_key).first()
+        if already is not None:
+            return already
+        report = SymptomReport.objects.create(
+            patient=patient,
+            symptoms=codes,
+            details=details,
+            reported_by=reported_by,
+            submission_key=submission_key,
+            created_at=now,
+        )
+        today = patient.clinic.today(now)
+        checks = ScheduledCheck.objects.bulk_create(
+            [
+                ScheduledCheck(
+                    patient=patient,
+                    panel=panel,
+                    kind=ScheduledCheck.Kind.URGENT,
+                    symptom_report=report,
+                    due_date=today,
+                    window_opens=today,
+                    overdue_after=today,
+                )
+                for panel in symptoms.panels_to_test(codes)
+            ]
+        )
+        # bulk_create bypasses save(), so the audit trail is told directly: unlike planned
+        # checks, these follow from a person's action.
+        record_created(checks)
+        _alert_nurses(patient, report, checks, now)
+    return report
+
+
+def _check(codes: list[str], details: str) -> None:
+    problems = {}
+    if not codes:
+        problems["symptoms"] = "Choose at least one symptom."
+    elif any(code not in symptoms.BY_CODE for code in codes):
+        problems["symptoms"] = "Choose symptoms from the list."
+    elif symptoms.OTHER in codes and not details:
+        problems["details"] = "Tell us what you have noticed."
+    if len(details) > DETAILS_MAX_LENGTH:
+        problems["details"] = f"Please keep it under {DETAILS_MAX_LENGTH} characters."
+    if problems:
+        raise ValidationError(problems)
+
+
+def _alert_nurses(patient: Patient, report: SymptomReport, checks, now: datetime) -> None:
+    """One at-once row per nurse, about the report's most urgent check. The key names that
+    check, which belongs to this report alone, so each report alerts each nurse once. With no
+    nurse at all the clinic lead is told rather than nobody."""
+    lead = [patient.clinic.lead_id] if patient.clinic.lead_id else []
+    recipients = nurse_ids_for(patient) or lead
+    if not recipients:
+        logger.error(
+            "Symptom report %s for patient %s: the clinic has no nurse and no lead to alert.",
+            report.pk,
+            patient.pk,
+        )
+        return
+    rows = [
+        notification_row(
+            kind=Notification.Kind.SYMPTOM_REPORT,
+            delivery=Notification.Delivery.AT_ONCE,
+            patient_id=patient.pk,
+            user_id=user_id,
+            check_id=checks[0].pk,
+            now=now,
+        )
+        for user_id in recipients
+    ]
+    notifications_store(rows)

@@ -1,0 +1,150 @@
+"""The patient's own pages. Every view that shows or changes the record goes through
+PatientPortalMixin, so it only ever reaches the signed-in patient's record; no URL names a
+patient. The calendar feed is the one exception to signing in (calendar apps cannot): its
+secret address is its key."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views import View
+
+from audit.access import record_access
+from monitoring.symptom_services import symptom_report_create
+
+from .access import PatientPortalMixin
+from .calendar_feed import (
+    calendar_feed_create,
+    calendar_feed_revoke,
+    calendar_ical,
+    feed_checks,
+    feed_https_url,
+    feed_webcal_url,
+    live_feed,
+)
+from .forms import ReminderPreferencesForm, SymptomReportForm
+from .models import CalendarFeed
+from .preferences import reminder_preferences_update
+from .selectors import portal_home
+
+# Where a newly made feed address waits, in the patient's own session, until the next page
+# shows it once.
+NEW_FEED_SESSION_KEY = "portal_new_calendar_secret"
+
+
+def portal_url() -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("portal:home")
+
+
+class HomeView(PatientPortalMixin, View):
+    def get(self, request):
+        patient = self.patient
+        home = portal_home(patient, today=patient.clinic.today())
+        record_access(request, patient, "portal home")
+        return render(request, "portal/home.html", {"patient": patient, "home": home})
+
+
+class ReminderPreferencesView(PatientPortalMixin, View):
+    template = "portal/reminders.html"
+
+    def get(self, request):
+        record_access(request, self.patient, "portal reminder choices")
+        form = ReminderPreferencesForm(
+            initial={
+                "email_reminders": self.patient.email_reminders,
+                "reminder_leads": self.patient.reminder_leads,
+            }
+        )
+        return render(request, self.template, {"form": form, "patient": self.patient})
+
+    def post(self, request):
+        form = ReminderPreferencesForm(request.POST)
+        if not form.is_valid():
+            return render(request, self.template, {"form": form, "patient": self.patient})
+        reminder_preferences_update(
+            patient=self.patient,
+            email_reminders=form.cleaned_data["email_reminders"],
+            reminder_leads=form.cleaned_data["reminder_leads"],
+            changed_by=request.user,
+        )
+        messages.success(request, "Your reminder choices are saved.")
+        return redirect("portal:reminders")
+
+
+class SymptomReportView(PatientPortalMixin, View):
+    template = "portal/symptom_report.html"
+
+    def get(self, request):
+        return render(request, self.template, {"form": SymptomReportForm()})
+
+    def post(self, request):
+        form = SymptomReportForm(request.POST)
+        if form.is_valid():
+            try:
+                symptom_report_create(
+                    patient=self.patient,
+                    symptom_codes=form.cleaned_data["symptoms"],
+                    details=form.cleaned_data["details"],
+                    reported_by=request.user,
+                    submission_key=form.cleaned_data["submission_key"],
+                    now=timezone.now(),
+                )
+            except ValidationError as error:
+                for name, problems in error.message_dict.items():
+                    form.add_error(name if name in form.fields else None, problems)
+            else:
+                return redirect("portal:symptom_sent")
+        return render(request, self.template, {"form": form})
+
+
+class SymptomSentView(PatientPortalMixin, View):
+    def get(self, request):
+        return render(request, "portal/symptom_sent.html", {"clinic": self.patient.clinic})
+
+
+class CalendarView(PatientPortalMixin, View):
+    template = "portal/calendar.html"
+
+    def get(self, request):
+        feed = CalendarFeed.objects.live().filter(patient=self.patient).first()
+        secret = request.session.pop(NEW_FEED_SESSION_KEY, None)
+        context = {"feed": feed}
+        if feed is not None and secret:
+            context["https_url"] = feed_https_url(secret)
+            context["webcal_url"] = feed_webcal_url(secret)
+        return render(request, self.template, context)
+
+    def post(self, request):
+        now = timezone.now()
+        if request.POST.get("action") == "revoke":
+            calendar_feed_revoke(patient=self.patient, now=now)
+            messages.success(request, "Your calendar link is switched off.")
+        else:
+            _, secret = calendar_feed_create(patient=self.patient, now=now)
+            request.session[NEW_FEED_SESSION_KEY] = secret
+        return redirect("portal:calendar")
+
+
+class CalendarFeedView(View):
+    """No sign-in: the address is the key. Unknown and revoked addresses look the same (404),
+    and nothing here is cached by a browser or a proxy."""
+
+    def get(self, request, token):
+        feed = live_feed(token)
+        if feed is None:
+            raise Http404("No calendar here.")
+        patient = feed.patient
+        record_access(request, patient, "calendar feed")
+        body = calendar_ical(
+            feed=feed, clinic=patient.clinic, checks=feed_checks(patient), portal_url=portal_url()
+        )
+        response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+        response["Cache-Control"] = "private, no-store"
+        response["Content-Disposition"] = 'inline; filename="monitoring.ics"'
+        response["X-Robots-Tag"] = "noindex, nofollow"
+        return response
