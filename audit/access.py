@@ -11,6 +11,7 @@ from __future__ import annotations
 from auditlog import get_logentry_model
 from django.db.models import Model
 
+from accounts.client_address import client_address
 from audit.entries import new_entry, subjects_store
 
 # Longer descriptions are cut: this is a label, not a copy of what was shown.
@@ -30,12 +31,10 @@ def record_access(request, patient, what: str, *, record: Model | None = None):
         changes=None,
         actor=actor,
         actor_email=getattr(actor, "email", None) or None,
-        # AuditlogMiddleware replaces this with the address it resolved for the request (the
-        # same one its change entries carry); this is the fallback outside the middleware.
-        remote_addr=request.META.get("REMOTE_ADDR") or None,
+        # The same rule as the middleware that stamps change entries (our proxies only).
+        remote_addr=client_address(request) or None,
         additional_data={"viewed": what[:WHAT_MAX_LENGTH]},
     )
-    # A plain save: AuditlogMiddleware's pre_save receiver stamps the address on it.
     entry.save()
     subjects_store([entry], [patient])
     return entry

@@ -1,4 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "audit"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.TrailView.as_view(), name="list"),
+    path("patients/<int:pk>/", views.PatientTrailView.as_view(), name="patient"),
+]

@@ -1,0 +1,181 @@
+"""The clinic lead's audit pages: their clinics only, filters, old → new, pages by position, a
+fixed number of queries, and nothing but reading."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from auditlog.models import LogEntry
+from django.urls import reverse
+from django.utils import timezone
+
+from audit.selectors import PAGE_SIZE
+from monitoring.alert_services import check_waive
+from monitoring.lab_services import report_record
+from monitoring.models import Analyte, ScheduledCheck
+from monitoring.result_input import ResultInput
+from patients.services import course_add
+from tests.auth import sign_in
+from tests.factories import PatientFactory
+
+pytestmark = pytest.mark.django_db
+
+TRAIL = reverse("audit:list")
+
+
+def trail_of(patient) -> str:
+    return reverse("audit:patient", args=[patient.pk])
+
+
+def patients_listed(response) -> set[str]:
+    return {row.patient.hospital_number for row in response.context["rows"]}
+
+
+def a_patients_first_weeks(clinic, nurse):
+    """A patient created, treated, a blood count recorded and a check waived: entries of every
+    kind a page shows, naming a clinic, a protocol, an analyte and a nurse."""
+    patient = PatientFactory(clinic=clinic)
+    course_add(
+        patient=patient,
+        first_infusion_date=clinic.today() - timedelta(days=75),
+        daily_dose_mg=Decimal(12),
+        status="given",
+    )
+    report_record(
+        patient=patient,
+        panel="blood_count",
+        sample_collected_on=clinic.today() - timedelta(days=1),
+        entries=[ResultInput(Analyte.objects.get(code="platelets"), "210", "10^9/L")],
+        entered_by=nurse,
+    )
+    check = ScheduledCheck.objects.filter(patient=patient, panel="thyroid").open().first()
+    check_waive(check=check, reason="Done elsewhere", waived_by=nurse, now=timezone.now())
+    return patient
+
+
+def test_a_lead_sees_their_clinics_trail_and_not_another_clinics(
+    client, lead_a, lead_b, patient, patient_b
+):
+    sign_in(client, lead_a)
+    assert patients_listed(client.get(TRAIL)) == {patient.hospital_number}
+
+    client.logout()
+    sign_in(client, lead_b)
+    assert patients_listed(client.get(TRAIL)) == {patient_b.hospital_number}
+
+
+def test_another_clinics_patient_trail_is_404(client_lead_a, patient_b):
+    assert client_lead_a.get(trail_of(patient_b)).status_code == 404
+
+
+def test_staff_and_nurses_without_the_permission_get_403(client, staff_a, nurse_a, patient):
+    for user in (staff_a, nurse_a):
+        sign_in(client, user)
+        assert client.get(TRAIL).status_code == 403
+        assert client.get(trail_of(patient)).status_code == 403
+        client.logout()
+
+
+def test_a_patients_trail_shows_changes_old_to_new_and_records_that_it_was_read(
+    client_lead_a, lead_a, nurse_a, clinic_a
+):
+    patient = a_patients_first_weeks(clinic_a, nurse_a)
+
+    response = client_lead_a.get(trail_of(patient))
+
+    rows = response.context["rows"]
+    assert {row.patient for row in rows} == {patient}
+    waived = next(row for row in rows if "Waived by" in [c.field for c in row.changes])
+    changes = {change.field: (change.old, change.new) for change in waived.changes}
+    assert changes["Waived by"] == ("—", "Nora Nurse")
+    assert changes["Waived reason"] == ("", "Done elsewhere")
+    assert waived.who == "No signed-in user"  # waived by the service directly, not a request
+    created = next(row for row in rows if row.record.startswith("Lab result"))
+    assert ("Analyte", "—", "Platelets") in [(c.field, c.old, c.new) for c in created.changes]
+    # The lead's own reading of this trail is the newest entry.
+    assert (rows[0].action, rows[0].viewed, rows[0].who) == ("Viewed", "audit trail", "Lea Lead")
+    page = response.content.decode()
+    assert "Done elsewhere" in page and "→" in page
+
+
+def test_times_are_shown_in_the_clinics_own_time_zone(client_lead_a, clinic_a, patient):
+    clinic_a.time_zone = "America/New_York"
+    clinic_a.save()
+    entry = LogEntry.objects.get_for_object(patient).get()
+
+    (row,) = client_lead_a.get(TRAIL).context["rows"]
+
+    local = timezone.localtime(entry.timestamp, clinic_a.zone)
+    assert row.when == f"{local:%d %b %Y %H:%M:%S} {local.tzname()}"
+    assert local.tzname() in ("EST", "EDT")
+
+
+def test_filters_by_hospital_number_user_action_and_dates(client_lead_a, lead_a, nurse_a, clinic_a):
+    one = a_patients_first_weeks(clinic_a, nurse_a)
+    two = a_patients_first_weeks(clinic_a, nurse_a)
+    client_lead_a.get(reverse("patients:detail", args=[two.pk]))
+    today = clinic_a.today()
+
+    def listed(**query):
+        return client_lead_a.get(TRAIL, query).context["rows"]
+
+    assert {row.patient for row in listed(hospital_number=one.hospital_number)} == {one}
+    assert {row.viewed for row in listed(actor="lead_a")} == {"patient page"}
+    assert {row.action for row in listed(action=LogEntry.Action.ACCESS)} == {"Viewed"}
+    assert len(listed(date_from=today, date_to=today)) == LogEntry.objects.count()
+    assert listed(date_from=today + timedelta(days=1)) == []
+    assert listed(date_to=today - timedelta(days=1)) == []
+    refused = client_lead_a.get(TRAIL, {"date_from": today, "date_to": today - timedelta(days=1)})
+    assert refused.context["rows"] is None
+    assert "The start date is after the end date." in refused.content.decode()
+
+
+def test_pages_go_back_by_position_without_repeating_or_skipping_an_entry(client_lead_a, clinic_a):
+    PatientFactory.create_batch(PAGE_SIZE + 10, clinic=clinic_a)
+
+    first = client_lead_a.get(TRAIL)
+    older = client_lead_a.get(TRAIL + first.context["older_url"])
+
+    seen = [row.entry_id for row in first.context["rows"]]
+    seen += [row.entry_id for row in older.context["rows"]]
+    assert len(first.context["rows"]) == PAGE_SIZE
+    assert older.context["older_url"] == ""
+    assert seen == sorted(LogEntry.objects.values_list("pk", flat=True), reverse=True)
+
+
+def test_a_position_that_is_not_one_shows_the_newest_page(client_lead_a, patient):
+    response = client_lead_a.get(TRAIL, {"before": "99999999999999999999999-1"})
+
+    assert [row.patient for row in response.context["rows"]] == [patient]
+
+
+def test_the_trail_takes_the_same_number_of_queries_however_long_it_is(
+    client_lead_a, nurse_a, clinic_a, django_assert_num_queries
+):
+    a_patients_first_weeks(clinic_a, nurse_a)
+    # session, user, OTP device, savepoint (ATOMIC_REQUESTS), clinic membership check, the
+    # user's and their groups' permissions, the lead's clinics, the page of entries (with actor,
+    # content type, clinic and patient), names of the users, analytes, protocols and clinics
+    # the changes point to, user names for the filter, the navigation's "is this a patient",
+    # release; then the session saved in its own savepoint
+    with django_assert_num_queries(19):
+        short = client_lead_a.get(TRAIL)
+    for _ in range(12):
+        a_patients_first_weeks(clinic_a, nurse_a)
+    with django_assert_num_queries(19):
+        long = client_lead_a.get(TRAIL)
+    assert len(short.context["rows"]) < 10
+    assert len(long.context["rows"]) == PAGE_SIZE and long.context["older_url"]
+
+
+def test_the_lead_finds_the_trail_from_the_navigation_and_the_patient_page(
+    client, client_lead_a, staff_a, patient
+):
+    detail = reverse("patients:detail", args=[patient.pk])
+    page = client_lead_a.get(detail).content.decode()
+    assert f'href="{trail_of(patient)}"' in page and f'href="{TRAIL}"' in page
+
+    client.logout()
+    sign_in(client, staff_a)
+    page = client.get(detail).content.decode()
+    assert trail_of(patient) not in page and f'href="{TRAIL}"' not in page
