@@ -58,6 +58,19 @@ LOGINS = [
         (Role.NURSE,),
     ),
 ]
+# Elena Rossi's own portal sign-in: a patient, so no second factor and no staff access.
+PORTAL_LOGIN = DemoLogin(
+    "patient",
+    "demo-patient-password",
+    "patient portal (Elena Rossi's own tests, results, symptom report)",
+    (Role.PATIENT,),
+)
+PORTAL_PATIENT = ("Elena", "Rossi")
+TEST_INSTRUCTIONS = (
+    "Blood and urine tests: the blood test clinic, ground floor of Demo Hospital, Monday to "
+    "Friday 8:00 to 16:00, no appointment needed. Bring your blood test form. Skin checks and "
+    "cervical screening: the clinic books these with you."
+)
 # The clinic's nurse group; with a named nurse, a patient's alerts go to that nurse alone.
 NURSES = ("nurse", "nurse2")
 NAMED_NURSES = {"Rossi": "nurse", "Haddad": "nurse2"}
@@ -84,12 +97,34 @@ def demo_load(*, today: date | None = None) -> tuple[Clinic, bool]:
             defaults={"name": "Demo MS Centre", "time_zone": "Europe/London"},
         )
         _users(clinic)
-        if not created:
-            return clinic, False
-        today = today or clinic.today()
-        for number, row in enumerate(PATIENTS, start=1):
-            _patient(clinic, number, today, *row[:-1])
-    return clinic, True
+        if created:
+            today = today or clinic.today()
+            for number, row in enumerate(PATIENTS, start=1):
+                _patient(clinic, number, today, *row[:-1])
+        # Also on a demo loaded before the portal existed; changes nothing once done.
+        _portal(clinic)
+    return clinic, created
+
+
+def _portal(clinic: Clinic) -> None:
+    if not clinic.test_instructions:
+        clinic.test_instructions = TEST_INSTRUCTIONS
+        clinic.save(update_fields=["test_instructions"])
+    given, family = PORTAL_PATIENT
+    patient = Patient.objects.filter(clinic=clinic, given_name=given, family_name=family).first()
+    if patient is None or patient.user_id is not None:
+        return
+    user, created = get_user_model().objects.get_or_create(
+        username=PORTAL_LOGIN.username,
+        defaults={"email": patient.email, "first_name": given, "last_name": family},
+    )
+    if created:
+        user.set_password(PORTAL_LOGIN.password)
+        user.save()
+    grant_role(user, *PORTAL_LOGIN.roles)
+    patient.user = user
+    patient._change_reason = "Demo: portal account for the patient."
+    patient.save(update_fields=["user", "updated_at"])
 
 
 def _users(clinic: Clinic) -> None:

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from patients.demo import LOGINS, PATIENTS, demo_load
+from patients.demo import LOGINS, PATIENTS, PORTAL_LOGIN, demo_load
 
 
 class Command(BaseCommand):
@@ -15,7 +15,7 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"{clinic.name} is already loaded; nothing changed.")
         self.stdout.write("Demo sign-ins:")
-        for login in LOGINS:
+        for login in [*LOGINS, PORTAL_LOGIN]:
             self.stdout.write(f"  {login.username} / {login.password}  ({login.role})")
         self.stdout.write(
             "Staff sign in with a second factor. For the demo accounts, print the current code"
