@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from icalendar import Calendar, Event, Timezone
+from icalendar.prop import vDuration
 
 from monitoring.models import ScheduledCheck
 from patients.models import Clinic, Patient
@@ -94,7 +95,8 @@ def calendar_ical(
         uid=uuid.uuid5(uuid.NAMESPACE_URL, f"https://{host}/calendar-feed/{feed.pk}"),
     )
     calendar.add("X-WR-TIMEZONE", clinic.time_zone)
-    calendar.add("X-PUBLISHED-TTL", REFRESH_EVERY)
+    # The older name for REFRESH-INTERVAL, which Outlook and Apple Calendar still read.
+    calendar.add("X-PUBLISHED-TTL", vDuration(REFRESH_EVERY))
     calendar.add_component(_time_zone(clinic, checks))
     for check in checks:
         calendar.add_component(_event(check, clinic, host, portal_url))

@@ -65,6 +65,7 @@ def test_the_feed_of_a_two_course_patient_is_valid_icalendar_with_one_event_per_
         assert "DTSTAMP" in event
     assert str(calendar["X-WR-TIMEZONE"]) == "Europe/London"
     assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/London"]
+    assert "X-PUBLISHED-TTL:PT6H" in response.content.decode()
 
 
 def test_the_feed_carries_no_health_details(patient_client, patient, clinic_a):

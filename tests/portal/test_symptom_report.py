@@ -208,3 +208,14 @@ def test_a_blood_count_taken_after_the_report_completes_the_urgent_check(
 def test_staff_cannot_use_the_patients_symptom_form(client_a):
     assert report(client_a, "bleeding").status_code == 403
     assert not SymptomReport.objects.exists()
+
+
+def test_with_no_nurse_at_all_the_clinic_lead_is_alerted(patient_client, patient, clinic_a):
+    lead = UserFactory(username="lead_a")
+    staff_of(clinic_a, lead, Role.CLINIC_LEAD)
+    clinic_a.lead = lead
+    clinic_a.save(update_fields=["lead"])
+
+    report(patient_client, "thyroid")
+
+    assert Notification.objects.get().recipient_user == lead
