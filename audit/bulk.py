@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from auditlog import get_logentry_model
 from auditlog.diff import model_instance_diff
+from django.core.exceptions import FieldDoesNotExist
 from django.db import transaction
 from django.db.models import Model, QuerySet
 
@@ -45,11 +46,11 @@ def update_recorded(queryset: QuerySet, **values) -> int:
     for name, value in values.items():
         if hasattr(value, "resolve_expression"):
             raise TypeError(f"{name}: give a value, not an expression, to record it.")
+    model = queryset.model
     with transaction.atomic(savepoint=False):
-        before = list(queryset.select_for_update(of=("self",)))
+        before = list(_with_patient(queryset).select_for_update(of=("self",)))
         if not before:
             return 0
-        model = queryset.model
         updated = model._base_manager.filter(pk__in=[obj.pk for obj in before]).update(**values)
         after = []
         for obj in before:
@@ -69,9 +70,20 @@ def bulk_update_recorded(objs: Sequence[Model], fields: Sequence[str]) -> None:
     model = type(objs[0])
     with transaction.atomic(savepoint=False):
         manager = model._base_manager
-        stored = manager.select_for_update(of=("self",)).in_bulk([obj.pk for obj in objs])
+        rows = _with_patient(manager.all()).select_for_update(of=("self",))
+        stored = rows.in_bulk([obj.pk for obj in objs])
         manager.bulk_update(objs, fields)
         _record_changes([stored[obj.pk] for obj in objs], objs, fields=list(fields))
+
+
+def _with_patient(queryset: QuerySet) -> QuerySet:
+    """Join the patient in, when the rows have one, so linking the entries to the patient's
+    clinic needs no further query."""
+    try:
+        queryset.model._meta.get_field("patient")
+    except FieldDoesNotExist:
+        return queryset
+    return queryset.select_related("patient")
 
 
 def _record_changes(before: Sequence[Model], after: Sequence[Model], *, fields: list[str]):

@@ -12,6 +12,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 
 from auditlog import get_logentry_model
 from django.contrib.auth import get_user_model
@@ -19,7 +20,7 @@ from django.db import models
 from django.utils import timezone
 
 from monitoring.models import Analyte, MonitoringProtocol
-from patients.models import Clinic
+from patients.models import Clinic, Patient
 
 EMPTY = "—"
 WHEN_FORMAT = "%d %b %Y %H:%M:%S"
@@ -43,6 +44,7 @@ NAMED_TARGETS = {
     Analyte: lambda analyte: analyte.name,
     MonitoringProtocol: lambda protocol: protocol.name,
     Clinic: lambda clinic: clinic.name,
+    Patient: lambda patient: patient.hospital_number,
 }
 
 
@@ -107,7 +109,7 @@ def _changes(model, changes: dict, zone, names) -> list[Change]:
         old, new = changes[name]
         field = fields.get(name)
         old, new = _value(field, old, zone, names), _value(field, new, zone, names)
-        if old != new:  # auditlog lists an empty foreign key on creation as "None" → "None"
+        if old != new:  # on creation auditlog lists empty fields too: "None" → ""
             shown.append(Change(_label(field, name), old, new))
     return shown
 
@@ -123,7 +125,7 @@ def _label(field, name: str) -> str:
 
 
 def _value(field, stored, zone, names) -> str:
-    if stored is None or stored == "None":
+    if stored is None or stored in ("None", ""):
         return EMPTY
     stored = str(stored)
     if field is None:
@@ -134,6 +136,8 @@ def _value(field, stored, zone, names) -> str:
         return label or f"{target._meta.verbose_name} #{stored}"
     if field.choices:
         return str(dict(field.flatchoices).get(stored, stored))
+    if isinstance(field, models.DecimalField):
+        return _number(stored)
     if isinstance(field, models.BooleanField):
         return {"True": "yes", "False": "no"}.get(stored, stored)
     if isinstance(field, models.DateTimeField):
@@ -143,6 +147,14 @@ def _value(field, stored, zone, names) -> str:
     if isinstance(field, models.JSONField):
         return _listed(stored)
     return stored
+
+
+def _number(stored: str) -> str:
+    """A stored 45.0000 and a freshly entered 45 are the same number: show both as 45."""
+    try:
+        return f"{Decimal(stored).normalize():f}"
+    except InvalidOperation:
+        return stored
 
 
 def _local_time(stored: str, zone) -> str:

@@ -9,14 +9,15 @@ from auditlog.models import LogEntry
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.roles import Role
 from audit.selectors import PAGE_SIZE
 from monitoring.alert_services import check_waive
 from monitoring.lab_services import report_record
 from monitoring.models import Analyte, ScheduledCheck
 from monitoring.result_input import ResultInput
 from patients.services import course_add
-from tests.auth import sign_in
-from tests.factories import PatientFactory
+from tests.auth import sign_in, staff_of
+from tests.factories import PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -88,7 +89,7 @@ def test_a_patients_trail_shows_changes_old_to_new_and_records_that_it_was_read(
     waived = next(row for row in rows if "Waived by" in [c.field for c in row.changes])
     changes = {change.field: (change.old, change.new) for change in waived.changes}
     assert changes["Waived by"] == ("—", "Nora Nurse")
-    assert changes["Waived reason"] == ("", "Done elsewhere")
+    assert changes["Waived reason"] == ("—", "Done elsewhere")
     assert waived.who == "No signed-in user"  # waived by the service directly, not a request
     created = next(row for row in rows if row.record.startswith("Lab result"))
     assert ("Analyte", "—", "Platelets") in [(c.field, c.old, c.new) for c in created.changes]
@@ -155,14 +156,14 @@ def test_the_trail_takes_the_same_number_of_queries_however_long_it_is(
     a_patients_first_weeks(clinic_a, nurse_a)
     # session, user, OTP device, savepoint (ATOMIC_REQUESTS), clinic membership check, the
     # user's and their groups' permissions, the lead's clinics, the page of entries (with actor,
-    # content type, clinic and patient), names of the users, analytes, protocols and clinics
-    # the changes point to, user names for the filter, the navigation's "is this a patient",
-    # release; then the session saved in its own savepoint
-    with django_assert_num_queries(19):
+    # content type, clinic and patient), names of the users, analytes, protocols, clinics and
+    # patients the changes point to, user names for the filter, the navigation's "is this a
+    # patient", release; then the session saved in its own savepoint
+    with django_assert_num_queries(20):
         short = client_lead_a.get(TRAIL)
     for _ in range(12):
         a_patients_first_weeks(clinic_a, nurse_a)
-    with django_assert_num_queries(19):
+    with django_assert_num_queries(20):
         long = client_lead_a.get(TRAIL)
     assert len(short.context["rows"]) < 10
     assert len(long.context["rows"]) == PAGE_SIZE and long.context["older_url"]
@@ -179,3 +180,40 @@ def test_the_lead_finds_the_trail_from_the_navigation_and_the_patient_page(
     sign_in(client, staff_a)
     page = client.get(detail).content.decode()
     assert trail_of(patient) not in page and f'href="{TRAIL}"' not in page
+
+
+def test_a_correction_reads_old_to_new_on_the_patients_trail(
+    client_lead_a, lead_a, nurse_a, patient
+):
+    result = report_record(
+        patient=patient,
+        panel="blood_count",
+        sample_collected_on=patient.clinic.today() - timedelta(days=1),
+        entries=[ResultInput(Analyte.objects.get(code="platelets"), "45", "10^9/L")],
+        entered_by=nurse_a,
+    ).report.results.get()
+    client_lead_a.post(
+        reverse("monitoring:result_correct", args=[result.pk]),
+        {"value": "210", "unit": "10^9/L", "reason": "Misread the printout"},
+    )
+
+    rows = client_lead_a.get(trail_of(patient)).context["rows"]
+
+    corrected = next(row for row in rows if row.action == "Changed")
+    changes = {change.field: (change.old, change.new) for change in corrected.changes}
+    assert changes["Value as entered"] == ("45", "210")
+    assert changes["Canonical value"] == ("45", "210")
+    assert changes["Tier"] == ("Critical", "Normal")
+    assert corrected.who == "Lea Lead"
+
+
+def test_the_admin_shows_a_lead_only_their_clinics_entries(client, clinic_a, patient, patient_b):
+    lead = staff_of(clinic_a, UserFactory(username="lead_admin", is_staff=True), Role.CLINIC_LEAD)
+    sign_in(client, lead)
+
+    listed = client.get(reverse("admin:auditlog_logentry_changelist"))
+
+    assert {entry.object_id for entry in listed.context["cl"].result_list} == {patient.pk}
+    other = LogEntry.objects.get_for_object(patient_b).get()
+    refused = client.get(reverse("admin:auditlog_logentry_change", args=[other.pk]))
+    assert refused.status_code == 302  # the admin's answer for an object it cannot find
