@@ -113,7 +113,7 @@ def result_words(
     what = analyte_words(code, name)
     direction = _direction(value, low, high)
     if tier == "normal":
-        return "In the usual range."
+        return "None found." if code in _FOUND else "In the usual range."
     if tier in ("low", "high"):
         if code in _EXPECTED_LOW and tier == "low":
             return _EXPECTED_LOW[code]

@@ -19,7 +19,7 @@ from .plain_words import analyte_words, is_reviewed, result_words, test_words
 
 # Enough to plan ahead on one screen; the calendar feed carries the rest.
 UPCOMING_DAYS_SHOWN = 6
-COMPLETED_SHOWN = 10
+COMPLETED_DAYS_SHOWN = 6
 RESULTS_MONTHS = 12
 
 
@@ -34,10 +34,10 @@ class TestDay:
     urgent: bool = False
 
 
-@dataclass(frozen=True)
-class DoneTest:
+@dataclass
+class DoneDay:
     done_on: date
-    test: str
+    tests: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class PortalHome:
     due_now: list[TestDay]
     upcoming: list[TestDay]
     more_upcoming: int  # further test days not listed
-    completed: list[DoneTest]
+    completed: list[DoneDay]
     courses: list[InfusionCourse]
     end_of_follow_up: date | None
     results: list[ResultGroup]
@@ -83,17 +83,13 @@ def portal_home(patient: Patient, *, today: date) -> PortalHome:
     completed = by_status.get(CheckStatus.COMPLETED, []) + by_status.get(
         CheckStatus.COMPLETED_LATE, []
     )
-    completed.sort(key=lambda check: (check.completed_on, check.due_date), reverse=True)
     return PortalHome(
         today=today,
         overdue=_test_days(by_status.get(CheckStatus.OVERDUE, [])),
         due_now=_test_days(by_status.get(CheckStatus.DUE, [])),
         upcoming=upcoming[:UPCOMING_DAYS_SHOWN],
         more_upcoming=max(0, len(upcoming) - UPCOMING_DAYS_SHOWN),
-        completed=[
-            DoneTest(done_on=check.completed_on, test=test_words(check.panel))
-            for check in completed[:COMPLETED_SHOWN]
-        ],
+        completed=_done_days(completed)[:COMPLETED_DAYS_SHOWN],
         courses=courses,
         end_of_follow_up=_end_of_follow_up(patient, courses),
         results=reviewed_results(patient, since=today - relativedelta(months=RESULTS_MONTHS)),
@@ -118,6 +114,17 @@ def _test_days(checks: list[ScheduledCheck]) -> list[TestDay]:
         if words not in day.tests:
             day.tests.append(words)
     return sorted(days.values(), key=lambda day: day.due)
+
+
+def _done_days(checks: list[ScheduledCheck]) -> list[DoneDay]:
+    """Completed checks by the day their sample was taken, newest first."""
+    days: dict[date, DoneDay] = {}
+    for check in checks:
+        day = days.setdefault(check.completed_on, DoneDay(done_on=check.completed_on))
+        words = test_words(check.panel)
+        if words not in day.tests:
+            day.tests.append(words)
+    return sorted(days.values(), key=lambda day: day.done_on, reverse=True)
 
 
 def _end_of_follow_up(patient: Patient, courses: list[InfusionCourse]) -> date | None:

@@ -89,3 +89,7 @@ def test_calendar_titles_name_only_the_kind_of_test():
     assert calendar_summary("urine") == "Monitoring urine test"
     assert calendar_summary("thyroid") == "Monitoring thyroid test"
     assert calendar_summary("skin") == "Monitoring check"
+
+
+def test_a_normal_dipstick_says_nothing_was_found():
+    assert words("urine_blood", "normal", "0") == "None found."
