@@ -6,6 +6,7 @@ from django.db import transaction
 from simple_history.admin import SimpleHistoryAdmin
 
 from patients.admin import ReasonForChangeAdmin
+from patients.admin_scope import ClinicScopedAdmin
 from patients.models import Patient
 
 from .models import (
@@ -65,7 +66,8 @@ class MonitoringProtocolAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(ScheduledCheck)
-class ScheduledCheckAdmin(admin.ModelAdmin):
+class ScheduledCheckAdmin(ClinicScopedAdmin, admin.ModelAdmin):
+    clinic_paths = ("patient__clinic",)
     list_display = ["patient", "panel", "kind", "due_date", "overdue_after", "completed_on"]
     list_filter = ["panel", "kind", "patient__clinic"]
     search_fields = ["patient__hospital_number", "patient__family_name"]
@@ -120,7 +122,8 @@ class ReadOnlyAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(LabReport)
-class LabReportAdmin(ReadOnlyAdmin):
+class LabReportAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
+    clinic_paths = ("patient__clinic",)
     list_display = ["patient", "panel", "sample_collected_on", "source", "entered_by"]
     list_filter = ["panel", "source"]
     list_select_related = ["patient", "entered_by"]
@@ -128,7 +131,8 @@ class LabReportAdmin(ReadOnlyAdmin):
 
 
 @admin.register(LabResult)
-class LabResultAdmin(ReadOnlyAdmin):
+class LabResultAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
+    clinic_paths = ("patient__clinic",)
     list_display = ["patient", "analyte", "value_text", "unit", "tier", "sample_collected_on"]
     list_filter = ["tier", "analyte"]
     list_select_related = ["patient", "analyte"]
@@ -150,7 +154,8 @@ class ViewOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Acknowledgement)
-class AcknowledgementAdmin(ViewOnlyAdmin):
+class AcknowledgementAdmin(ClinicScopedAdmin, ViewOnlyAdmin):
+    clinic_paths = ("result__patient__clinic", "scheduled_check__patient__clinic")
     list_display = ["acknowledged_at", "about", "tier", "action", "acknowledged_by"]
     list_filter = ["action", "tier"]
     list_select_related = [
@@ -174,7 +179,8 @@ class AcknowledgementAdmin(ViewOnlyAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ViewOnlyAdmin):
+class NotificationAdmin(ClinicScopedAdmin, ViewOnlyAdmin):
+    clinic_paths = ("patient__clinic",)
     list_display = [
         "created_at",
         "kind",

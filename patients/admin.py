@@ -12,6 +12,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from monitoring.models import ScheduledCheck
 from monitoring.services import schedule_reconcile
 
+from .admin_scope import ClinicScopedAdmin
 from .models import Clinic, InfusionCourse, Patient
 
 
@@ -48,7 +49,8 @@ class ReasonForChangeAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Clinic)
-class ClinicAdmin(SimpleHistoryAdmin):
+class ClinicAdmin(ClinicScopedAdmin, SimpleHistoryAdmin):
+    clinic_paths = ("pk",)
     list_display = ["name", "code", "time_zone", "lead"]
     list_select_related = ["lead"]
     search_fields = ["name", "code"]
@@ -109,7 +111,8 @@ class ScheduleInline(admin.TabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(ReasonForChangeAdmin):
+class PatientAdmin(ClinicScopedAdmin, ReasonForChangeAdmin):
+    clinic_paths = ("clinic",)
     list_display = ["hospital_number", "family_name", "given_name", "clinic", "status", "protocol"]
     list_filter = ["clinic", "status", "protocol"]
     search_fields = ["hospital_number", "family_name", "given_name"]
@@ -121,7 +124,8 @@ class PatientAdmin(ReasonForChangeAdmin):
 
 
 @admin.register(InfusionCourse)
-class InfusionCourseAdmin(ReasonForChangeAdmin):
+class InfusionCourseAdmin(ClinicScopedAdmin, ReasonForChangeAdmin):
+    clinic_paths = ("patient__clinic",)
     list_display = ["patient", "number", "first_infusion_date", "days", "daily_dose_mg", "status"]
     list_filter = ["status", "patient__clinic"]
     search_fields = ["patient__hospital_number", "patient__family_name"]

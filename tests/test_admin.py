@@ -132,3 +132,21 @@ def test_the_lead_sees_the_outbox_read_only_and_the_clinics_alert_settings(lead_
         reverse("admin:patients_clinic_change", args=[Patient.objects.first().clinic_id])
     )
     assert b"critical_escalation_hours" in clinic.content and b"nurses" in clinic.content
+
+
+def test_the_admin_shows_a_lead_only_their_own_clinics(client, clinic_a, clinic_b):
+    from accounts.roles import Role
+    from tests.auth import staff_of
+    from tests.factories import PatientFactory, UserFactory
+
+    lead = staff_of(clinic_a, UserFactory(username="lead_a", is_staff=True), Role.CLINIC_LEAD)
+    ours = PatientFactory(clinic=clinic_a, family_name="Ours")
+    theirs = PatientFactory(clinic=clinic_b, family_name="Theirs")
+    sign_in(client, lead)
+    listing = client.get(reverse("admin:patients_patient_changelist")).content.decode()
+    assert "Ours" in listing and "Theirs" not in listing
+    assert client.get(reverse("admin:patients_patient_change", args=[ours.pk])).status_code == 200
+    other = client.get(reverse("admin:patients_patient_change", args=[theirs.pk]))
+    assert other.status_code == 302  # the admin's "does not exist" redirect to its index
+    clinics = client.get(reverse("admin:patients_clinic_changelist")).content.decode()
+    assert "Clinic A" in clinics and "Clinic B" not in clinics

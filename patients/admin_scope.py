@@ -1,0 +1,26 @@
+"""The Django admin follows the same scope as the staff screens: a clinic lead sees and edits
+only their own clinics' patients, courses, checks, results and alerts. Superusers see all.
+Protocols, analytes and flag rules are shared configuration, so they are not scoped."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+
+from .access import clinics_for
+
+
+class ClinicScopedAdmin:
+    """Mix into a ModelAdmin and set `clinic_paths` to the lookups from the model to its
+    clinic; a row is shown when any of them is one of the user's clinics."""
+
+    clinic_paths: tuple[str, ...] = ()
+
+    def get_queryset(self, request):
+        rows = super().get_queryset(request)
+        if request.user.is_superuser:
+            return rows
+        clinics = clinics_for(request.user)
+        in_scope = Q()
+        for path in self.clinic_paths:
+            in_scope |= Q(**{f"{path}__in": clinics})
+        return rows.filter(in_scope)
