@@ -430,9 +430,10 @@ def test_the_patient_page_offers_acknowledge_and_shows_the_acknowledgement(
 
 
 def test_the_patient_form_sets_a_named_nurse_of_the_clinic_and_reminders(
-    client_nurse_a, nurse_a, nurse_b, clinic_a
+    client_a, nurse_a, nurse_b, clinic_a
 ):
-    form = client_nurse_a.get(reverse("patients:create")).context["form"]
+    """Clinic staff add the patient, naming one of the clinic's nurses."""
+    form = client_a.get(reverse("patients:create")).context["form"]
     assert list(form.fields["named_nurse"].queryset) == [nurse_a]
     data = {
         "clinic": clinic_a.pk,
@@ -446,9 +447,9 @@ def test_the_patient_form_sets_a_named_nurse_of_the_clinic_and_reminders(
         "reminder_leads": "14,7,1",
     }
 
-    refused = client_nurse_a.post(reverse("patients:create"), {**data, "named_nurse": nurse_b.pk})
+    refused = client_a.post(reverse("patients:create"), {**data, "named_nurse": nurse_b.pk})
     assert "named_nurse" in refused.context["form"].errors
-    client_nurse_a.post(reverse("patients:create"), data)
+    client_a.post(reverse("patients:create"), data)
 
     patient = Patient.objects.get(hospital_number="N200")
     assert (patient.named_nurse, patient.email_reminders, patient.reminder_leads) == (
@@ -456,7 +457,7 @@ def test_the_patient_form_sets_a_named_nurse_of_the_clinic_and_reminders(
         True,
         "14,7,1",
     )
-    page = client_nurse_a.get(reverse("patients:detail", args=[patient.pk])).content.decode()
+    page = client_a.get(reverse("patients:detail", args=[patient.pk])).content.decode()
     assert "Named nurse: Nora Nurse" in page
 
 
