@@ -199,3 +199,14 @@ def test_the_client_address_trusts_only_our_own_proxies(rf, settings):
     assert client_address(forged) == "10.0.0.1"
     settings.TRUSTED_PROXY_COUNT = 1
     assert client_address(forged) == "203.0.113.9"
+
+
+def test_no_template_has_inline_script_or_style_which_the_csp_would_block():
+    offending = []
+    for template in Path(settings.BASE_DIR, "templates").rglob("*.html"):
+        text = template.read_text()
+        if re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text) or re.search(r"\sstyle=", text):
+            offending.append(template.name)
+        if re.search(r"\son[a-z]+=", text):
+            offending.append(f"{template.name} (event handler attribute)")
+    assert offending == []
