@@ -3,15 +3,19 @@ no page shown to a signed-in user is kept in a browser or proxy cache."""
 
 from __future__ import annotations
 
+import zoneinfo
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
 from .roles import is_staff_member
 from .second_factor import confirmed_device_of
+
+TIME_ZONE_SESSION_KEY = "clinic_time_zone"
 
 # Reachable before the second factor: the steps of signing in, and signing out.
 _OPEN_URL_NAMES = ("login", "logout", "accounts:two_factor_setup", "accounts:two_factor_verify")
@@ -52,3 +56,33 @@ class NoStoreForSignedInMiddleware:
         if request.user.is_authenticated:
             add_never_cache_headers(response)
         return response
+
+
+class ClinicTimeZoneMiddleware:
+    """Show times on the clock of the user's clinic (a patient's own clinic; for staff, the first
+    of their clinics), chosen once at sign-in and kept in the session, so it costs no query."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        zone_name = request.session.get(TIME_ZONE_SESSION_KEY) if request.session else None
+        if zone_name:
+            timezone.activate(zoneinfo.ZoneInfo(zone_name))
+        else:
+            timezone.deactivate()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+
+def clinic_time_zone_remember(sender, request, user, **kwargs) -> None:
+    """At sign-in (connected in AccountsConfig.ready)."""
+    from patients.access import clinics_for
+    from patients.models import Patient
+
+    patient = Patient.objects.filter(user=user).select_related("clinic").first()
+    clinic = patient.clinic if patient else clinics_for(user).order_by("pk").first()
+    if clinic is not None and request is not None:
+        request.session[TIME_ZONE_SESSION_KEY] = clinic.time_zone

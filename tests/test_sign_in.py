@@ -210,3 +210,24 @@ def test_no_template_has_inline_script_or_style_which_the_csp_would_block():
         if re.search(r"\son[a-z]+=", text):
             offending.append(f"{template.name} (event handler attribute)")
     assert offending == []
+
+
+def test_times_are_shown_on_the_clinic_clock(client, rf, clinic_a):
+    from django.http import HttpResponse
+    from django.utils import timezone as tz
+
+    from accounts.middleware import ClinicTimeZoneMiddleware
+    from tests.factories import ClinicFactory
+
+    auckland = ClinicFactory(code="auckland", time_zone="Pacific/Auckland")
+    nurse = staff_of(auckland, UserFactory(username="kiwi_nurse"), Role.NURSE)
+    sign_in(client, nurse)
+    response = client.get(reverse("monitoring:worklist"))
+    assert client.session["clinic_time_zone"] == "Pacific/Auckland"
+    assert response.status_code == 200
+    assert tz.get_current_timezone_name() == settings.TIME_ZONE  # reset after the request
+
+    request = rf.get("/")
+    request.session = {"clinic_time_zone": client.session["clinic_time_zone"]}
+    middleware = ClinicTimeZoneMiddleware(lambda r: HttpResponse(tz.get_current_timezone_name()))
+    assert middleware(request).content == b"Pacific/Auckland"

@@ -52,6 +52,7 @@ MIDDLEWARE = [
     # Staff who have not passed their second factor this session reach only the sign-in steps.
     "accounts.middleware.SecondFactorRequiredMiddleware",
     "accounts.middleware.NoStoreForSignedInMiddleware",
+    "accounts.middleware.ClinicTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records which user made each change in the history tables, and who and from where in the
