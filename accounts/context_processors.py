@@ -9,6 +9,9 @@ def signed_in_as(request) -> dict:
     user = request.user
 
     def is_patient() -> bool:
-        return user.is_authenticated and Patient.objects.filter(user=user).exists()
+        # Staff hold role permissions, already loaded by the view's check: no query for them.
+        if not user.is_authenticated or user.get_all_permissions():
+            return False
+        return Patient.objects.filter(user=user).exists()
 
     return {"user_is_patient": SimpleLazyObject(is_patient)}

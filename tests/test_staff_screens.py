@@ -302,13 +302,15 @@ def test_the_patient_page_renders_in_a_constant_number_of_queries(
             patient=patient, first_infusion_date=date(2024, 1, 15), daily_dose_mg=Decimal(12)
         )
         five_years_of_results(patient, staff_a, months)
-    # savepoint and release (ATOMIC_REQUESTS), session, user, clinic membership check,
-    # patient (with clinic, protocol and named nurse), courses, checks, results (with analyte
-    # and report), the results' acknowledgements (with who acknowledged: the one query the
-    # Acknowledge buttons and notes add), flag rules
-    with django_assert_num_queries(11):
+    # session, user, the second factor's device, savepoint and release (ATOMIC_REQUESTS),
+    # clinic membership check, the user's and their groups' permissions, patient (with clinic,
+    # protocol and named nurse), the audit trail's read entry and its subject row, courses,
+    # checks (with any symptom report), results (with analyte and report), the results'
+    # acknowledgements (with who acknowledged), flag rules; then the session's new expiry
+    # (savepoint, update, release)
+    with django_assert_num_queries(19):
         client_a.get(detail_url(short))
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(19):
         response = client_a.get(detail_url(long))
     assert len(response.context["page"].results) == 60 * 4
     assert len(response.context["page"].charts) == 3

@@ -394,14 +394,16 @@ def test_the_worklist_query_count_does_not_grow_with_the_data(
             )
             failed_notification(result, nurse_a)
 
-    # savepoint (ATOMIC_REQUESTS), session, user, clinic membership check, the user's clinics,
-    # then rows and count for each of results, overdue checks and checks due this week, the
-    # latest follow-up notes, rows and count of failed notifications, release
+    # session, user, the second factor's device, savepoint (ATOMIC_REQUESTS), clinic
+    # membership check, the user's and their groups' permissions, the user's clinics, then rows
+    # and count for each of results, overdue checks and checks due this week, the latest
+    # follow-up notes, rows and count of failed notifications, release; then the session's new
+    # expiry (savepoint, update, release)
     add_patients(1)
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(21):
         small = client_nurse_a.get(WORKLIST)
     add_patients(12)
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(21):
         large = client_nurse_a.get(WORKLIST)
 
     assert len(listed(small, "results")) == 1
