@@ -8,9 +8,9 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and roles"
 
     def ready(self) -> None:
-        from .middleware import clinic_time_zone_remember
+        from .middleware import sign_in_remember
         from .roles import role_groups_sync
 
         # After every migrate, so a permission added by a later migration reaches its roles.
         post_migrate.connect(role_groups_sync, dispatch_uid="accounts.role_groups_sync")
-        user_logged_in.connect(clinic_time_zone_remember, dispatch_uid="accounts.clinic_time_zone")
+        user_logged_in.connect(sign_in_remember, dispatch_uid="accounts.sign_in_remember")

@@ -1,17 +1,9 @@
-from django.utils.functional import SimpleLazyObject
-
-from patients.models import Patient
+from accounts.middleware import PATIENT_SESSION_KEY
 
 
 def signed_in_as(request) -> dict:
-    """Whether the signed-in user is a patient, for the navigation; asked only when a template
-    reads it."""
-    user = request.user
-
-    def is_patient() -> bool:
-        # Staff hold role permissions, already loaded by the view's check: no query for them.
-        if not user.is_authenticated or user.get_all_permissions():
-            return False
-        return Patient.objects.filter(user=user).exists()
-
-    return {"user_is_patient": SimpleLazyObject(is_patient)}
+    """Whether the signed-in user is a patient, for the navigation: decided at sign-in and kept
+    in the session (accounts.middleware.sign_in_remember), so no page pays a query for it."""
+    session = getattr(request, "session", None)
+    is_patient = bool(session and session.get(PATIENT_SESSION_KEY))
+    return {"user_is_patient": request.user.is_authenticated and is_patient}

@@ -16,6 +16,7 @@ from .roles import is_staff_member
 from .second_factor import confirmed_device_of
 
 TIME_ZONE_SESSION_KEY = "clinic_time_zone"
+PATIENT_SESSION_KEY = "is_patient"
 
 # Reachable before the second factor: the steps of signing in, and signing out.
 _OPEN_URL_NAMES = ("login", "logout", "accounts:two_factor_setup", "accounts:two_factor_verify")
@@ -77,12 +78,16 @@ class ClinicTimeZoneMiddleware:
             timezone.deactivate()
 
 
-def clinic_time_zone_remember(sender, request, user, **kwargs) -> None:
-    """At sign-in (connected in AccountsConfig.ready)."""
+def sign_in_remember(sender, request, user, **kwargs) -> None:
+    """At sign-in (connected in AccountsConfig.ready): the clinic's time zone, and whether the
+    user is a patient, for the navigation."""
     from patients.access import clinics_for
     from patients.models import Patient
 
     patient = Patient.objects.filter(user=user).select_related("clinic").first()
     clinic = patient.clinic if patient else clinics_for(user).order_by("pk").first()
-    if clinic is not None and request is not None:
+    if request is None:
+        return
+    request.session[PATIENT_SESSION_KEY] = patient is not None
+    if clinic is not None:
         request.session[TIME_ZONE_SESSION_KEY] = clinic.time_zone

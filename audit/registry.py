@@ -53,8 +53,11 @@ AUDITED_RECORDS: list[AuditedRecord] = [
     # Checks: waivers, completions, moves and cancellations. Planned checks are created in bulk
     # without an entry each (see audit.bulk).
     AuditedRecord("monitoring.ScheduledCheck", attrgetter("patient_id")),
-    # The portal's records go here, e.g.
-    # AuditedRecord("portal.Invitation", attrgetter("patient_id"), ("token_hash",)),
+    # The portal: who invited whom and when, links replaced or used, calendar feeds made and
+    # switched off, and the symptoms patients report. The secrets' hashes are left out.
+    AuditedRecord("portal.Invitation", attrgetter("patient_id"), ("token_hash",)),
+    AuditedRecord("portal.CalendarFeed", attrgetter("patient_id"), ("token_hash",)),
+    AuditedRecord("monitoring.SymptomReport", attrgetter("patient_id"), ("submission_key",)),
 ]
 
 

@@ -19,6 +19,7 @@ from django.urls import reverse
 from icalendar import Calendar, Event, Timezone
 from icalendar.prop import vDuration
 
+from audit.bulk import update_recorded
 from monitoring.models import ScheduledCheck
 from patients.models import Clinic, Patient
 
@@ -56,7 +57,7 @@ def calendar_feed_create(*, patient: Patient, now: datetime) -> tuple[CalendarFe
 
 def calendar_feed_revoke(*, patient: Patient, now: datetime) -> int:
     """Stop the patient's feed; its address answers 404 from now on."""
-    return CalendarFeed.objects.live().filter(patient=patient).update(revoked_at=now)
+    return update_recorded(CalendarFeed.objects.live().filter(patient=patient), revoked_at=now)
 
 
 def live_feed(secret: str) -> CalendarFeed | None:

@@ -22,6 +22,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from accounts.roles import Role, grant_role
+from audit.bulk import update_recorded
 from patients.models import Patient
 
 from .models import Invitation, new_secret, secret_hash
@@ -74,9 +75,12 @@ def invitation_send(*, patient: Patient, invited_by, now: datetime) -> Invitatio
         problems = invitation_problems(patient)
         if problems:
             raise ValidationError(problems)
-        Invitation.objects.filter(
-            patient=patient, superseded_at__isnull=True, used_at__isnull=True
-        ).update(superseded_at=now)
+        update_recorded(
+            Invitation.objects.filter(
+                patient=patient, superseded_at__isnull=True, used_at__isnull=True
+            ),
+            superseded_at=now,
+        )
         secret = new_secret()
         invitation = Invitation.objects.create(
             patient=patient,

@@ -160,9 +160,8 @@ def test_the_trail_takes_the_same_number_of_queries_however_long_it_is(
     # session, user, OTP device, savepoint (ATOMIC_REQUESTS), clinic membership check, the
     # user's and their groups' permissions, the lead's clinics, the page of entries (with actor,
     # content type, clinic and patient), the names of the nurses the changes point to, user
-    # names for the filter, the navigation's "is this a patient", release; then the session
-    # saved in its own savepoint
-    whole, one = 16, 16 + 3  # one patient's: + the patient, + the read entry and its subject
+    # names for the filter, release; then the session saved in its own savepoint
+    whole, one = 15, 15 + 3  # one patient's: + the patient, + the read entry and its subject
     with django_assert_num_queries(whole):
         short = client_lead_a.get(TRAIL, changes)
     with django_assert_num_queries(one):

@@ -168,12 +168,12 @@ def test_the_home_page_query_count_does_not_grow_with_the_record(
     # session, user, the second-factor middleware's "is this staff" check, savepoint and
     # release (ATOMIC_REQUESTS), the patient with clinic and protocol (PatientPortalMixin),
     # courses, checks, results (with their review in the same query), the audit trail's
-    # access entry and its link to the patient, the navigation's "is this a patient" check in
-    # base.html, and the session saved (savepoint, update, release)
-    with django_assert_num_queries(15):
+    # access entry and its link to the patient, and the session saved (savepoint, update,
+    # release). The navigation knows a patient from the session, without a query.
+    with django_assert_num_queries(14):
         small = patient_client.get(HOME)
     sign_in(patient_client, big_user, second_factor=False)
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(14):
         large = patient_client.get(HOME)
 
     assert len(small.context["home"].results) == 1
