@@ -7,6 +7,7 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
+from auditlog.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
@@ -692,6 +693,10 @@ def test_the_command_imports_a_clean_file_as_the_lab_import_user(ada, ben, csv_p
     assert not user.is_active and not user.has_usable_password()
     assert set(LabReport.objects.values_list("entered_by", flat=True)) == {user.pk}
     assert ResultImport.objects.get().status == ResultImport.Status.IMPORTED
+    # With no request to name one, the audit trail names the import user as the actor.
+    imported = LogEntry.objects.filter(content_type__model="labresult")
+    assert imported.count() == 4
+    assert set(imported.values_list("actor", flat=True)) == {user.pk}
 
 
 def test_the_command_skips_what_an_earlier_export_imported(ada, ben, csv_path, nurse):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NoReturn
 
+from auditlog.context import set_actor
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
@@ -63,7 +64,9 @@ class Command(BaseCommand):
                 )
                 if result_import is None or not preview.ok:
                     raise ImportRejected(preview.problems)
-                outcome = import_apply(result_import=result_import, imported_by=user)
+                # No request here to name the actor: the audit trail names the import user.
+                with set_actor(user):
+                    outcome = import_apply(result_import=result_import, imported_by=user)
         except ImportRejected as rejected:
             self._refuse(rejected.problems)
         self.stdout.write(
