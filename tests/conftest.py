@@ -27,6 +27,16 @@ def staff_a(clinic_a):
 
 
 @pytest.fixture
+def nurse_a(clinic_a):
+    """A nurse of clinic A: on its staff and in its nurse group."""
+    user = staff_of(
+        clinic_a, UserFactory(username="nurse_a", first_name="Nora", last_name="Nurse"), Role.NURSE
+    )
+    clinic_a.nurses.add(user)
+    return user
+
+
+@pytest.fixture
 def client_a(client, staff_a):
     return sign_in(client, staff_a)
 

@@ -17,15 +17,6 @@ def lead_a(clinic_a):
 
 
 @pytest.fixture
-def nurse_a(clinic_a):
-    user = staff_of(
-        clinic_a, UserFactory(username="nurse_a", first_name="Nora", last_name="Nurse"), Role.NURSE
-    )
-    clinic_a.nurses.add(user)
-    return user
-
-
-@pytest.fixture
 def lead_b(clinic_b):
     return staff_of(clinic_b, UserFactory(username="lead_b"), Role.CLINIC_LEAD)
 

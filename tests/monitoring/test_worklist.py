@@ -27,15 +27,6 @@ WORKLIST = reverse("monitoring:worklist")
 
 
 @pytest.fixture
-def nurse_a(clinic_a):
-    """A nurse of clinic A: on its staff and in its nurse group."""
-    user = UserFactory(username="nurse_a", first_name="Nora", last_name="Nurse")
-    staff_of(clinic_a, user, Role.NURSE)
-    clinic_a.nurses.add(user)
-    return user
-
-
-@pytest.fixture
 def nurse_b(clinic_b):
     user = UserFactory(username="nurse_b")
     staff_of(clinic_b, user, Role.NURSE)

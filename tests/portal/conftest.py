@@ -4,16 +4,8 @@ clinic A in its nurse group."""
 import pytest
 
 from accounts.roles import Role, grant_role
-from tests.auth import sign_in, staff_of
+from tests.auth import sign_in
 from tests.factories import UserFactory
-
-
-@pytest.fixture
-def nurse_a(clinic_a):
-    user = UserFactory(username="nurse_a", first_name="Nora", last_name="Nurse")
-    staff_of(clinic_a, user, Role.NURSE)
-    clinic_a.nurses.add(user)
-    return user
 
 
 @pytest.fixture
