@@ -3,12 +3,13 @@ from __future__ import annotations
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.views import View
 from django_otp import login as otp_login
 
 from patients.models import Patient
 
+from .redirects import safe_next_url
 from .second_factor import (
     TokenForm,
     confirmed_device_of,
@@ -23,12 +24,7 @@ def _step(name: str, request) -> str:
 
 
 def _next_url(request) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return reverse("home")
+    return safe_next_url(request, reverse("home"))
 
 
 class HomeView(LoginRequiredMixin, View):

@@ -9,9 +9,9 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
+from accounts.redirects import safe_next_url
 from audit.access import record_access
 from monitoring.alert_forms import AcknowledgeForm, FollowUpForm, WaiveForm
 from monitoring.alert_services import check_follow_up, check_waive, result_acknowledge
@@ -27,14 +27,8 @@ def check_for(request, pk: int) -> ScheduledCheck:
 
 
 def _next_url(request) -> str:
-    """Back where the user came from (the worklist or a patient page), but only to a page of
-    this site: a crafted link must not send a nurse elsewhere after signing a note."""
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return reverse("monitoring:worklist")
+    """Back where the user came from (the worklist or a patient page)."""
+    return safe_next_url(request, reverse("monitoring:worklist"))
 
 
 def _show_errors(form, error: ValidationError) -> None:
