@@ -18,3 +18,5 @@ EMAIL_TIMEOUT = 5
 # The browser tests' server runs with DEBUG off: WhiteNoise serves static/ from the finders, so
 # no collectstatic is needed before a test run.
 WHITENOISE_USE_FINDERS = True
+# Nothing is collected for tests; without this WhiteNoise warns that the folder is missing.
+STATIC_ROOT = None
