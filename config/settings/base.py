@@ -13,9 +13,12 @@ from celery.schedules import crontab
 from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
+
+# Working files of a machine without servers: the file-system Celery broker, beat's schedule and
+# (in development) e-mails. VAR_DIR moves them, e.g. for a test's own server process.
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 

@@ -1,7 +1,11 @@
 """Test runs: SQLite unless DATABASE_URL points at PostgreSQL (as CI does)."""
 
+import os
+import tempfile
+from pathlib import Path
+
 from .base import *  # noqa: F403
-from .base import env
+from .base import DATABASES, env
 
 SECRET_KEY = "test-key-not-secret"
 DEBUG = False
@@ -20,3 +24,10 @@ EMAIL_TIMEOUT = 5
 WHITENOISE_USE_FINDERS = True
 # Nothing is collected for tests; without this WhiteNoise warns that the folder is missing.
 STATIC_ROOT = None
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The browser tests' server is another process, so the test database must be a file it can
+    # open; one per test run, so runs side by side do not share one.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"lemtrada-test-{os.getpid()}.sqlite3")
+    }
