@@ -51,12 +51,12 @@ class ReasonForChangeAdmin(SimpleHistoryAdmin):
 @admin.register(Clinic)
 class ClinicAdmin(ClinicScopedAdmin, SimpleHistoryAdmin):
     clinic_paths = ("pk",)
-    list_display = ["name", "code", "time_zone", "lead"]
+    list_display = ["name", "code", "time_zone", "date_locale", "lead"]
     list_select_related = ["lead"]
     search_fields = ["name", "code"]
     filter_horizontal = ["staff", "nurses"]
     fieldsets = [
-        (None, {"fields": ["name", "code", "time_zone", "staff"]}),
+        (None, {"fields": ["name", "code", "time_zone", "date_locale", "staff"]}),
         ("Patient portal", {"fields": ["test_instructions"]}),
         (
             "Alerts",

@@ -29,6 +29,16 @@ class Clinic(models.Model):
         validators=[validate_time_zone],
         help_text="Decides what “today” is for this clinic's schedules and reminders.",
     )
+    # A language code (settings.LANGUAGES): activated for the clinic's users and messages, it
+    # picks Django's named date formats (DATE_FORMAT, DATETIME_FORMAT...) that templates use.
+    date_locale = models.CharField(
+        "date format",
+        max_length=16,
+        choices=settings.LANGUAGES,
+        default="en-gb",
+        help_text="How dates and times are written on screens and in messages. Staff and "
+        "patients see a change the next time they sign in.",
+    )
     staff = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,

@@ -120,6 +120,17 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-gb"
+# The date formats a clinic can choose (patients.Clinic.date_locale). Each language is activated
+# for that clinic's users and messages; only its formats differ, the words are English in all.
+# The labels show what each prints.
+LANGUAGES = [
+    ("en-gb", "English (UK): 21 Nov 2026, 14:30"),
+    ("en-us", "English (US): Nov. 21, 2026, 2:30 p.m."),
+    ("en-iso", "English, ISO 8601 dates: 2026-11-21 14:30"),
+]
+# Our own format modules, read before Django's: en_GB with the 24-hour clock, and en_Iso, which
+# Django has none of (it falls back to "en" for everything the module does not set).
+FORMAT_MODULE_PATH = ["config.formats"]
 # Events are stored in UTC; each clinic's own time zone decides what "today" means there.
 TIME_ZONE = "UTC"
 USE_I18N = True
