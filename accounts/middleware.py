@@ -9,13 +9,14 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
 
 from .roles import is_staff_member
 from .second_factor import confirmed_device_of
 
 TIME_ZONE_SESSION_KEY = "clinic_time_zone"
+DATE_LOCALE_SESSION_KEY = "clinic_date_locale"
 PATIENT_SESSION_KEY = "is_patient"
 
 # Reachable before the second factor: the steps of signing in, and signing out.
@@ -61,26 +62,33 @@ class NoStoreForSignedInMiddleware:
 
 class ClinicTimeZoneMiddleware:
     """Show times on the clock of the user's clinic (a patient's own clinic; for staff, the first
-    of their clinics), chosen once at sign-in and kept in the session, so it costs no query."""
+    of their clinics), and dates in its format (its language, settings.LANGUAGES), both chosen
+    once at sign-in and kept in the session, so they cost no query. Everyone else, and a
+    session from before the clinic had a format, gets settings.LANGUAGE_CODE."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        zone_name = request.session.get(TIME_ZONE_SESSION_KEY) if request.session else None
+        session = request.session or {}
+        zone_name = session.get(TIME_ZONE_SESSION_KEY)
         if zone_name:
             timezone.activate(zoneinfo.ZoneInfo(zone_name))
         else:
             timezone.deactivate()
+        # Both are thread-wide: activated for every request and undone after it, so one user's
+        # clinic never leaks into the next request the thread serves.
+        translation.activate(session.get(DATE_LOCALE_SESSION_KEY) or settings.LANGUAGE_CODE)
         try:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+            translation.deactivate()
 
 
 def sign_in_remember(sender, request, user, **kwargs) -> None:
-    """At sign-in (connected in AccountsConfig.ready): the clinic's time zone, and whether the
-    user is a patient, for the navigation."""
+    """At sign-in (connected in AccountsConfig.ready): the clinic's time zone and date format,
+    and whether the user is a patient, for the navigation."""
     from patients.access import clinics_for
     from patients.models import Patient
 
@@ -91,3 +99,4 @@ def sign_in_remember(sender, request, user, **kwargs) -> None:
     request.session[PATIENT_SESSION_KEY] = patient is not None
     if clinic is not None:
         request.session[TIME_ZONE_SESSION_KEY] = clinic.time_zone
+        request.session[DATE_LOCALE_SESSION_KEY] = clinic.date_locale

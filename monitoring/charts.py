@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from django.utils.formats import date_format
+
 from monitoring import flagging
 
 WIDTH, HEIGHT = 640, 220
@@ -119,7 +121,7 @@ def trend_chart(*, analyte, series: Sequence, rules, baseline: Decimal | None) -
             x=x_of(r.sample_collected_on),
             y=y_of(r.canonical_value),
             tier=r.tier,
-            label=f"{r.sample_collected_on:%d %b %Y}: {_plain(r.canonical_value)} "
+            label=f"{date_format(r.sample_collected_on)}: {_plain(r.canonical_value)} "
             f"{analyte.canonical_unit} ({r.tier})",
         )
         for r in series

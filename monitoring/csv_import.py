@@ -23,7 +23,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format, time_format
 
 from monitoring.lab_services import report_record
 from monitoring.measurements import MeasurementError
@@ -353,10 +354,12 @@ def _already_imported(clinic: Clinic, sha256: str) -> list[ImportProblem]:
 
 def _imported_message(result_import: ResultImport, clinic: Clinic) -> str:
     when = timezone.localtime(result_import.imported_at, clinic.zone)
-    return (
-        f"This file (“{result_import.file_name}”) was already imported on "
-        f"{when:%d %b %Y at %H:%M}; it is not imported twice."
-    )
+    with translation.override(clinic.date_locale):
+        return (
+            f"This file (“{result_import.file_name}”) was already imported on "
+            f"{date_format(when, 'DATE_FORMAT')} at {time_format(when)}; it is not imported "
+            "twice."
+        )
 
 
 def _column_name(cell: str) -> str:
@@ -618,7 +621,7 @@ def _check_stored(rows: Iterable[PreviewRow], stored) -> None:
             row.add_problem(
                 "value",
                 f"{row.analyte.name}: a different value ({current[0].display}) is already "
-                f"recorded for this patient's sample of {row.sample_date:%d %b %Y}; "
+                f"recorded for this patient's sample of {date_format(row.sample_date)}; "
                 "correct it on the patient page.",
             )
 

@@ -10,6 +10,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
+from django.utils.formats import date_format, time_format
 
 from monitoring.channels import OutgoingMessage
 from monitoring.models import Acknowledgement, Notification
@@ -54,6 +56,13 @@ def message_for(
     delivery: str, recipient, rows: list[Notification], token: uuid.UUID
 ) -> OutgoingMessage:
     count = len({(row.kind, row.scheduled_check_id, row.result_id) for row in rows})
+    # Dates in the clinic's format (a nurse of several clinics: the first patient's clinic).
+    locale = rows[0].patient.clinic.date_locale if rows else settings.LANGUAGE_CODE
+    with translation.override(locale):
+        return _message(delivery, rows, count, recipient, token)
+
+
+def _message(delivery: str, rows: list[Notification], count: int, recipient, token: uuid.UUID):
     context = {
         "recipient": recipient,
         "lines": [describe(row) for row in sorted(rows, key=_urgency)],
@@ -92,7 +101,7 @@ def _patient_checks(rows: list[Notification]):
 
 
 def _day(value) -> str:
-    return f"{value:%d %b %Y}"
+    return date_format(value, "DATE_FORMAT")
 
 
 def _patient_label(patient) -> str:
@@ -114,8 +123,8 @@ def describe(row: Notification) -> str:
         reported = row.created_at.astimezone(row.patient.clinic.zone)
         return (
             f"{who} reported a symptom through the patient portal at "
-            f"{reported:%H:%M on %d %b %Y}. Call the patient today; the details and the urgent "
-            "check are on your worklist."
+            f"{time_format(reported)} on {_day(reported)}. Call the patient today; the details "
+            "and the urgent check are on your worklist."
         )
     check = row.scheduled_check
     panel = check.get_panel_display()

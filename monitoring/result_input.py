@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from django.utils.formats import date_format
+
 from monitoring.measurements import MeasurementError, read_measurement
 from monitoring.models import Analyte
 
@@ -70,6 +72,11 @@ def _range_limit(analyte: Analyte, field_name: str, text: str, unit: str) -> Dec
         ) from error
 
 
+def _day(value: date) -> str:
+    """In the format of the language active for the request (the user's clinic's)."""
+    return date_format(value, "DATE_FORMAT")
+
+
 def sample_date_problems(
     *, sample_collected_on: date | None, reported_on: date | None, date_of_birth: date, today: date
 ) -> dict[str, str]:
@@ -79,15 +86,15 @@ def sample_date_problems(
         problems["sample_collected_on"] = "Enter the date the sample was collected."
     elif sample_collected_on > today:
         problems["sample_collected_on"] = (
-            f"The sample date {sample_collected_on:%d %b %Y} is in the future."
+            f"The sample date {_day(sample_collected_on)} is in the future."
         )
     elif sample_collected_on < date_of_birth:
         problems["sample_collected_on"] = (
-            f"The sample date {sample_collected_on:%d %b %Y} is before the patient's birth."
+            f"The sample date {_day(sample_collected_on)} is before the patient's birth."
         )
     if reported_on is not None:
         if reported_on > today:
-            problems["reported_on"] = f"The report date {reported_on:%d %b %Y} is in the future."
+            problems["reported_on"] = f"The report date {_day(reported_on)} is in the future."
         elif sample_collected_on and reported_on < sample_collected_on:
             problems["reported_on"] = "The report date is before the sample was collected."
     return problems

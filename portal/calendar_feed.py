@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
+from django.utils import translation
+from django.utils.formats import date_format
 from icalendar import Calendar, Event, Timezone
 from icalendar.prop import vDuration
 
@@ -116,10 +118,10 @@ def _time_zone(clinic: Clinic, checks: Sequence[ScheduledCheck]) -> Timezone:
 def _event(check: ScheduledCheck, clinic: Clinic, host: str, portal_url: str) -> Event:
     window = ""
     if check.window_opens < check.due_date or check.overdue_after > check.due_date:
-        window = (
-            f" Any day from {check.window_opens:%d %B %Y} to {check.overdue_after:%d %B %Y} "
-            "is fine."
-        )
+        # A calendar app fetches the feed with no session: the clinic's format, named here.
+        with translation.override(clinic.date_locale):
+            opens, closes = date_format(check.window_opens), date_format(check.overdue_after)
+        window = f" Any day from {opens} to {closes} is fine."
     return Event.new(
         uid=f"check-{check.pk}@{host}",
         summary=calendar_summary(check.panel),

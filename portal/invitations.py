@@ -20,6 +20,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone, translation
 
 from accounts.roles import Role, grant_role
 from audit.bulk import update_recorded
@@ -102,10 +103,14 @@ def _send(invitation: Invitation, patient: Patient, secret: str) -> None:
         "expires_on": invitation.expires_at.astimezone(patient.clinic.zone),
         "username": username_for(invitation.email),
     }
+    # On the patient's clinic's clock and in its date format, whichever clinic the sender's
+    # session uses (the date filter converts to the active time zone).
+    with translation.override(patient.clinic.date_locale), timezone.override(patient.clinic.zone):
+        message = render_to_string("portal/email/invitation.txt", context)
     try:
         send_mail(
             subject=f"Your invitation to the {patient.clinic.name} patient portal",
-            message=render_to_string("portal/email/invitation.txt", context),
+            message=message,
             from_email=None,
             recipient_list=[invitation.email],
         )

@@ -299,7 +299,7 @@ def test_a_different_value_already_stored_is_a_problem(ada, nurse):
     preview = read(ada.clinic, csv_file("H100,2026-03-02,platelets,54,10^9/L"))
     assert messages(preview) == [
         "Row 2, value: Platelets: a different value (45 10^9/L) is already recorded for this "
-        "patient's sample of 02 Mar 2026; correct it on the patient page."
+        "patient's sample of 2 Mar 2026; correct it on the patient page."
     ]
     assert not preview.rows[0].duplicate
 
