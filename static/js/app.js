@@ -22,3 +22,13 @@ document.querySelectorAll("form[data-submit-once]").forEach(function (form) {
     form.dataset.sent = "1";
   });
 });
+
+// A table wider than a phone scrolls inside its .table-responsive box; a box that does so is
+// made focusable, so it can be scrolled with the arrow keys, and named for screen readers.
+document.querySelectorAll(".table-responsive").forEach(function (box) {
+  if (box.scrollWidth > box.clientWidth && !box.hasAttribute("tabindex")) {
+    box.tabIndex = 0;
+    box.setAttribute("role", "region");
+    box.setAttribute("aria-label", "Table (scrolls sideways)");
+  }
+});
