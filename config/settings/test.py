@@ -5,7 +5,7 @@ import tempfile
 from pathlib import Path
 
 from .base import *  # noqa: F403
-from .base import DATABASES, env
+from .base import DATABASES, REDIS_URL, env
 
 SECRET_KEY = "test-key-not-secret"
 DEBUG = False
@@ -31,3 +31,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": str(Path(tempfile.gettempdir()) / f"lemtrada-test-{os.getpid()}.sqlite3")
     }
+
+if not REDIS_URL:
+    # Tasks queued by a test stay in this process; the file-system broker would leave them in
+    # var/ for the next `scripts/run` worker to find.
+    CELERY_BROKER_URL = "memory://"

@@ -1,0 +1,234 @@
+"""The three users' journeys in real Chromium against the app served by gunicorn: clinic staff
+logging a dangerous platelet count, the nurse acknowledging it, and a patient opening the
+portal. Each saves a screenshot (var/screenshots/; the README shows copies from docs/)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db.models import F
+from django.utils import timezone
+from icalendar import Calendar
+from playwright.sync_api import expect
+
+from accounts.roles import Role
+from monitoring.lab_services import report_record
+from monitoring.models import Acknowledgement, Analyte, LabResult, ScheduledCheck
+from monitoring.result_input import ResultInput
+from patients.models import Patient
+from patients.services import course_add
+from portal.invitations import invitation_send
+from tests.auth import current_code, staff_of, totp_device
+from tests.factories import ClinicFactory, PatientFactory, UserFactory
+
+from .pages import displayed_date, has_no_sideways_scroll, sign_in
+
+# The server is another process: the data must be committed for it to see, and the migrations'
+# own rows (analytes, the default protocol) are put back after each test.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture
+def clinic():
+    return ClinicFactory(
+        code="north",
+        name="North MS Centre",
+        test_instructions="Blood test clinic, ground floor, weekdays 8:00 to 16:00.",
+    )
+
+
+def person(clinic, username, *roles):
+    user = UserFactory(username=username, first_name=username.title(), last_name="Tester")
+    user.set_password(PASSWORD)
+    user.save()
+    staff_of(clinic, user, *roles)
+    totp_device(user)  # their authenticator app, set up on an earlier day
+    return user
+
+
+def sign_in_staff(page, user):
+    sign_in(page, user.username, PASSWORD)
+    expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
+    code = current_code(totp_device(user))
+    page.get_by_label("Code from your authenticator app", exact=False).fill(code)
+    page.get_by_role("button", name="Continue").click()
+
+
+def platelet_count(patient, value, user):
+    analyte = Analyte.objects.get(code="platelets")
+    report_record(
+        patient=patient,
+        panel="blood_count",
+        sample_collected_on=patient.clinic.today() - timedelta(days=1),
+        entries=[ResultInput(analyte, str(value), "10^9/L")],
+        entered_by=user,
+    )
+
+
+def test_staff_add_a_patient_and_course_one_and_see_platelets_of_45_flagged_critical(
+    desktop_page, clinic, screenshot
+):
+    page = desktop_page
+    staff = person(clinic, "sam", Role.CLINIC_STAFF)
+    today = clinic.today()
+
+    sign_in_staff(page, staff)
+    expect(page.get_by_role("heading", name="Patients")).to_be_visible()
+
+    main = page.get_by_role("main")
+    main.get_by_role("link", name="Add patient").click()
+    page.get_by_label("Hospital number").fill("N-2041")
+    page.get_by_label("Given name").fill("Maya")
+    page.get_by_label("Family name").fill("Lindqvist")
+    page.get_by_label("Date of birth").fill("1989-06-12")
+    page.get_by_label("Sex").select_option(label="Female")
+    page.get_by_role("button", name="Add patient").click()
+    expect(page.get_by_role("heading", name=re.compile("Maya"))).to_be_visible()
+    patient = Patient.objects.get(hospital_number="N-2041")
+    assert page.url.endswith(f"/patients/{patient.pk}/")
+
+    main.get_by_role("link", name="Add course").click()
+    first_day = today - timedelta(days=40)
+    page.get_by_label("First infusion date").fill(first_day.isoformat())
+    page.get_by_label("Daily dose (mg)").fill("12")
+    page.get_by_label("Status").select_option(label="Given")
+    page.get_by_role("button", name="Add course").click()
+
+    # The schedule appears: five years of monthly checks, with this month's marked.
+    checks = ScheduledCheck.objects.filter(patient=patient)
+    assert checks.filter(panel="blood_count").count() >= 60
+    expect(page.get_by_text("this month", exact=True)).to_be_visible()
+    first_blood_count = checks.filter(panel="blood_count").earliest("due_date")
+    month = displayed_date(first_blood_count.due_date, clinic, "F Y")
+    expect(page.get_by_text(month).first).to_be_visible()
+
+    main.get_by_role("button", name="Log results").click()
+    main.get_by_role("link", name="Blood count").click()
+    page.get_by_label("Sample collected").fill((today - timedelta(days=1)).isoformat())
+    page.get_by_label("Platelets", exact=True).fill("45")
+    page.get_by_role("button", name="Save results").click()
+
+    result = LabResult.objects.get(report__patient=patient, analyte__code="platelets")
+    assert result.tier == "critical"
+    latest = page.locator(".card", has_text="Platelets").first
+    expect(latest.get_by_text("critical", exact=True).first).to_be_visible()
+    expect(page.get_by_text("Emergency: call the patient now").first).to_be_visible()
+    screenshot(page, "staff-critical-platelets")
+
+
+def test_nurse_acknowledges_the_critical_result_from_the_top_of_the_worklist_by_keyboard(
+    desktop_page, clinic, screenshot
+):
+    page = desktop_page
+    staff = person(clinic, "sam", Role.CLINIC_STAFF)
+    nurse = person(clinic, "nina", Role.NURSE)
+    clinic.nurses.add(nurse)
+    critical = PatientFactory(clinic=clinic, given_name="Maya", family_name="Lindqvist")
+    amber = PatientFactory(clinic=clinic, given_name="Olu", family_name="Adeyemi")
+    for patient in (critical, amber):
+        course_add(
+            patient=patient,
+            first_infusion_date=clinic.today() - timedelta(days=200),
+            daily_dose_mg=Decimal(12),
+        )
+    ScheduledCheck.objects.open().filter(overdue_after__lt=clinic.today()).update(
+        completed_on=F("due_date")
+    )
+    # The amber result is older, so the critical one is on top by tier, not by time.
+    platelet_count(amber, 120, staff)
+    platelet_count(critical, 45, staff)
+
+    sign_in_staff(page, nurse)
+    page.get_by_role("link", name="Worklist").click()
+    results = page.locator("section", has=page.get_by_role("heading", name=re.compile("Results")))
+    top = results.locator("tbody tr").first
+    expect(top).to_contain_text("critical")
+    expect(top).to_contain_text("LINDQVIST, Maya")
+    screenshot(page, "nurse-worklist")
+
+    # Keyboard only from here: focus the row's action, then fill and send the form.
+    top.get_by_role("link", name=re.compile("Acknowledge")).focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Acknowledge Platelets")).to_be_visible()
+    page.get_by_label("What was done").focus()
+    page.keyboard.press("ArrowDown")  # the first real choice
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Note")).to_be_focused()
+    page.keyboard.type("Called Maya: repeat count today, haematology told.")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Acknowledge result")).to_be_focused()
+    page.keyboard.press("Enter")
+
+    expect(page.get_by_role("heading", name="Worklist")).to_be_visible()
+    expect(results.locator("tbody")).not_to_contain_text("LINDQVIST")
+    expect(results.locator("tbody tr").first).to_contain_text("ADEYEMI, Olu")
+    acknowledgement = Acknowledgement.objects.get(result__report__patient=critical)
+    assert acknowledgement.acknowledged_by == nurse
+    assert acknowledgement.note.startswith("Called Maya")
+
+
+def test_patient_accepts_the_invitation_signs_in_sees_the_next_check_and_gets_the_calendar(
+    phone_page, clinic, screenshot, settings, mailoutbox, app_server
+):
+    page = phone_page
+    staff = person(clinic, "sam", Role.CLINIC_STAFF)
+    patient = PatientFactory(
+        clinic=clinic, given_name="Maya", family_name="Lindqvist", email="maya@example.org"
+    )
+    course_add(
+        patient=patient,
+        first_infusion_date=clinic.today() - timedelta(days=100),
+        daily_dose_mg=Decimal(12),
+    )
+    # The tests before today were done on their day.
+    today = clinic.today()
+    ScheduledCheck.objects.open().filter(patient=patient, overdue_after__lt=today).update(
+        completed_on=F("due_date")
+    )
+    settings.SITE_URL = app_server.url
+    invitation_send(patient=patient, invited_by=staff, now=timezone.now())
+    (message,) = mailoutbox
+    link = re.search(r"https?://\S+/portal/invitation/\S+", message.body).group(0)
+
+    page.goto(link)
+    expect(page.get_by_role("heading", name="Welcome, Maya")).to_be_visible()
+    page.get_by_label("Choose a password").fill(PASSWORD)
+    page.get_by_label("Type it again").fill(PASSWORD)
+    page.get_by_role("button", name="Open my account").click()
+    expect(page.get_by_role("heading", name="Hello Maya")).to_be_visible()
+
+    # Out, and back in with the new password.
+    page.get_by_role("button", name=re.compile("Toggle navigation|Menu", re.I)).click()
+    page.get_by_role("button", name="Sign out").click()
+    patient.refresh_from_db()
+    sign_in(page, patient.user.username, PASSWORD)
+    expect(page.get_by_role("heading", name="Hello Maya")).to_be_visible()
+
+    today = clinic.today()
+    next_check = (
+        ScheduledCheck.objects.open()
+        .filter(patient=patient)
+        .filter(overdue_after__gte=today)
+        .earliest("due_date")
+    )
+    first_day = page.locator(".portal-test-day").first
+    expect(first_day).to_contain_text(displayed_date(next_check.due_date, clinic))
+    assert has_no_sideways_scroll(page)
+    screenshot(page, "patient-portal")
+
+    page.get_by_role("link", name=re.compile("calendar", re.I)).first.click()
+    page.get_by_role("button", name="Make my calendar link").click()
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name=re.compile("Download")).click()
+    calendar = Calendar.from_ical(download_info.value.path().read_bytes())
+    events = calendar.walk("VEVENT")
+    open_checks = ScheduledCheck.objects.open().filter(patient=patient)
+    assert {event.decoded("DTSTART") for event in events} == set(
+        open_checks.values_list("due_date", flat=True)
+    )
+    assert has_no_sideways_scroll(page)
