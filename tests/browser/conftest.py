@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .app_server import AppServer, database_url
+from tests.app_server import AppServer, database_url
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 # As root on a machine without a network, Chromium needs no sandbox and must not try to reach
@@ -37,6 +37,8 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 def pytest_collection_modifyitems(config, items):
     if shutil.which(CHROMIUM):
         return
+    if os.environ.get("REQUIRE_BROWSER_TESTS"):
+        raise pytest.UsageError(f"REQUIRE_BROWSER_TESTS is set but there is no {CHROMIUM}.")
     skip = pytest.mark.skip(
         reason=f"Browser tests skipped: no Chromium at {CHROMIUM}. Install it with "
         "`apt-get install chromium chromium-driver` (or set CHROMIUM_PATH)."
