@@ -164,28 +164,38 @@ def _meets(condition, threshold, reading: Reading, context: Context) -> bool:
     raise ValueError(f"Unknown flag condition {condition!r}.")
 
 
+def _plain(number: Decimal | None) -> str:
+    """A number as a person writes it: thresholds stored with three decimal places read "50",
+    not "50.000"."""
+    if number is None:
+        return ""
+    text = format(number, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def _describe(rule: FlagRule, reading: Reading, context: Context) -> str:
     value = reading.label or reading.value
-    threshold = rule.threshold_label or rule.threshold
+    threshold = rule.threshold_label or _plain(rule.threshold)
     words = {
         Condition.BELOW: f"{value} is below {threshold}",
         Condition.ABOVE: f"{value} is above {threshold}",
         Condition.AT_LEAST: f"{value} is at least {threshold}",
         Condition.BELOW_REFERENCE: f"{value} is below the reference range",
         Condition.ABOVE_REFERENCE_TIMES: (
-            f"{value} is over {rule.threshold} x the upper limit ({reading.reference_high})"
+            f"{value} is over {_plain(rule.threshold)} x the upper limit "
+            f"({_plain(reading.reference_high)})"
         ),
         Condition.FALL_FROM_PREVIOUS: (
             f"{value} fell by at least {rule.threshold * 100:.0f}% from the previous "
-            f"{context.previous[0].value if context.previous else ''}"
+            f"{_plain(context.previous[0].value) if context.previous else ''}"
         ),
         Condition.RISE_FROM_BASELINE_TIMES: (
-            f"{value} is at least {rule.threshold} x the baseline "
-            f"{context.baseline.value if context.baseline else ''}"
+            f"{value} is at least {_plain(rule.threshold)} x the baseline "
+            f"{_plain(context.baseline.value) if context.baseline else ''}"
         ),
         Condition.FALL_FROM_BASELINE: (
-            f"{value} is at least {rule.threshold} below the baseline "
-            f"{context.baseline.value if context.baseline else ''}"
+            f"{value} is at least {_plain(rule.threshold)} below the baseline "
+            f"{_plain(context.baseline.value) if context.baseline else ''}"
         ),
     }[rule.condition]
     if rule.with_analyte:

@@ -180,6 +180,8 @@ def test_logging_platelets_of_45_shows_critical_on_the_patient_page(client_a, tr
     page = client_a.get(detail_url(treated)).content.decode()
     assert re.search(r'badge[^"]*">critical<', page)
     assert "Emergency: call the patient now" in page
+    # The stored rule's threshold (three decimal places) reads as a person writes it.
+    assert "Critical: 45 is below 50." in page
 
 
 def test_a_double_submitted_form_stores_one_report(client_a, treated):
