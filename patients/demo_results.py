@@ -4,6 +4,7 @@ same service as real entries, with a few abnormal results a nurse would need to 
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from datetime import date
 
 from django.contrib.auth import get_user_model
@@ -29,16 +30,19 @@ TYPICAL = {
     "ast": (24, 5, "U/L"),
     "bilirubin": (9, 3, "umol/L"),
 }
-# The abnormal results the demo shows: family name -> {analyte: value} on the latest sample.
-LATEST_ABNORMAL = {
-    "Rossi": {"platelets": "45"},
-    "Haddad": {"tsh": "0.05", "free_t4": "31"},
-    "Kowalski": {"urine_blood": "1+", "urine_protein": "1+"},
-}
 
 
-def demo_results_record(patient: Patient, *, since: date, until: date) -> int:
-    """Record a report on the due date of each open check in [since, until); returns the count."""
+def demo_results_record(
+    patient: Patient,
+    *,
+    since: date,
+    until: date,
+    abnormal: Mapping[str, str],
+    latest_only: bool = False,
+) -> int:
+    """Record a report on the due date of each open check in [since, until), or only on each
+    panel's latest one; returns the count. `abnormal` (analyte code -> value) replaces the
+    typical value on each panel's latest sample."""
     entered_by = get_user_model().objects.get(username="staff")
     analytes: dict[str, list[Analyte]] = {}
     for analyte in Analyte.objects.all():
@@ -57,8 +61,9 @@ def demo_results_record(patient: Patient, *, since: date, until: date) -> int:
             continue  # a pre-course and a monthly check on one day share a sample
         done.add((check.panel, check.due_date))
         is_latest = check.due_date == latest[check.panel]
-        abnormal = LATEST_ABNORMAL.get(patient.family_name, {}) if is_latest else {}
-        entries = [_entry(a, rng, abnormal) for a in analytes[check.panel]]
+        if latest_only and not is_latest:
+            continue
+        entries = [_entry(a, rng, abnormal if is_latest else {}) for a in analytes[check.panel]]
         report_record(
             patient=patient,
             panel=check.panel,
@@ -70,7 +75,7 @@ def demo_results_record(patient: Patient, *, since: date, until: date) -> int:
     return len(done)
 
 
-def _entry(analyte: Analyte, rng: random.Random, abnormal: dict[str, str]) -> ResultInput:
+def _entry(analyte: Analyte, rng: random.Random, abnormal: Mapping[str, str]) -> ResultInput:
     if analyte.code in abnormal:
         value = abnormal[analyte.code]
     elif analyte.is_ordinal:
