@@ -12,14 +12,20 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument(
+        # scripts/run loads first and prints the sign-ins last, once everything has started.
+        parts = parser.add_mutually_exclusive_group()
+        parts.add_argument(
             "--sign-ins", action="store_true", help="Print the demo sign-ins only; load nothing."
         )
+        parts.add_argument(
+            "--no-sign-ins", action="store_true", help="Load, without printing the sign-ins."
+        )
 
-    def handle(self, *args, sign_ins: bool = False, **options) -> None:
+    def handle(self, *args, sign_ins: bool = False, no_sign_ins: bool = False, **options):
         if not sign_ins:
             self._load()
-        self._sign_ins()
+        if not no_sign_ins:
+            self._sign_ins()
 
     def _load(self) -> None:
         clinic, added = demo_populate()
