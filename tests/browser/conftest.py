@@ -29,10 +29,6 @@ SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", Path(__file__).resolve().par
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
-# Playwright's synchronous API keeps an event loop in this thread; the tests' own ORM calls are
-# still plain synchronous code, so Django's guard against ORM use inside a loop does not apply.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 
 def pytest_collection_modifyitems(config, items):
     if shutil.which(CHROMIUM):
@@ -60,11 +56,24 @@ def app_server(django_db_setup, django_db_blocker):
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def chromium():
+# Per module, so the browser's event loop has stopped before the rest of the suite runs.
+@pytest.fixture(scope="module")
+def chromium(django_db_setup):
+    """Playwright's synchronous API keeps an event loop running in this thread while the
+    browser is open, and Django then refuses ORM calls. The tests' own ORM calls are plain
+    synchronous code, so the guard does not apply; it is switched off only while the browser is
+    open (`check --deploy` rightly refuses it anywhere else)."""
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
+    # With a loop running, Django's per-thread connections become per-context: the tests get a
+    # new connection object, without the migrations' rows that the test database setup saved
+    # for restoring them after each test that empties the tables. Hand those rows over.
+    saved = getattr(connections["default"], "_test_serialized_contents", None)
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        if saved is not None:
+            connections["default"]._test_serialized_contents = saved
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
@@ -82,14 +91,14 @@ def _page(chromium, app_server, viewport):
 
 
 @pytest.fixture
-def desktop_page(chromium, app_server, transactional_db):
+def desktop_page(app_server, chromium):
     context, page = _page(chromium, app_server, DESKTOP)
     yield page
     context.close()
 
 
 @pytest.fixture
-def phone_page(chromium, app_server, transactional_db):
+def phone_page(app_server, chromium):
     context, page = _page(chromium, app_server, PHONE)
     yield page
     context.close()
