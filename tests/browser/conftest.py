@@ -85,7 +85,8 @@ def _page(chromium, app_server, viewport):
     context = chromium.new_context(
         base_url=app_server.url, viewport=viewport, accept_downloads=True, locale="en-GB"
     )
-    context.set_default_timeout(15_000)
+    # Generous: a 2-core machine running the suite can take seconds over one page.
+    context.set_default_timeout(30_000)
     page = context.new_page()
     return context, page
 

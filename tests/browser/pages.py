@@ -7,6 +7,18 @@ from datetime import date
 
 from django.utils import formats, translation
 
+from tests.factories import UserFactory
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+def user_with_password(username: str, **fields):
+    """A user who signs in through the real form with PASSWORD."""
+    user = UserFactory(username=username, **fields)
+    user.set_password(PASSWORD)
+    user.save()
+    return user
+
 
 def sign_in(page, username: str, password: str) -> None:
     page.goto("/sign-in/")

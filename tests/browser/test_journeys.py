@@ -22,15 +22,13 @@ from patients.models import Patient
 from patients.services import course_add
 from portal.invitations import invitation_send
 from tests.auth import current_code, staff_of, totp_device
-from tests.factories import ClinicFactory, PatientFactory, UserFactory
+from tests.factories import ClinicFactory, PatientFactory
 
-from .pages import displayed_date, has_no_sideways_scroll, sign_in
+from .pages import PASSWORD, displayed_date, has_no_sideways_scroll, sign_in, user_with_password
 
 # The server is another process: the data must be committed for it to see, and the migrations'
 # own rows (analytes, the default protocol) are put back after each test.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-PASSWORD = "correct-horse-battery-staple"
 
 
 @pytest.fixture
@@ -43,9 +41,7 @@ def clinic():
 
 
 def person(clinic, username, *roles):
-    user = UserFactory(username=username, first_name=username.title(), last_name="Tester")
-    user.set_password(PASSWORD)
-    user.save()
+    user = user_with_password(username, first_name=username.title(), last_name="Tester")
     staff_of(clinic, user, *roles)
     totp_device(user)  # their authenticator app, set up on an earlier day
     return user

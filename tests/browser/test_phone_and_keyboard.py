@@ -15,13 +15,12 @@ from monitoring.models import Analyte
 from monitoring.result_input import ResultInput
 from patients.services import course_add
 from tests.auth import current_code, staff_of, totp_device
-from tests.factories import ClinicFactory, PatientFactory, UserFactory
+from tests.factories import ClinicFactory, PatientFactory
 
-from .pages import has_no_sideways_scroll, sign_in, too_wide
+from .pages import PASSWORD, has_no_sideways_scroll, sign_in, too_wide, user_with_password
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
-PASSWORD = "correct-horse-battery-staple"
 PORTAL_PAGES = ["/portal/", "/portal/reminders/", "/portal/symptoms/", "/portal/calendar/"]
 
 
@@ -37,20 +36,18 @@ def treated_patient():
     return patient
 
 
-def user_with_password(username: str):
-    user = UserFactory(username=username)
-    user.set_password(PASSWORD)
-    user.save()
-    return user
-
-
-def test_sign_in_needs_no_mouse(desktop_page, treated_patient):
-    page = desktop_page
+@pytest.fixture
+def portal_patient(treated_patient):
+    """The patient, with a portal account `maya`."""
     user = user_with_password("maya")
     grant_role(user, Role.PATIENT)
     treated_patient.user = user
     treated_patient.save()
+    return treated_patient
 
+
+def test_sign_in_needs_no_mouse(desktop_page, portal_patient):
+    page = desktop_page
     page.goto("/sign-in/")
     # The form puts the cursor in the first field; from there on Tab and Enter do the rest.
     expect(page.get_by_label("Username")).to_be_focused()
@@ -62,12 +59,8 @@ def test_sign_in_needs_no_mouse(desktop_page, treated_patient):
     expect(page.get_by_role("heading", name="Hello Maya")).to_be_visible()
 
 
-def test_every_portal_page_fits_a_phone(phone_page, treated_patient):
+def test_every_portal_page_fits_a_phone(phone_page, portal_patient):
     page = phone_page
-    user = user_with_password("maya")
-    grant_role(user, Role.PATIENT)
-    treated_patient.user = user
-    treated_patient.save()
     sign_in(page, "maya", PASSWORD)
     expect(page.get_by_role("heading", name="Hello Maya")).to_be_visible()
     for path in PORTAL_PAGES:
