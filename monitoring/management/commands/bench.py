@@ -33,7 +33,7 @@ class Command(BaseCommand):
         parser.add_argument("--connections", type=int, default=16)
         parser.add_argument("--seconds", type=int, default=10, help="Length of each wrk run.")
         parser.add_argument("--load-runs", type=int, default=3)
-        parser.add_argument("--messages", type=int, default=1000, help="Per delivery run.")
+        parser.add_argument("--messages", type=int, default=300, help="Per delivery run.")
         parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", ""))
         parser.add_argument("--skip-http", action="store_true", help="No gunicorn, wrk, Celery.")
         parser.add_argument(
