@@ -4,11 +4,14 @@ non-2xx answers; a run with any non-2xx answer or socket error fails its row."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.request import urlopen
 
 from monitoring.bench.pages import Page
 from monitoring.bench.processes import Child, free_port, production_env, python_module
@@ -68,10 +71,13 @@ def load_measure(
             url = f"http://127.0.0.1:{port}{page.url}"
             cookie = f"Cookie: {session_cookie(page.client)}"
             _wrk(wrk, url, cookie, script, connections=connections, seconds=5)  # warm-up
-            rounds = [
-                _wrk(wrk, url, cookie, script, connections=connections, seconds=seconds)
-                for _ in range(runs)
-            ]
+            rounds = []
+            for _ in range(runs):
+                _drain(port)
+                rounds.append(
+                    _wrk(wrk, url, cookie, script, connections=connections, seconds=seconds)
+                )
+            _drain(port)
             figures[page.name] = LoadFigures(
                 requests_per_second=median(r[0] / (r[5] / 1e6) for r in rounds),
                 p50_ms=median(r[3] / 1000 for r in rounds),
@@ -85,6 +91,19 @@ def load_measure(
         server.stop()
         script.unlink()
     return figures, memory
+
+
+def _drain(port: int) -> None:
+    """Wait until the workers have answered what wrk left queued (sync workers finish every
+    request they accepted, whether or not wrk still waits), so a slow page does not stall the
+    next page's runs: until the sign-in page answers within a second, at most two minutes."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        started = time.monotonic()
+        with contextlib.suppress(OSError):
+            urlopen(f"http://127.0.0.1:{port}/sign-in/", timeout=30).read()
+        if time.monotonic() - started < 1:
+            return
 
 
 def _wrk(wrk, url, cookie, script, *, connections, seconds) -> list[int]:
