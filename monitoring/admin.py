@@ -20,7 +20,7 @@ from .models import (
     ProtocolItem,
     ScheduledCheck,
 )
-from .services import schedule_reconcile
+from .services import reconcile_in_batches
 
 
 class ProtocolItemInline(admin.StackedInline):
@@ -36,12 +36,13 @@ class ProtocolItemInline(admin.StackedInline):
 
 
 def replan_patients(protocol: MonitoringProtocol) -> int:
-    patients = list(
-        Patient.objects.filter(protocol=protocol, status__in=Patient.PLANNED_STATUSES).only("pk")
+    patient_ids = list(
+        Patient.objects.filter(protocol=protocol, status__in=Patient.PLANNED_STATUSES)
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
-    for patient in patients:
-        schedule_reconcile(patient=patient)
-    return len(patients)
+    reconcile_in_batches(patient_ids)
+    return len(patient_ids)
 
 
 @admin.register(MonitoringProtocol)

@@ -3,8 +3,11 @@ what planning needs, and stores what it returns."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from django.db import transaction
 from django.utils import timezone
@@ -13,7 +16,8 @@ from audit.bulk import bulk_update_recorded, update_recorded
 from patients.models import InfusionCourse, Patient
 
 from . import planning
-from .models import ScheduledCheck
+from .bulk_insert import rows_insert
+from .models import ProtocolItem, ScheduledCheck
 
 MOVED_FIELDS = ["panel", "due_date", "window_opens", "overdue_after", "updated_at"]
 
@@ -58,74 +62,188 @@ def schedule_reconcile(*, patient: Patient) -> ReconcileResult:
     checks are never touched, nor are urgent checks opened by a reported symptom. Running it
     twice changes nothing the second time.
     """
+    return schedules_reconcile(patient_ids=[patient.pk])[patient.pk]
+
+
+def schedules_reconcile(*, patient_ids: Sequence[int]) -> dict[int, ReconcileResult]:
+    """schedule_reconcile for many patients at once, in the same number of queries as for one:
+    a protocol change, an import of a programme's patients. Give it a few hundred at a time
+    (reconcile_in_batches): every patient is locked until the transaction ends."""
+    results: dict[int, ReconcileResult] = {}
     with transaction.atomic():
-        # Lock the patient so two reconciles (or a reconcile and a course edit) cannot interleave.
-        locked = (
+        # Lock the patients so two reconciles (or a reconcile and a course edit) cannot
+        # interleave; in id order, so two batches that overlap cannot deadlock.
+        locked = list(
             Patient.objects.select_for_update(of=("self",))
             .select_related("protocol")
-            .get(pk=patient.pk)
+            .filter(pk__in=patient_ids)
+            .order_by("pk")
         )
-        courses = list(locked.courses.exclude(status=InfusionCourse.Status.CANCELLED))
-        items = list(locked.protocol.items.all())
-        plan = patient_plan(patient=locked, courses=courses, items=items)
+        courses = defaultdict(list)
+        for course in InfusionCourse.objects.filter(patient__in=patient_ids).exclude(
+            status=InfusionCourse.Status.CANCELLED
+        ):
+            courses[course.patient_id].append(course)
+        items = defaultdict(list)
+        for item in ProtocolItem.objects.filter(
+            protocol__in={patient.protocol_id for patient in locked}
+        ):
+            items[item.protocol_id].append(item)
         # Urgent checks (opened by a reported symptom) are not the plan's to move or cancel.
-        existing = {
-            check.slot: check
-            for check in ScheduledCheck.objects.active().planned().filter(patient=locked)
-        }
+        # Read as plain values: a re-plan that changes nothing builds no model instances.
+        existing = defaultdict(dict)
+        for row in (
+            ScheduledCheck.objects.active()
+            .planned()
+            .filter(patient__in=patient_ids)
+            .values_list(*_STORED)
+        ):
+            stored = _Stored(*row)
+            existing[stored.patient_id][stored.slot] = stored
         now = timezone.now()
-        to_create, to_move = [], []
-        for planned in plan.checks:
-            check = existing.get(planned.slot)
-            if check is None:
-                to_create.append(_new_check(locked, planned))
-            elif check.is_open and _dates_differ(check, planned):
+        to_create, to_move, stale = [], {}, defaultdict(list)
+        for patient in locked:
+            plan = patient_plan(
+                patient=patient, courses=courses[patient.pk], items=items[patient.protocol_id]
+            )
+            mine = existing[patient.pk]
+            created = len(to_create)
+            moved = len(to_move)
+            for planned in plan.checks:
+                check = mine.get(planned.slot)
+                if check is None:
+                    to_create.append(_new_row(patient.pk, planned, now))
+                elif check.is_open and _dates_differ(check, planned):
+                    to_move[check.pk] = planned
+            planned_slots = {planned.slot for planned in plan.checks}
+            cancelled = [
+                check.pk
+                for slot, check in mine.items()
+                if slot not in planned_slots and check.is_open
+            ]
+            stale[_cancel_reason(patient)] += cancelled
+            results[patient.pk] = ReconcileResult(
+                created=len(to_create) - created,
+                moved=len(to_move) - moved,
+                cancelled=len(cancelled),
+                end_of_follow_up=plan.end_of_follow_up,
+            )
+        if to_create:
+            rows_insert(ScheduledCheck, NEW_FIELDS, to_create)
+        if to_move:
+            moving = list(ScheduledCheck.objects.filter(pk__in=to_move))
+            for check in moving:
+                planned = to_move[check.pk]
                 check.panel = planned.panel
                 check.due_date = planned.due
                 check.window_opens = planned.window_opens
                 check.overdue_after = planned.overdue_after
                 check.updated_at = now
-                to_move.append(check)
-        planned_slots = {planned.slot for planned in plan.checks}
-        stale = [
-            check.pk
-            for slot, check in existing.items()
-            if slot not in planned_slots and check.is_open
-        ]
-        if to_create:
-            ScheduledCheck.objects.bulk_create(to_create)
-        if to_move:
-            bulk_update_recorded(to_move, MOVED_FIELDS)
-        if stale:
-            update_recorded(
-                ScheduledCheck.objects.filter(pk__in=stale),
-                cancelled_at=now,
-                cancelled_reason=_cancel_reason(locked),
-                updated_at=now,
-            )
-    return ReconcileResult(
-        created=len(to_create),
-        moved=len(to_move),
-        cancelled=len(stale),
-        end_of_follow_up=plan.end_of_follow_up,
+            bulk_update_recorded(moving, MOVED_FIELDS)
+        for reason, pks in stale.items():
+            if pks:
+                update_recorded(
+                    ScheduledCheck.objects.filter(pk__in=pks),
+                    cancelled_at=now,
+                    cancelled_reason=reason,
+                    updated_at=now,
+                )
+    return results
+
+
+def reconcile_in_batches(patient_ids: Sequence[int], *, batch: int = 500) -> int:
+    """Re-plan many patients, `batch` to a transaction; returns the checks created."""
+    created = 0
+    for start in range(0, len(patient_ids), batch):
+        results = schedules_reconcile(patient_ids=patient_ids[start : start + batch])
+        created += sum(result.created for result in results.values())
+    return created
+
+
+# What reconciling needs of a stored check, read as a tuple.
+_STORED = [
+    "pk",
+    "patient_id",
+    "protocol_item_id",
+    "kind",
+    "month_offset",
+    "course_id",
+    "panel",
+    "due_date",
+    "window_opens",
+    "overdue_after",
+    "completed_on",
+    "waived_at",
+    "cancelled_at",
+]
+
+
+class _Stored(NamedTuple):
+    pk: int
+    patient_id: int
+    protocol_item_id: int
+    kind: str
+    month_offset: int | None
+    course_id: int | None
+    panel: str
+    due_date: date
+    window_opens: date
+    overdue_after: date
+    completed_on: date | None
+    waived_at: object
+    cancelled_at: object
+
+    @property
+    def slot(self) -> tuple:
+        if self.kind == planning.RECURRING:
+            return (self.protocol_item_id, planning.RECURRING, self.month_offset)
+        return (self.protocol_item_id, planning.PRE_COURSE, self.course_id)
+
+    @property
+    def is_open(self) -> bool:
+        return self.cancelled_at is None and self.waived_at is None and self.completed_on is None
+
+
+NEW_FIELDS = [
+    "patient_id",
+    "protocol_item_id",
+    "panel",
+    "kind",
+    "month_offset",
+    "course_id",
+    "due_date",
+    "window_opens",
+    "overdue_after",
+    "completed_on",
+    "waived_reason",
+    "cancelled_reason",
+    "created_at",
+    "updated_at",
+]
+
+
+def _new_row(patient_id: int, planned: planning.PlannedCheck, now) -> tuple:
+    """A new check as values for NEW_FIELDS. The checks a plan creates are not audited one by
+    one (audit/bulk.py says why), so they go in with COPY rather than as model instances."""
+    return (
+        patient_id,
+        planned.item_key,
+        planned.panel,
+        planned.kind,
+        planned.month_offset,
+        planned.course_key if planned.kind == planning.PRE_COURSE else None,
+        planned.due,
+        planned.window_opens,
+        planned.overdue_after,
+        None,
+        "",
+        "",
+        now,
+        now,
     )
 
 
-def _new_check(patient: Patient, planned: planning.PlannedCheck) -> ScheduledCheck:
-    return ScheduledCheck(
-        patient=patient,
-        protocol_item_id=planned.item_key,
-        panel=planned.panel,
-        kind=planned.kind,
-        month_offset=planned.month_offset,
-        course_id=planned.course_key if planned.kind == planning.PRE_COURSE else None,
-        due_date=planned.due,
-        window_opens=planned.window_opens,
-        overdue_after=planned.overdue_after,
-    )
-
-
-def _dates_differ(check: ScheduledCheck, planned: planning.PlannedCheck) -> bool:
+def _dates_differ(check: _Stored, planned: planning.PlannedCheck) -> bool:
     return (
         check.due_date != planned.due
         or check.window_opens != planned.window_opens

@@ -14,16 +14,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db.models import (
-    Case,
     Exists,
-    F,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
-    Value,
-    When,
 )
 
 from monitoring.models import (
@@ -183,20 +178,24 @@ def _open_checks(scope: Q) -> QuerySet[ScheduledCheck]:
 
 
 def _awaiting_results(clinics: dict[int, ClinicView], scope: Q, now: datetime) -> Section:
-    urgency = Case(
-        When(tier="critical", then=Value(0)),
-        When(tier="red", then=Value(1)),
-        default=Value(2),
-        output_field=IntegerField(),
-    )
-    results = (
+    """Most flagged results were acknowledged long ago, and PostgreSQL cannot know how few are
+    left: asked for the first rows in order, it sorts every flagged result ever and probes the
+    acknowledgements one by one. So the waiting ones are found first, unordered (one anti-join
+    over the flagged results), then ordered here and the shown ones loaded: two queries, as a
+    count and a page would be."""
+    waiting = list(
         results_awaiting_acknowledgement()
         .filter(scope)
-        .select_related("patient", "analyte")
-        # Results from before tier_since was recorded have no clock; they are the oldest.
-        .order_by(urgency, F("tier_since").asc(nulls_first=True), "pk")
+        .order_by()
+        .values_list("pk", "tier", "tier_since")
     )
-    section = _section(results)
+    # Critical, then red, then amber; the oldest first. Results from before tier_since was
+    # recorded have no clock; they are the oldest.
+    rank = {"critical": 0, "red": 1}
+    waiting.sort(key=lambda row: (rank.get(row[1], 2), row[2] is not None, row[2] or now, row[0]))
+    shown = [pk for pk, _, _ in waiting[:SECTION_LIMIT]]
+    loaded = LabResult.objects.select_related("patient", "analyte").in_bulk(shown)
+    section = Section(rows=[loaded[pk] for pk in shown], total=len(waiting))
     for result in section.rows:
         clinic = clinics[result.patient.clinic_id]
         result.escalated = result_is_escalated(

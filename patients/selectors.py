@@ -12,12 +12,21 @@ from django.db.models import Count, Min, Prefetch, Q, QuerySet
 
 from monitoring import planning
 from monitoring.charts import TrendChart, trend_chart
-from monitoring.models import ACKNOWLEDGE_TIERS, Acknowledgement, LabResult, ScheduledCheck
+from monitoring.models import (
+    ACKNOWLEDGE_TIERS,
+    Acknowledgement,
+    LabReport,
+    LabResult,
+    ScheduledCheck,
+)
 from monitoring.result_flags import patient_flag_data
 
 from .models import InfusionCourse, Patient
 
 CHARTED_ANALYTES = ("platelets", "creatinine", "tsh")
+# Reports listed per page of a patient's results, newest first: about half a year of monthly
+# panels. The trend charts always draw every result; older reports are a page away.
+REPORTS_PER_PAGE = 30
 
 
 def patient_search(patients: QuerySet[Patient], *, query: str) -> QuerySet[Patient]:
@@ -70,16 +79,18 @@ class PatientPage:
     courses: list[InfusionCourse]
     timeline: OrderedDict[str, list[TimelineDay]]  # "March 2025" -> days with their checks
     overdue: list[ScheduledCheck]
-    results: list[LabResult]
+    results: list[LabResult]  # those of the reports on `reports_page`
+    reports_page: Page
     charts: list[TrendChart]
     end_of_follow_up: date | None
     # Symptoms the patient reported through the portal, newest first, from their urgent checks.
     symptom_reports: list = field(default_factory=list)
 
 
-def patient_page(patient: Patient, *, today: date) -> PatientPage:
-    """Five queries: courses, checks, results (with analyte and report), the results'
-    acknowledgements (with who gave them), flag rules."""
+def patient_page(patient: Patient, *, today: date, results_page=None) -> PatientPage:
+    """Eight queries however long the record: courses, checks, the count and one page of
+    reports, their results (with analyte and report), the results' acknowledgements (with who
+    gave them), the charted analytes' whole series, flag rules."""
     courses = list(patient.courses.order_by("number"))
     checks = list(
         ScheduledCheck.objects.active()
@@ -88,15 +99,27 @@ def patient_page(patient: Patient, *, today: date) -> PatientPage:
         .with_status(today)
         .order_by("due_date", "panel")
     )
+    reports_page = Paginator(
+        LabReport.objects.filter(patient=patient)
+        .order_by("-sample_collected_on", "-entered_at", "-pk")
+        .values_list("pk", flat=True),
+        REPORTS_PER_PAGE,
+    ).get_page(results_page)
     acknowledgements = Acknowledgement.objects.select_related("acknowledged_by")
     results = list(
-        LabResult.objects.filter(patient=patient)
+        LabResult.objects.filter(report__in=list(reports_page.object_list))
         .select_related("analyte", "report")
         .prefetch_related(Prefetch("acknowledgements", queryset=acknowledgements))
         .order_by("-sample_collected_on", "report_id", "analyte__display_order")
     )
     for result in results:
         result.awaits_acknowledgement = _awaits_acknowledgement(result)
+    charted = list(
+        LabResult.objects.current()
+        .filter(patient=patient, analyte__code__in=CHARTED_ANALYTES)
+        .select_related("analyte")
+        .order_by("sample_collected_on", "pk")
+    )
     flag_data = patient_flag_data(patient, courses)
     return PatientPage(
         patient=patient,
@@ -104,7 +127,8 @@ def patient_page(patient: Patient, *, today: date) -> PatientPage:
         timeline=_timeline(checks),
         overdue=[check for check in checks if check.status == "overdue"],
         results=results,
-        charts=_charts(results, flag_data),
+        reports_page=reports_page,
+        charts=_charts(charted, flag_data),
         end_of_follow_up=_end_of_follow_up(patient, courses),
         symptom_reports=_symptom_reports(checks),
     )
@@ -144,13 +168,11 @@ def _timeline(checks: list[ScheduledCheck]) -> OrderedDict[str, list[TimelineDay
     return months
 
 
-def _charts(results: list[LabResult], flag_data) -> list[TrendChart]:
-    current = [r for r in results if not r.is_entered_in_error and not r.report.is_entered_in_error]
+def _charts(current: list[LabResult], flag_data) -> list[TrendChart]:
+    """`current`: the charted analytes' current results, oldest first."""
     charts = []
     for code in CHARTED_ANALYTES:
-        series = sorted(
-            (r for r in current if r.analyte.code == code), key=lambda r: r.sample_collected_on
-        )
+        series = [r for r in current if r.analyte.code == code]
         rules = [rule for rule in flag_data.rules if rule.analyte == code]
         analyte = series[0].analyte if series else None
         if analyte is not None:

@@ -47,7 +47,8 @@ class PatientDetailView(StaffAccessMixin, View):
         patient = patient_for(request, pk)
         record_access(request, patient, "patient page")
         today = patient.clinic.today()
-        context = {"page": patient_page(patient, today=today), "today": today}
+        page = patient_page(patient, today=today, results_page=request.GET.get("results"))
+        context = {"page": page, "today": today}
         return render(request, "patients/detail.html", context)
 
 

@@ -307,15 +307,31 @@ def test_the_patient_page_renders_in_a_constant_number_of_queries(
     # session, user, the second factor's device, savepoint and release (ATOMIC_REQUESTS),
     # clinic membership check, the user's and their groups' permissions, patient (with clinic,
     # protocol and named nurse), the audit trail's read entry and its subject row, courses,
-    # checks (with any symptom report), results (with analyte and report), the results'
-    # acknowledgements (with who acknowledged), flag rules; then the session's new expiry
-    # (savepoint, update, release)
-    with django_assert_num_queries(19):
+    # checks (with any symptom report), the count and one page of reports, their results
+    # (with analyte and report), the results' acknowledgements (with who acknowledged), the
+    # charted analytes' series, flag rules; then the session's new expiry (savepoint, update,
+    # release)
+    with django_assert_num_queries(22):
         client_a.get(detail_url(short))
-    with django_assert_num_queries(19):
+    with django_assert_num_queries(22):
         response = client_a.get(detail_url(long))
-    assert len(response.context["page"].results) == 60 * 4
-    assert len(response.context["page"].charts) == 3
+    page = response.context["page"]
+    # Ten months of three reports a month on the first page; the charts draw all five years.
+    assert page.reports_page.paginator.count == 60 * 3
+    assert len(page.results) == 10 * 4
+    assert len(page.charts) == 3
+    assert "Older results" in response.content.decode()
+
+
+def test_every_result_of_a_long_record_is_a_page_away(client_a, staff_a, clinic_a):
+    patient = PatientFactory(clinic=clinic_a)
+    course_add(patient=patient, first_infusion_date=date(2024, 1, 15), daily_dose_mg=Decimal(12))
+    five_years_of_results(patient, staff_a, 60)
+    seen = set()
+    for number in range(1, 7):
+        page = client_a.get(detail_url(patient), {"results": number}).context["page"]
+        seen |= {result.pk for result in page.results}
+    assert seen == set(LabResult.objects.filter(patient=patient).values_list("pk", flat=True))
 
 
 def upload(client, clinic, text, name="results.csv", encoding="utf-8"):

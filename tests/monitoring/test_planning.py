@@ -1,9 +1,10 @@
 """The pure planning function, without a database (clinical-rules.md section 2)."""
 
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from dateutil.relativedelta import relativedelta
 
 from monitoring.planning import (
     PRE_COURSE,
@@ -12,6 +13,7 @@ from monitoring.planning import (
     PlanningError,
     Protocol,
     ProtocolItem,
+    add_months,
     plan_schedule,
 )
 
@@ -177,3 +179,11 @@ def test_a_recurring_item_without_an_interval_is_refused():
     broken = Protocol(follow_up_months=60, items=(recurring("thyroid", 0, 14),))
     with pytest.raises(PlanningError, match="interval"):
         plan_schedule(courses=[COURSE_1], protocol=broken, sex="F")
+
+
+def test_add_months_agrees_with_relativedelta_on_every_day_of_four_years():
+    day = date(2023, 1, 1)
+    while day < date(2027, 1, 1):
+        for months in (0, 1, 3, 11, 12, 13, 59, 60, 61):
+            assert add_months(day, months) == day + relativedelta(months=months), (day, months)
+        day += timedelta(days=1)

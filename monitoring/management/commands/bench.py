@@ -1,0 +1,179 @@
+"""`manage.py bench --patients 10000`: build a programme-sized data set on PostgreSQL and print
+the figures of docs/scaling.md (monitoring/bench/ says how each is measured). Run it on a
+scratch database: scripts/bench drops and re-creates one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.utils import timezone
+
+from monitoring.bench.dataset import dataset_build
+from monitoring.bench.delivery import delivery_measure
+from monitoring.bench.load import load_measure
+from monitoring.bench.pages import pages_measure, pages_of
+from monitoring.bench.report import Report, ms, verdict
+from monitoring.bench.scans import scans_measure
+from monitoring.bench.schedules import storage_measure
+from monitoring.models import Notification
+
+
+class Command(BaseCommand):
+    help = "Build a realistic data set and print the scaling figures (scratch PostgreSQL)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--patients", type=int, default=10_000)
+        parser.add_argument("--runs", type=int, default=5, help="Runs per figure (median).")
+        parser.add_argument("--cohort", type=int, default=1000, help="Patients per storage run.")
+        parser.add_argument("--web-workers", type=int, default=3)
+        parser.add_argument("--connections", type=int, default=16)
+        parser.add_argument("--seconds", type=int, default=10, help="Length of each wrk run.")
+        parser.add_argument("--load-runs", type=int, default=3)
+        parser.add_argument("--messages", type=int, default=300, help="Per delivery run.")
+        parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", ""))
+        parser.add_argument("--skip-http", action="store_true", help="No gunicorn, wrk, Celery.")
+        parser.add_argument(
+            "--quick", action="store_true", help="Small and short: a smoke test, not figures."
+        )
+
+    def handle(self, *args, **o) -> None:
+        if connection.vendor != "postgresql":
+            raise CommandError("The benchmark needs PostgreSQL (scripts/bench makes a database).")
+        if o["quick"]:
+            o.update(runs=1, cohort=min(o["cohort"], 20), seconds=1, load_runs=1, messages=10)
+        if not o["skip_http"] and not o["redis_url"]:
+            raise CommandError("Give --redis-url (or BENCH_REDIS_URL), or --skip-http.")
+        report = Report()
+        try:
+            self.measure(report, o)
+        finally:
+            self.stdout.write(report.render())
+
+    def measure(self, report: Report, o: dict) -> None:
+        runs = o["runs"]
+        now = timezone.now()
+        today = timezone.localdate(now)
+        report.note(
+            f"{o['patients']:,} patients; {os.cpu_count()} cores; PostgreSQL "
+            f"{connection.cursor().connection.info.server_version // 10000}; load average at "
+            f"start {os.getloadavg()[0]:.1f}; each figure the median of {runs} runs unless said."
+        )
+        self.say(f"Building {o['patients']:,} patients...")
+        data = dataset_build(patients=o["patients"], today=today, log=self.say)
+        report.add(
+            "data set",
+            f"{o['patients']:,} patients, {data.checks:,} checks, {data.results:,} results, "
+            f"{data.overdue:,} overdue checks; built in {data.seconds:.0f} s",
+        )
+
+        self.say("Schedules...")
+        store = storage_measure(cohort=o["cohort"], runs=min(runs, 3), today=today)
+        report.add(
+            f"plan and store schedules ({store.patients:,} patients, {store.rows:,} rows a run)",
+            f"{store.patients_per_second:,.0f} patients/s ({store.rows / store.app_seconds:,.0f}"
+            f" rows/s); COPY of the same rows {store.copy_seconds:.2f} s: "
+            f"{store.ratio:.1f}x COPY (median of {store.runs})",
+            verdict(store.ratio <= 3, "within 3x of COPY"),
+        )
+
+        self.say("Scans...")
+        scans = scans_measure(now=now, runs=runs)
+        bare = scans.bare.seconds
+        report.add(
+            "bare SQL count of overdue open checks",
+            f"{ms(bare)} ({scans.overdue_rows:,} rows)",
+        )
+        report.add(
+            "first scan ever (creates every alert)",
+            f"{scans.first_seconds:.1f} s, {scans.first_queries} queries, "
+            f"{scans.created:,} notifications (once)",
+        )
+        report.add(
+            "every scan, nothing new (each 15 minutes)",
+            f"{ms(scans.every.seconds)}, {scans.every.queries} queries: "
+            f"{scans.every.seconds / bare:.1f}x the bare count",
+            verdict(scans.every.seconds <= 3 * bare, "within 3x"),
+        )
+        for name, figure in scans.alone.items():
+            report.add(
+                f"  {name} scan alone",
+                f"{ms(figure.seconds)}, {figure.queries} queries: "
+                f"{figure.seconds / bare:.1f}x the bare count",
+            )
+        report.add("sweep: recipients with mail due", f"{ms(scans.sweep.seconds)}, 1 query")
+
+        self.say("Pages in process...")
+        pages = pages_of(data)
+        for name, figure in pages_measure(pages, runs=max(runs, 5)).items():
+            report.add(
+                f"{name}: server time in process",
+                f"{ms(figure.seconds)}, {figure.queries} queries (median of {figure.runs})",
+            )
+        memory = {}
+        if not o["skip_http"]:
+            self.say(f"Pages under load: {o['web_workers']} gunicorn workers, wrk...")
+            loads, memory["web"] = load_measure(
+                pages,
+                workers=o["web_workers"],
+                connections=o["connections"],
+                seconds=o["seconds"],
+                runs=o["load_runs"],
+                redis_url=o["redis_url"],
+            )
+            for name, figure in loads.items():
+                ok = figure.requests > 0 and figure.bad == 0 and figure.p95_ms < 150
+                report.add(
+                    f"{name}: HTTP, {o['connections']} clients",
+                    f"{figure.requests_per_second:.0f} req/s, p50 {figure.p50_ms:.0f} ms, p95 "
+                    f"{figure.p95_ms:.0f} ms; {figure.requests:,} requests, {figure.bad} non-2xx"
+                    f" (median of {figure.runs} runs of {o['seconds']} s)",
+                    verdict(ok, "p95 < 150 ms, all 200"),
+                )
+            self.say("Delivery: 2 Celery workers, SMTP on loopback...")
+            # The scans queued digests and daily e-mails for thousands of recipients; only the
+            # benchmark's own messages are timed.
+            Notification.objects.filter(status=Notification.Status.QUEUED).update(
+                status=Notification.Status.CANCELLED
+            )
+            delivered, memory["worker"] = delivery_measure(
+                patient_ids=data.patient_ids,
+                messages=o["messages"],
+                runs=min(runs, 3),
+                redis_url=o["redis_url"],
+            )
+            report.add(
+                "notification delivery, 2 Celery workers (Redis), SMTP on loopback",
+                f"{delivered.per_second:.0f} messages/s ({delivered.messages:,} messages a run, "
+                f"median of {delivered.runs})",
+            )
+            report.add(
+                f"peak memory (VmHWM), gunicorn ({o['web_workers']} workers)",
+                _memory(memory["web"]),
+            )
+            report.add("peak memory (VmHWM), Celery workers", _memory(memory["worker"]))
+        report.add(
+            "disk",
+            f"database {_database_size()}; {shutil.disk_usage('/').free / 1e9:.0f} GB free after",
+        )
+        report.note(
+            f"finished {time.strftime('%Y-%m-%d %H:%M')}, load average {os.getloadavg()[0]:.1f}"
+        )
+        self.stdout.write(report.render())
+
+    def say(self, line: str) -> None:
+        self.stderr.write(line)
+
+
+def _memory(by_pid: dict[int, float]) -> str:
+    values = sorted(by_pid.values())
+    return f"largest process {values[-1]:.0f} MB; {len(values)} processes, {sum(values):.0f} MB"
+
+
+def _database_size() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
+        return cursor.fetchone()[0]
