@@ -47,8 +47,13 @@ AUDITED_RECORDS: list[AuditedRecord] = [
         "monitoring.LabReport", attrgetter("patient_id"), ("submission_key", "entered_at")
     ),
     # The rationale is the flag rules' fixed explanation, repeated on every result; the tier,
-    # reasons and next action that decide what a nurse does are kept.
-    AuditedRecord("monitoring.LabResult", attrgetter("patient_id"), (*TIMESTAMPS, "rationale")),
+    # reasons and next action that decide what a nurse does are kept. Awaiting acknowledgement
+    # follows from the tier and the acknowledgements, which have their own entries.
+    AuditedRecord(
+        "monitoring.LabResult",
+        attrgetter("patient_id"),
+        (*TIMESTAMPS, "rationale", "awaits_acknowledgement"),
+    ),
     AuditedRecord("monitoring.Acknowledgement", _acknowledged_patient_id),
     # Checks: waivers, completions, moves and cancellations. Planned checks are created in bulk
     # without an entry each (see audit.bulk).

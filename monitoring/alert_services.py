@@ -157,6 +157,27 @@ def abnormal_alerts_create(*, patient: Patient, results: Iterable[LabResult], no
     notifications_store(rows)
 
 
+def results_awaiting_set(results: Iterable[LabResult]) -> None:
+    """Set `awaits_acknowledgement` on results about to be saved, from their tier: amber or worse,
+    current, and not acknowledged at that tier (a correction back to a tier already acknowledged
+    needs no new acknowledgement). One query, and none when no result is flagged or all are new.
+    The callers pass current results on current reports."""
+    results = list(results)
+    for result in results:
+        result.awaits_acknowledgement = (
+            result.tier in ACKNOWLEDGE_TIERS and not result.is_entered_in_error
+        )
+    stored = [result for result in results if result.awaits_acknowledgement and result.pk]
+    if not stored:
+        return
+    acknowledged = set(
+        Acknowledgement.objects.filter(result__in=stored).values_list("result_id", "tier")
+    )
+    for result in stored:
+        if (result.pk, result.tier) in acknowledged:
+            result.awaits_acknowledgement = False
+
+
 def result_acknowledge(
     *, result: LabResult, action: str, note: str, acknowledged_by, now: datetime
 ) -> Acknowledgement:
@@ -174,7 +195,7 @@ def result_acknowledge(
             problems["__all__"] = "This result was marked entered in error."
         if problems:
             raise ValidationError(problems)
-        return Acknowledgement.objects.create(
+        acknowledgement = Acknowledgement.objects.create(
             result=result,
             tier=result.tier,
             action=action,
@@ -182,6 +203,12 @@ def result_acknowledge(
             acknowledged_by=acknowledged_by,
             acknowledged_at=now,
         )
+        # An UPDATE, not a save: the acknowledgement is the record of what happened, and a save
+        # would add a version of the unchanged result to its history.
+        LabResult.objects.filter(pk=result.pk, tier=result.tier).update(
+            awaits_acknowledgement=False
+        )
+        return acknowledgement
 
 
 def check_follow_up(

@@ -19,7 +19,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from audit.bulk import record_created, update_recorded
-from monitoring.alert_services import abnormal_alerts_create
+from monitoring.alert_services import abnormal_alerts_create, results_awaiting_set
 from monitoring.measurements import MeasurementError
 from monitoring.models import LabReport, LabResult, ResultImport, ScheduledCheck
 from monitoring.result_flags import patient_flag_data, results_evaluate
@@ -94,6 +94,7 @@ def report_record(
         now = timezone.now()
         for result in results:
             result.tier_since = now
+        results_awaiting_set(results)
         # One insert for the results and one for their first history versions.
         bulk_create_with_history(results, LabResult, default_user=entered_by)
         record_created(results)
@@ -241,6 +242,8 @@ def report_mark_in_error(*, report: LabReport, reason: str, marked_by) -> LabRep
         if report.is_entered_in_error:
             return report
         _mark_in_error(report, reason, marked_by)
+        # Its results no longer wait for anyone; they keep their own versions unchanged.
+        report.results.filter(awaits_acknowledgement=True).update(awaits_acknowledgement=False)
         update_recorded(report.completed_checks.all(), completed_on=None, completed_by=None)
         # The report's results share its sample date: every current result of those analytes
         # from that date on may lose a previous value or baseline, in one query.
@@ -260,6 +263,8 @@ def report_mark_in_error(*, report: LabReport, reason: str, marked_by) -> LabRep
 def _mark_in_error(record: LabResult | LabReport, reason: str, marked_by) -> None:
     record.entered_in_error_at = timezone.now()
     record.entered_in_error_reason = reason.strip()
+    if isinstance(record, LabResult):
+        record.awaits_acknowledgement = False
     record._history_user = marked_by
     record._change_reason = f"Entered in error: {reason.strip()}"
     record.save()
@@ -302,7 +307,11 @@ def _reflag(results, changed_by, reason: str, corrected=None, data=None) -> list
     patient = results[0].patient if results else None
     saved = []
     now = timezone.now()
-    for result in results_evaluate(patient=patient, results=results, data=data):
+    evaluated = results_evaluate(patient=patient, results=results, data=data)
+    retiered = [result for result in evaluated if result.tier != tiers[result.pk]]
+    # A new tier awaits a new acknowledgement, unless it was acknowledged at that tier before.
+    results_awaiting_set(retiered)
+    for result in evaluated:
         if result.tier != tiers[result.pk]:
             result.tier_since = now
         if result is corrected:

@@ -22,7 +22,6 @@ from django.db.models import (
 )
 
 from monitoring.models import (
-    ACKNOWLEDGE_TIERS,
     Acknowledgement,
     LabResult,
     Notification,
@@ -39,14 +38,10 @@ DUE_SOON_DAYS = 7
 def results_awaiting_acknowledgement() -> QuerySet[LabResult]:
     """Current results flagged amber or worse with no acknowledgement at their present tier.
     The same rule as the alert scans: a correction that moves a result to another tier needs
-    acknowledging again."""
-    return (
-        LabResult.objects.current()
-        .filter(tier__in=ACKNOWLEDGE_TIERS)
-        .exclude(
-            Exists(Acknowledgement.objects.filter(result=OuterRef("pk"), tier=OuterRef("tier")))
-        )
-    )
+    acknowledging again. The rule is kept on the result by the services that write tiers,
+    acknowledgements and entries in error (`awaits_acknowledgement`), so this reads only the
+    waiting results through their partial index."""
+    return LabResult.objects.filter(awaits_acknowledgement=True)
 
 
 def result_is_escalated(
@@ -178,11 +173,8 @@ def _open_checks(scope: Q) -> QuerySet[ScheduledCheck]:
 
 
 def _awaiting_results(clinics: dict[int, ClinicView], scope: Q, now: datetime) -> Section:
-    """Most flagged results were acknowledged long ago, and PostgreSQL cannot know how few are
-    left: asked for the first rows in order, it sorts every flagged result ever and probes the
-    acknowledgements one by one. So the waiting ones are found first, unordered (one anti-join
-    over the flagged results), then ordered here and the shown ones loaded: two queries, as a
-    count and a page would be."""
+    """The waiting results are few (a partial index holds just those): found unordered, ordered
+    here and the shown ones loaded: two queries, as a count and a page would be."""
     waiting = list(
         results_awaiting_acknowledgement()
         .filter(scope)

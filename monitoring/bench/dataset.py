@@ -275,7 +275,8 @@ def _reports_and_results(ids: list[int], author, today: date) -> None:
                     ELSE 'normal' END AS tier FROM r)
             INSERT INTO {results} (report_id, patient_id, sample_collected_on, analyte_id,
                 value_text, unit, canonical_value, tier, value_tier, reasons, next_action,
-                rationale, entered_in_error_reason, tier_since, updated_at)
+                rationale, entered_in_error_reason, tier_since, awaits_acknowledgement,
+                updated_at)
             SELECT id, patient_id, sample_collected_on, analyte_id,
                 CASE tier WHEN 'critical' THEN critical WHEN 'red' THEN red
                     WHEN 'amber' THEN amber ELSE normal END,
@@ -288,9 +289,12 @@ def _reports_and_results(ids: list[int], author, today: date) -> None:
                 tier, tier, '[]'::jsonb, '', '', '',
                 CASE WHEN tier = 'normal' THEN NULL ELSE sample_collected_on + time '12:00'
                     AT TIME ZONE 'UTC' END,
+                -- Waiting: the flagged results of the last week, which the insert below
+                -- leaves unacknowledged.
+                tier <> 'normal' AND sample_collected_on >= %s,
                 now()
             FROM t""",
-            [item for row in values for item in row] + [ids],
+            [item for row in values for item in row] + [ids, today - timedelta(days=7)],
         )
         cursor.execute(
             f"""INSERT INTO {acks} (result_id, tier, action, note, acknowledged_by_id,
