@@ -1,8 +1,10 @@
 """Reads for the nurse worklist: what needs a nurse today, across the user's clinics.
 
 The page is the same ten queries whether a clinic has ten patients or ten thousand: one for the
-user's clinics and their settings, then a count and one capped page of rows per section, and one
-query for the latest follow-up notes of the checks shown. Clinics in different time zones can be
+user's clinics and their settings, then a count and one page of rows per section, and one
+query for the latest follow-up notes of the checks shown. A section shows its most urgent
+SECTION_LIMIT rows; the others are a page away (`?overdue_page=2`), so the page costs the same
+to render whatever the backlog. Clinics in different time zones can be
 on different calendar dates; they are grouped by their local date (at most a few groups at any
 instant) and each group becomes one OR-ed condition, as the alert scans do.
 """
@@ -30,8 +32,12 @@ from monitoring.models import (
 from patients.access import clinics_for
 from patients.models import Clinic, Patient
 
-# Rows shown per section; the total is always counted, so nothing is hidden without saying so.
-SECTION_LIMIT = 200
+# Rows shown per section (a page of it); the total is always counted, so nothing is hidden
+# without saying so. Rendering a row is most of the page's cost: 200 rows a section took a
+# second at 10,000 patients.
+SECTION_LIMIT = 25
+# The query parameter that pages each pageable section: ?overdue_page=2.
+PAGE_PARAMETERS = {"overdue": "overdue_page", "due_soon": "due_page", "failed": "failed_page"}
 DUE_SOON_DAYS = 7
 
 
@@ -77,11 +83,29 @@ class ClinicView:
 class Section:
     rows: list
     total: int
+    page: int = 1  # of SECTION_LIMIT rows, from 1
 
     @property
     def hidden(self) -> int:
         """Rows counted but not shown, so the page can say how many more there are."""
         return self.total - len(self.rows)
+
+    @property
+    def first(self) -> int:
+        """The position of the first row shown, from 1 (0 when the section is empty)."""
+        return (self.page - 1) * SECTION_LIMIT + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.rows) - 1 if self.rows else 0
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page * SECTION_LIMIT < self.total
 
 
 @dataclass
@@ -94,18 +118,22 @@ class Worklist:
     mine: bool
 
 
-def worklist_for(user, *, now: datetime, mine: bool = False) -> Worklist:
+def worklist_for(
+    user, *, now: datetime, mine: bool = False, pages: dict[str, int] | None = None
+) -> Worklist:
+    """`pages`: the page of each pageable section (PAGE_PARAMETERS' keys), 1 if not given."""
+    pages = pages or {}
     clinics = _clinics_of(user, now)
     scope = _patient_scope(user, clinics, mine=mine)
-    overdue = _overdue_checks(clinics, scope)
-    due_soon = _checks_due_soon(clinics, scope)
+    overdue = _overdue_checks(clinics, scope, page=pages.get("overdue", 1))
+    due_soon = _checks_due_soon(clinics, scope, page=pages.get("due_soon", 1))
     _attach_latest_follow_ups([*overdue.rows, *due_soon.rows])
     return Worklist(
         clinics=clinics,
         results=_awaiting_results(clinics, scope, now),
         overdue=overdue,
         due_soon=due_soon,
-        failed=_failed_notifications(scope),
+        failed=_failed_notifications(scope, page=pages.get("failed", 1)),
         mine=mine,
     )
 
@@ -158,8 +186,13 @@ def _any_of(conditions: list[Q]) -> Q:
     return combined
 
 
-def _section(queryset: QuerySet) -> Section:
-    return Section(rows=list(queryset[:SECTION_LIMIT]), total=queryset.count())
+def _section(queryset: QuerySet, page: int = 1) -> Section:
+    """The count, then one page of rows: two queries whatever the page. A page past the end
+    shows the last one."""
+    total = queryset.count()
+    page = max(1, min(page, -(-total // SECTION_LIMIT)))
+    start = (page - 1) * SECTION_LIMIT
+    return Section(rows=list(queryset[start : start + SECTION_LIMIT]), total=total, page=page)
 
 
 def _open_checks(scope: Q) -> QuerySet[ScheduledCheck]:
@@ -200,7 +233,7 @@ def _awaiting_results(clinics: dict[int, ClinicView], scope: Q, now: datetime) -
     return section
 
 
-def _overdue_checks(clinics: dict[int, ClinicView], scope: Q) -> Section:
+def _overdue_checks(clinics: dict[int, ClinicView], scope: Q, *, page: int = 1) -> Section:
     overdue = _any_of(
         [
             Q(patient__clinic_id__in=ids, overdue_after__lt=today)
@@ -210,7 +243,7 @@ def _overdue_checks(clinics: dict[int, ClinicView], scope: Q) -> Section:
     checks = (
         _open_checks(scope).filter(overdue).order_by("overdue_after", "patient__family_name", "pk")
     )
-    section = _section(checks)
+    section = _section(checks, page)
     for check in section.rows:
         clinic = clinics[check.patient.clinic_id]
         check.days_overdue = (clinic.today - check.overdue_after).days
@@ -220,7 +253,7 @@ def _overdue_checks(clinics: dict[int, ClinicView], scope: Q) -> Section:
     return section
 
 
-def _checks_due_soon(clinics: dict[int, ClinicView], scope: Q) -> Section:
+def _checks_due_soon(clinics: dict[int, ClinicView], scope: Q, *, page: int = 1) -> Section:
     """Due today or in the next week and not yet overdue."""
     window = _any_of(
         [
@@ -234,7 +267,7 @@ def _checks_due_soon(clinics: dict[int, ClinicView], scope: Q) -> Section:
         ]
     )
     checks = _open_checks(scope).filter(window).order_by("due_date", "patient__family_name", "pk")
-    return _section(checks)
+    return _section(checks, page)
 
 
 def _attach_latest_follow_ups(checks: list[ScheduledCheck]) -> None:
@@ -252,7 +285,7 @@ def _attach_latest_follow_ups(checks: list[ScheduledCheck]) -> None:
         check.latest_follow_up = notes.get(check.pk)
 
 
-def _failed_notifications(scope: Q) -> Section:
+def _failed_notifications(scope: Q, *, page: int = 1) -> Section:
     """Alerts that never reached their recipient after every retry: someone must pass the
     message on by other means."""
     failed = (
@@ -262,4 +295,4 @@ def _failed_notifications(scope: Q) -> Section:
         )
         .order_by("-created_at", "-pk")
     )
-    return _section(failed)
+    return _section(failed, page)

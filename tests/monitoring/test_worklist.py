@@ -347,6 +347,17 @@ def test_each_section_is_capped_and_says_how_many_there_are(
     assert "Showing the 2 most urgent of 3" in response.content.decode()
 
 
+def every_overdue_row(user, now):
+    """The overdue section's rows across all its pages."""
+    rows, page = [], 1
+    while True:
+        section = worklist_for(user, now=now, pages={"overdue": page}).overdue
+        rows += section.rows
+        if not section.has_next:
+            return rows
+        page += 1
+
+
 def test_each_clinic_is_judged_by_its_own_today(db):
     """At noon in London it is already tomorrow in Auckland: a check whose last day was
     London's today is overdue in Auckland only."""
@@ -364,7 +375,7 @@ def test_each_clinic_is_judged_by_its_own_today(db):
         )
         checks[clinic.code] = check.pk
 
-    overdue = [c.pk for c in worklist_for(nurse, now=now).overdue.rows]
+    overdue = [check.pk for check in every_overdue_row(nurse, now)]
 
     assert checks["auckland"] in overdue and checks["london"] not in overdue
 
@@ -400,7 +411,19 @@ def test_the_worklist_query_count_does_not_grow_with_the_data(
     assert len(listed(small, "results")) == 1
     assert len(listed(large, "results")) == 13
     assert len(listed(large, "failed")) == 13
-    assert sum(1 for row in listed(large, "overdue") if row.latest_follow_up) == 13
+    overdue = large.context["worklist"].overdue
+    assert len(overdue.rows) == worklist.SECTION_LIMIT < overdue.total
+    # A later page of a section costs the same queries.
+    with django_assert_num_queries(21):
+        second = client_nurse_a.get(WORKLIST, {"overdue_page": 2})
+    assert second.context["worklist"].overdue.page == 2
+    followed_up = [
+        row
+        for page in range(1, -(-overdue.total // worklist.SECTION_LIMIT) + 1)
+        for row in listed(client_nurse_a.get(WORKLIST, {"overdue_page": page}), "overdue")
+        if row.latest_follow_up
+    ]
+    assert len(followed_up) == 13
 
 
 def test_the_patient_page_offers_acknowledge_and_shows_the_acknowledgement(
@@ -457,3 +480,32 @@ def test_the_patient_form_sets_a_named_nurse_of_the_clinic_and_reminders(
 def test_the_worklist_link_is_in_the_navigation_for_signed_in_staff(client_nurse_a):
     page = client_nurse_a.get(reverse("patients:list")).content.decode()
     assert f'href="{WORKLIST}"' in page
+
+
+def test_a_section_pages_through_its_rows_most_urgent_first(
+    client_nurse_a, nurse_a, clinic_a, monkeypatch
+):
+    with_overdue_checks(clinic_a)
+    with_overdue_checks(clinic_a)
+    monkeypatch.setattr(worklist, "SECTION_LIMIT", 1000)
+    every = [check.pk for check in listed(client_nurse_a.get(WORKLIST), "overdue")]
+    monkeypatch.setattr(worklist, "SECTION_LIMIT", 3)
+
+    first = client_nurse_a.get(WORKLIST, {"mine": "0"})
+    second = client_nurse_a.get(WORKLIST, {"mine": "0", "overdue_page": "2"})
+
+    assert len(every) > 6
+    assert [check.pk for check in listed(first, "overdue")] == every[:3]
+    assert [check.pk for check in listed(second, "overdue")] == every[3:6]
+    assert 'href="?mine=0&amp;overdue_page=2#overdue-h"' in first.content.decode()
+    assert f"Showing 4\N{EN DASH}6 of {len(every)}" in second.content.decode()
+    assert 'href="?mine=0&amp;overdue_page=1#overdue-h"' in second.content.decode()
+
+
+def test_a_page_past_the_end_or_not_a_number_shows_a_real_page(client_nurse_a, clinic_a):
+    with_overdue_checks(clinic_a)
+
+    past = client_nurse_a.get(WORKLIST, {"overdue_page": "99"}).context["worklist"].overdue
+    junk = client_nurse_a.get(WORKLIST, {"overdue_page": "x"}).context["worklist"].overdue
+
+    assert (past.page, junk.page) == (1, 1) and past.rows and junk.rows

@@ -1,6 +1,8 @@
 """`manage.py bench --patients 10000`: build a programme-sized data set on PostgreSQL and print
 the figures of docs/scaling.md (monitoring/bench/ says how each is measured). Run it on a
-scratch database: scripts/bench drops and re-creates one."""
+scratch database: scripts/bench drops and re-creates one. With --reuse-data the data set an
+earlier run left in the database is measured again instead (after a migration, say); the first
+scan then creates only the alerts that run did not."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from monitoring.bench.delivery import delivery_measure
 from monitoring.bench.load import load_measure
 from monitoring.bench.pages import pages_measure, pages_of
 from monitoring.bench.report import Report, ms, verdict
+from monitoring.bench.reuse import dataset_find
 from monitoring.bench.scans import scans_measure
 from monitoring.bench.schedules import storage_measure
 from monitoring.models import Notification
@@ -38,6 +41,12 @@ class Command(BaseCommand):
         parser.add_argument("--skip-http", action="store_true", help="No gunicorn, wrk, Celery.")
         parser.add_argument(
             "--quick", action="store_true", help="Small and short: a smoke test, not figures."
+        )
+        parser.add_argument(
+            "--reuse-data",
+            action="store_true",
+            help="Measure the data set already in the database (built by an earlier run with "
+            "the same --patients) instead of building one; build it if there is none.",
         )
 
     def handle(self, *args, **o) -> None:
@@ -62,12 +71,18 @@ class Command(BaseCommand):
             f"{connection.cursor().connection.info.server_version // 10000}; load average at "
             f"start {os.getloadavg()[0]:.1f}; each figure the median of {runs} runs unless said."
         )
-        self.say(f"Building {o['patients']:,} patients...")
-        data = dataset_build(patients=o["patients"], today=today, log=self.say)
+        data = None
+        if o["reuse_data"]:
+            data = dataset_find(patients=o["patients"], today=today)
+        reused = data is not None
+        if not reused:
+            self.say(f"Building {o['patients']:,} patients...")
+            data = dataset_build(patients=o["patients"], today=today, log=self.say)
         report.add(
             "data set",
             f"{o['patients']:,} patients, {data.checks:,} checks, {data.results:,} results, "
-            f"{data.overdue:,} overdue checks; built in {data.seconds:.0f} s",
+            f"{data.overdue:,} overdue checks; "
+            + ("reused from an earlier run" if reused else f"built in {data.seconds:.0f} s"),
         )
 
         self.say("Schedules...")
@@ -88,7 +103,9 @@ class Command(BaseCommand):
             f"{ms(bare)} ({scans.overdue_rows:,} rows)",
         )
         report.add(
-            "first scan ever (creates every alert)",
+            "first scan of this run (data reused: creates only new alerts)"
+            if reused
+            else "first scan ever (creates every alert)",
             f"{scans.first_seconds:.1f} s, {scans.first_queries} queries, "
             f"{scans.created:,} notifications (once)",
         )
