@@ -27,6 +27,11 @@ CHARTED_ANALYTES = ("platelets", "creatinine", "tsh")
 # Reports listed per page of a patient's results, newest first: about half a year of monthly
 # panels. The trend charts always draw every result; older reports are a page away.
 REPORTS_PER_PAGE = 30
+# The schedule shows a window of months around today: the last three and the next twelve (and
+# this one). Five years are about 330 checks, most of the page's rendering; the rest is a link
+# away (?schedule=2024-05 for the window from May 2024, ?schedule=all for every month).
+SCHEDULE_MONTHS_BEFORE = 3
+SCHEDULE_MONTHS_AFTER = 12
 
 
 def patient_search(patients: QuerySet[Patient], *, query: str) -> QuerySet[Patient]:
@@ -78,7 +83,8 @@ class PatientPage:
     patient: Patient
     courses: list[InfusionCourse]
     timeline: OrderedDict[str, list[TimelineDay]]  # "March 2025" -> days with their checks
-    overdue: list[ScheduledCheck]
+    schedule: ScheduleWindow
+    overdue: list[ScheduledCheck]  # every overdue check, in the window or not
     results: list[LabResult]  # those of the reports on `reports_page`
     reports_page: Page
     charts: list[TrendChart]
@@ -87,10 +93,13 @@ class PatientPage:
     symptom_reports: list = field(default_factory=list)
 
 
-def patient_page(patient: Patient, *, today: date, results_page=None) -> PatientPage:
+def patient_page(
+    patient: Patient, *, today: date, results_page=None, schedule: str | None = None
+) -> PatientPage:
     """Eight queries however long the record: courses, checks, the count and one page of
     reports, their results (with analyte and report), the results' acknowledgements (with who
-    gave them), the charted analytes' whole series, flag rules."""
+    gave them), the charted analytes' whole series, flag rules. `schedule`: "all", or the first
+    month of the timeline's window as "2025-03" (by default three months before today's)."""
     courses = list(patient.courses.order_by("number"))
     checks = list(
         ScheduledCheck.objects.active()
@@ -121,10 +130,12 @@ def patient_page(patient: Patient, *, today: date, results_page=None) -> Patient
         .order_by("sample_collected_on", "pk")
     )
     flag_data = patient_flag_data(patient, courses)
+    window = _schedule_window(checks, today=today, schedule=schedule)
     return PatientPage(
         patient=patient,
         courses=courses,
-        timeline=_timeline(checks),
+        timeline=_timeline([c for c in checks if window.shows(c.due_date)]),
+        schedule=window,
         overdue=[check for check in checks if check.status == "overdue"],
         results=results,
         reports_page=reports_page,
@@ -156,6 +167,65 @@ def _awaits_acknowledgement(result: LabResult) -> bool:
         and not result.report.is_entered_in_error
         and all(ack.tier != result.tier for ack in result.acknowledgements.all())
     )
+
+
+@dataclass(frozen=True)
+class ScheduleWindow:
+    """Which months of the schedule the timeline shows. Months are counted as year * 12 +
+    month - 1; `first` and `last` are None for the whole schedule."""
+
+    first: int | None
+    last: int | None
+    earlier: str | None  # the ?schedule= value of the window before, if it has checks
+    later: str | None
+    schedule_first: date | None  # the first and last due dates of the whole schedule
+    schedule_last: date | None
+
+    @property
+    def is_whole(self) -> bool:
+        return self.first is None
+
+    @property
+    def first_month(self) -> date | None:
+        return None if self.first is None else _month_start(self.first)
+
+    @property
+    def last_month(self) -> date | None:
+        return None if self.last is None else _month_start(self.last)
+
+    def shows(self, day: date) -> bool:
+        return self.first is None or self.first <= _month_number(day) <= self.last
+
+
+def _month_number(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def _month_start(number: int) -> date:
+    return date(number // 12, number % 12 + 1, 1)
+
+
+def _schedule_window(
+    checks: list[ScheduledCheck], *, today: date, schedule: str | None
+) -> ScheduleWindow:
+    days = [check.due_date for check in checks]
+    schedule_first, schedule_last = (min(days), max(days)) if days else (None, None)
+    if schedule == "all":
+        return ScheduleWindow(None, None, None, None, schedule_first, schedule_last)
+    length = SCHEDULE_MONTHS_BEFORE + 1 + SCHEDULE_MONTHS_AFTER
+    first = _month_number(today) - SCHEDULE_MONTHS_BEFORE
+    try:
+        year, month = (schedule or "").split("-")
+        first = _month_number(date(int(year), int(month), 1))
+    except ValueError:
+        pass  # no window asked for, or not a month: the one around today
+    last = first + length - 1
+    earlier = later = None
+    if schedule_first is not None and _month_number(schedule_first) < first:
+        earlier = f"{_month_start(max(first - length, _month_number(schedule_first))):%Y-%m}"
+    if schedule_last is not None and _month_number(schedule_last) > last:
+        later = f"{_month_start(first + length):%Y-%m}"  # within the schedule: a real year
+    return ScheduleWindow(first, last, earlier, later, schedule_first, schedule_last)
 
 
 def _timeline(checks: list[ScheduledCheck]) -> OrderedDict[str, list[TimelineDay]]:

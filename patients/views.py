@@ -47,7 +47,12 @@ class PatientDetailView(StaffAccessMixin, View):
         patient = patient_for(request, pk)
         record_access(request, patient, "patient page")
         today = patient.clinic.today()
-        page = patient_page(patient, today=today, results_page=request.GET.get("results"))
+        page = patient_page(
+            patient,
+            today=today,
+            results_page=request.GET.get("results"),
+            schedule=request.GET.get("schedule"),
+        )
         context = {"page": page, "today": today}
         return render(request, "patients/detail.html", context)
 

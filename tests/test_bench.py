@@ -7,7 +7,10 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
+
+from patients.models import Patient
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,3 +23,24 @@ def test_bench_quick_prints_every_figure():
     for row in ("plan and store schedules", "every scan, nothing new", "nurse worklist", "disk"):
         assert row in table
     assert "x COPY" in table and "x the bare count" in table
+
+    # Run again on the same database with --reuse-data: the data set is found, not built
+    # again (only the storage run's own cohort of patients is added), and a data set of another
+    # size is refused. In the same test: a transactional test's flush removes the protocol the
+    # data migrations made.
+    patients = Patient.objects.count()
+    again = io.StringIO()
+    call_command(
+        "bench",
+        patients=20,
+        quick=True,
+        skip_http=True,
+        reuse_data=True,
+        stdout=again,
+        stderr=io.StringIO(),
+    )
+    assert "reused from an earlier run" in again.getvalue()
+    assert "nurse worklist" in again.getvalue()
+    assert Patient.objects.count() - patients == 20
+    with pytest.raises(CommandError, match="20 patients, not 30"):
+        call_command("bench", patients=30, quick=True, skip_http=True, reuse_data=True)

@@ -143,7 +143,7 @@ def test_adding_a_patient_then_course_one_plans_the_schedule(client_a, clinic_a)
     assert response["Location"] == detail_url(patient)
     course = patient.courses.get()
     assert (course.number, course.days) == (1, 5)
-    page = client_a.get(detail_url(patient))
+    page = client_a.get(detail_url(patient), {"schedule": "all"})
     assert page.context["page"].timeline and "March 2025" in page.content.decode()
 
 
@@ -390,3 +390,51 @@ def test_another_clinics_import_cannot_be_seen(client_a, clinic_b, clinician):
     url = reverse("monitoring:import_preview", args=[staged.pk])
     assert client_a.get(url).status_code == 404
     assert client_a.post(url).status_code == 404
+
+
+def months_shown(response):
+    return list(response.context["page"].timeline)
+
+
+def test_the_schedule_shows_the_months_around_today_with_the_rest_a_link_away(
+    client_a, patient, django_assert_num_queries
+):
+    today = patient.clinic.today()
+    course_add(
+        patient=patient,
+        first_infusion_date=today - timedelta(days=2 * 365),
+        daily_dose_mg=Decimal(12),
+        status="given",
+    )
+    every_month = months_shown(client_a.get(detail_url(patient), {"schedule": "all"}))
+
+    page = client_a.get(detail_url(patient))
+
+    window = page.context["page"].schedule
+    shown = months_shown(page)
+    this_month = f"{today:%B %Y}"
+    assert this_month in shown and len(shown) <= 16 < len(every_month)
+    assert shown == [month for month in every_month if month in shown]  # a run of months
+    assert shown.index(this_month) <= 3
+    content = page.content.decode()
+    assert "this month" in content
+    assert f'href="?schedule={window.earlier}#schedule-h"' in content
+    assert 'href="?schedule=all#schedule-h"' in content
+    # Every check of the two years before is still open: all of them are listed as overdue,
+    # not only those in the window.
+    overdue = page.context["page"].overdue
+    assert {f"{check.due_date:%B %Y}" for check in overdue} - set(shown)
+    assert (
+        len(overdue)
+        == ScheduledCheck.objects.filter(patient=patient, overdue_after__lt=today).count()
+    )
+
+    earlier = client_a.get(detail_url(patient), {"schedule": window.earlier})
+    assert months_shown(earlier) and set(months_shown(earlier)).isdisjoint(shown)
+    assert earlier.context["page"].schedule.later is not None
+
+    # The window is filtered from the checks already loaded: no query more or less.
+    with CaptureQueriesContext(connection) as default_queries:
+        client_a.get(detail_url(patient))
+    with django_assert_num_queries(len(default_queries)):
+        client_a.get(detail_url(patient), {"schedule": "all"})
