@@ -13,7 +13,6 @@ from django.db.models import Count, Min, Prefetch, Q, QuerySet
 from monitoring import planning
 from monitoring.charts import TrendChart, trend_chart
 from monitoring.models import (
-    ACKNOWLEDGE_TIERS,
     Acknowledgement,
     LabReport,
     LabResult,
@@ -121,8 +120,6 @@ def patient_page(
         .prefetch_related(Prefetch("acknowledgements", queryset=acknowledgements))
         .order_by("-sample_collected_on", "report_id", "analyte__display_order")
     )
-    for result in results:
-        result.awaits_acknowledgement = _awaits_acknowledgement(result)
     charted = list(
         LabResult.objects.current()
         .filter(patient=patient, analyte__code__in=CHARTED_ANALYTES)
@@ -156,17 +153,6 @@ def _symptom_reports(checks: list[ScheduledCheck]) -> list:
     for pk, report in reports.items():
         report.checks = checks_of[pk]
     return sorted(reports.values(), key=lambda report: report.created_at, reverse=True)
-
-
-def _awaits_acknowledgement(result: LabResult) -> bool:
-    """The worklist's rule (monitoring.worklist.results_awaiting_acknowledgement), applied to a
-    result whose report and acknowledgements are already loaded."""
-    return (
-        result.tier in ACKNOWLEDGE_TIERS
-        and not result.is_entered_in_error
-        and not result.report.is_entered_in_error
-        and all(ack.tier != result.tier for ack in result.acknowledgements.all())
-    )
 
 
 @dataclass(frozen=True)
