@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from monitoring import planning
 from monitoring.models import MonitoringProtocol, ScheduledCheck
+from monitoring.services import NEW_FIELDS
 from patients.models import Clinic, InfusionCourse, Patient
 
 # Checks that closed more than this long ago are completed; the rest of the past is overdue,
@@ -62,22 +63,8 @@ def bench_course(patient: Patient, number: int, first_day: date, days: int) -> I
     )
 
 
-COLUMNS = [
-    "patient_id",
-    "protocol_item_id",
-    "panel",
-    "kind",
-    "month_offset",
-    "course_id",
-    "due_date",
-    "window_opens",
-    "overdue_after",
-    "completed_on",
-    "waived_reason",
-    "cancelled_reason",
-    "created_at",
-    "updated_at",
-]
+# The columns a stored check is written with, as the app's own schedule storage writes them.
+COLUMNS = NEW_FIELDS
 
 
 def _store_schedules(people, courses, protocol, today) -> None:

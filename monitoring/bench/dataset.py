@@ -112,10 +112,25 @@ def dataset_build(*, patients: int, today: date, log=print) -> Dataset:
     grant_role(portal_user, Role.PATIENT)
     Patient.objects.filter(pk=subject.pk).update(user=portal_user)
     subject.refresh_from_db()
+    return dataset_counted(
+        clinics=clinics,
+        patient_ids=ids,
+        people=(nurse, lead, subject, portal_user),
+        today=today,
+        seconds=time.perf_counter() - started,
+        schedule_seconds=schedule_seconds,
+    )
+
+
+def dataset_counted(
+    *, clinics, patient_ids, people, today: date, seconds: float, schedule_seconds: float
+) -> Dataset:
+    """The Dataset of `clinics`, with its checks, results and overdue checks counted."""
+    nurse, lead, subject, portal_user = people
     checks = ScheduledCheck.objects.filter(patient__clinic__in=clinics)
     return Dataset(
         clinic_ids=[clinic.pk for clinic in clinics],
-        patient_ids=ids,
+        patient_ids=patient_ids,
         nurse=nurse,
         lead=lead,
         subject=subject,
@@ -123,7 +138,7 @@ def dataset_build(*, patients: int, today: date, log=print) -> Dataset:
         checks=checks.count(),
         results=LabResult.objects.filter(patient__clinic__in=clinics).count(),
         overdue=checks.open().filter(overdue_after__lt=today).count(),
-        seconds=time.perf_counter() - started,
+        seconds=seconds,
         schedule_seconds=schedule_seconds,
     )
 

@@ -8,8 +8,7 @@ from datetime import date
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
-from monitoring.bench.dataset import Dataset
-from monitoring.models import LabResult, ScheduledCheck
+from monitoring.bench.dataset import Dataset, dataset_counted
 from patients.models import Clinic, Patient
 
 
@@ -43,17 +42,11 @@ def dataset_find(*, patients: int, today: date) -> Dataset | None:
         subject = Patient.objects.get(user=portal_user)
     except (users.model.DoesNotExist, Patient.DoesNotExist) as missing:
         raise CommandError(f"The data set of {stamp} is incomplete: {missing}") from missing
-    checks = ScheduledCheck.objects.filter(patient__clinic__in=clinics)
-    return Dataset(
-        clinic_ids=[clinic.pk for clinic in clinics],
+    return dataset_counted(
+        clinics=clinics,
         patient_ids=ids,
-        nurse=nurse,
-        lead=lead,
-        subject=subject,
-        portal_user=portal_user,
-        checks=checks.count(),
-        results=LabResult.objects.filter(patient__clinic__in=clinics).count(),
-        overdue=checks.open().filter(overdue_after__lt=today).count(),
+        people=(nurse, lead, subject, portal_user),
+        today=today,
         seconds=0.0,
         schedule_seconds=0.0,
     )
