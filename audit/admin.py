@@ -12,11 +12,12 @@ from auditlog.admin import LogEntryAdmin
 from django.contrib import admin
 
 from patients.access import clinics_for
+from patients.admin_scope import ViewOnlyAdmin
 
 LogEntry = get_logentry_model()
 
 
-class ReadOnlyLogEntryAdmin(LogEntryAdmin):
+class ReadOnlyLogEntryAdmin(ViewOnlyAdmin, LogEntryAdmin):
     list_display = [
         "created",
         "resource_url",
@@ -31,15 +32,6 @@ class ReadOnlyLogEntryAdmin(LogEntryAdmin):
         ("Changes", {"fields": ["action", "msg", "additional_data"]}),
     ]
     actions = None
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         entries = super().get_queryset(request)

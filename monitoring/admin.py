@@ -6,7 +6,7 @@ from django.db import transaction
 from simple_history.admin import SimpleHistoryAdmin
 
 from patients.admin import ReasonForChangeAdmin
-from patients.admin_scope import ClinicScopedAdmin
+from patients.admin_scope import ClinicScopedAdmin, ViewOnlyAdmin
 from patients.models import Patient
 
 from .models import (
@@ -67,22 +67,16 @@ class MonitoringProtocolAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(ScheduledCheck)
-class ScheduledCheckAdmin(ClinicScopedAdmin, admin.ModelAdmin):
+class ScheduledCheckAdmin(ClinicScopedAdmin, ViewOnlyAdmin, admin.ModelAdmin):
+    """Checks come from the plan, never by hand; completion and waivers arrive with results and
+    the nurse worklist."""
+
     clinic_paths = ("patient__clinic",)
     list_display = ["patient", "panel", "kind", "due_date", "overdue_after", "completed_on"]
     list_filter = ["panel", "kind", "patient__clinic"]
     search_fields = ["patient__hospital_number", "patient__family_name"]
     list_select_related = ["patient"]
     date_hierarchy = "due_date"
-
-    def has_add_permission(self, request):
-        return False  # checks come from the plan, never by hand
-
-    def has_change_permission(self, request, obj=None):
-        return False  # completion and waivers arrive with results and the nurse worklist
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Analyte)
@@ -109,17 +103,8 @@ class FlagRuleAdmin(ReasonForChangeAdmin):
     ]
 
 
-class ReadOnlyAdmin(SimpleHistoryAdmin):
+class ReadOnlyAdmin(ViewOnlyAdmin, SimpleHistoryAdmin):
     """Results change only through the staff screens, which keep who, when and why."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(LabReport)
@@ -140,22 +125,13 @@ class LabResultAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
     search_fields = ["patient__hospital_number", "patient__family_name"]
 
 
-class ViewOnlyAdmin(admin.ModelAdmin):
+class ServiceWrittenAdmin(ViewOnlyAdmin, admin.ModelAdmin):
     """Written only by the services: acknowledgements are append-only and the outbox belongs to
     the delivery workers, so the admin shows them and changes nothing."""
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Acknowledgement)
-class AcknowledgementAdmin(ClinicScopedAdmin, ViewOnlyAdmin):
+class AcknowledgementAdmin(ClinicScopedAdmin, ServiceWrittenAdmin):
     clinic_paths = ("result__patient__clinic", "scheduled_check__patient__clinic")
     list_display = ["acknowledged_at", "about", "tier", "action", "acknowledged_by"]
     list_filter = ["action", "tier"]
@@ -180,7 +156,7 @@ class AcknowledgementAdmin(ClinicScopedAdmin, ViewOnlyAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ClinicScopedAdmin, ViewOnlyAdmin):
+class NotificationAdmin(ClinicScopedAdmin, ServiceWrittenAdmin):
     clinic_paths = ("patient__clinic",)
     list_display = [
         "created_at",

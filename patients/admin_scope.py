@@ -24,3 +24,17 @@ class ClinicScopedAdmin:
         for path in self.clinic_paths:
             in_scope |= Q(**{f"{path}__in": clinics})
         return rows.filter(in_scope)
+
+
+class ViewOnlyAdmin:
+    """Mix into a ModelAdmin (before it) for records the admin may show but never add, change
+    or delete: they are written only by the services, which keep who, when and why."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
