@@ -20,7 +20,7 @@ from .models import (
     ProtocolItem,
     ScheduledCheck,
 )
-from .services import reconcile_in_batches
+from .schedule.services import reconcile_in_batches
 
 
 class ProtocolItemInline(admin.StackedInline):

@@ -11,9 +11,9 @@ from decimal import Decimal
 from django.db import connection
 from django.utils import timezone
 
-from monitoring import planning
+from monitoring.domain import planning
 from monitoring.models import MonitoringProtocol, ScheduledCheck
-from monitoring.services import NEW_FIELDS
+from monitoring.schedule.services import NEW_FIELDS
 from patients.models import Clinic, InfusionCourse, Patient
 
 # Checks that closed more than this long ago are completed; the rest of the past is overdue,

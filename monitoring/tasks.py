@@ -1,39 +1,7 @@
-"""Celery tasks: thin wrappers that load ids and call the services. Nothing a task needs is
-held only by the broker: the outbox rows are in the database, and the sweep finds them again
-if a message to a worker is lost."""
+"""Celery's autodiscovery imports each app's `tasks` module; this app's tasks live with the
+subjects they serve (outbox delivery, alert scans) and are gathered here."""
 
-from __future__ import annotations
+from monitoring.alerts.tasks import run_scans
+from monitoring.outbox.tasks import deliver_batch, deliver_due
 
-from celery import shared_task
-from django.utils import timezone
-
-from monitoring.alert_scans import scans_run
-from monitoring.delivery import Batch, batch_deliver, due_batches
-
-
-@shared_task(bind=True, max_retries=None)
-def deliver_batch(self, recipient_user_id, recipient_patient_id, delivery):
-    outcome = batch_deliver(
-        batch=Batch(recipient_user_id, recipient_patient_id, delivery), now=timezone.now()
-    )
-    if outcome.retry_in is not None:
-        # The rows are queued again in the database with the same backoff; this retry is the
-        # fast path, the sweep the safety net. Attempts are counted on the rows, not here.
-        raise self.retry(countdown=outcome.retry_in.total_seconds())
-    return {"sent": outcome.sent, "failed": outcome.failed}
-
-
-@shared_task
-def deliver_due():
-    """The sweep: queue a delivery for every recipient with something due now."""
-    batches = due_batches(now=timezone.now())
-    for batch in batches:
-        deliver_batch.delay(batch.recipient_user_id, batch.recipient_patient_id, batch.delivery)
-    return len(batches)
-
-
-@shared_task
-def run_scans():
-    counts = scans_run(now=timezone.now())
-    deliver_due.delay()
-    return counts.created
+__all__ = ["deliver_batch", "deliver_due", "run_scans"]

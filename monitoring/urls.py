@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import alert_views, views
+from .results import import_views, views
+from .worklist import views as worklist_views
 
 app_name = "monitoring"
 urlpatterns = [
@@ -21,19 +22,19 @@ urlpatterns = [
         views.EnteredInErrorView.as_view(kind="report"),
         name="report_error",
     ),
-    path("imports/new/", views.ImportUploadView.as_view(), name="import_upload"),
-    path("imports/<int:pk>/", views.ImportPreviewView.as_view(), name="import_preview"),
+    path("imports/new/", import_views.ImportUploadView.as_view(), name="import_upload"),
+    path("imports/<int:pk>/", import_views.ImportPreviewView.as_view(), name="import_preview"),
     # Linked from the alert e-mails: keep this URL name.
-    path("worklist/", alert_views.WorklistView.as_view(), name="worklist"),
+    path("worklist/", worklist_views.WorklistView.as_view(), name="worklist"),
     path(
         "results/<int:pk>/acknowledge/",
-        alert_views.ResultAcknowledgeView.as_view(),
+        worklist_views.ResultAcknowledgeView.as_view(),
         name="result_acknowledge",
     ),
     path(
         "checks/<int:pk>/follow-up/",
-        alert_views.CheckFollowUpView.as_view(),
+        worklist_views.CheckFollowUpView.as_view(),
         name="check_follow_up",
     ),
-    path("checks/<int:pk>/waive/", alert_views.CheckWaiveView.as_view(), name="check_waive"),
+    path("checks/<int:pk>/waive/", worklist_views.CheckWaiveView.as_view(), name="check_waive"),
 ]

@@ -10,7 +10,7 @@ from django.db import transaction
 from simple_history.admin import SimpleHistoryAdmin
 
 from monitoring.models import ScheduledCheck
-from monitoring.services import schedule_reconcile
+from monitoring.schedule.services import schedule_reconcile
 
 from .admin_scope import ClinicScopedAdmin
 from .models import Clinic, InfusionCourse, Patient

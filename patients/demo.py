@@ -18,7 +18,7 @@ from django.utils.text import slugify
 
 from accounts.demo_devices import demo_device_ensure
 from accounts.roles import Role, grant_role
-from monitoring.alert_services import result_acknowledge
+from monitoring.alerts.services import result_acknowledge
 from monitoring.models import ACKNOWLEDGE_TIERS, Acknowledgement, LabResult, ScheduledCheck
 
 from .course_rules import earliest_start

@@ -9,9 +9,9 @@ from datetime import date
 
 from django.contrib.auth import get_user_model
 
-from monitoring.lab_services import report_record
 from monitoring.models import Analyte, ScheduledCheck
-from monitoring.result_input import ResultInput
+from monitoring.results.entry import ResultInput
+from monitoring.results.services import report_record
 
 from .models import Patient
 

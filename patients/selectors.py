@@ -10,15 +10,15 @@ from datetime import date
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Min, Prefetch, Q, QuerySet
 
-from monitoring import planning
-from monitoring.charts import TrendChart, trend_chart
+from monitoring.domain import planning
 from monitoring.models import (
     Acknowledgement,
     LabReport,
     LabResult,
     ScheduledCheck,
 )
-from monitoring.result_flags import patient_flag_data
+from monitoring.results.charts import TrendChart, trend_chart
+from monitoring.results.flag_data import patient_flag_data
 
 from .models import InfusionCourse, Patient
 

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from monitoring.models import MonitoringProtocol
-from monitoring.services import schedule_reconcile
+from monitoring.schedule.services import schedule_reconcile
 
 from .models import Clinic, InfusionCourse, Patient
 

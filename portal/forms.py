@@ -11,8 +11,8 @@ from django.contrib.auth.password_validation import (
     validate_password,
 )
 
-from monitoring import symptoms
-from monitoring.symptom_services import DETAILS_MAX_LENGTH
+from monitoring.alerts.symptom_reports import DETAILS_MAX_LENGTH
+from monitoring.domain import symptoms
 from patients.models import Patient
 
 

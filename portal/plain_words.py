@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from monitoring.alerts.rules import needs_acknowledgement
+from monitoring.domain.tiers import URGENT_TIERS
+
 # What each panel is, for the patient. Keys are Panel values.
 PANEL_WORDS = {
     "blood_count": "Blood count (a blood test of your blood cells and platelets)",
@@ -90,8 +93,6 @@ _AFTER_REVIEW = {
 }
 _AFTER_REVIEW_URGENT = "Your nurse has been told and will contact you."
 
-NEEDS_REVIEW_TIERS = ("amber", "red", "critical")
-
 
 def analyte_words(code: str, name: str) -> str:
     return ANALYTE_WORDS.get(code, name)
@@ -131,7 +132,7 @@ def result_words(
         finding = f"Your {what} has changed since your earlier tests."
     if code in _EXPECTED_LOW and direction == "lower":
         finding = f"{finding} {_EXPECTED_LOW[code]}"
-    if tier in ("red", "critical") and review_action in (None, "other"):
+    if tier in URGENT_TIERS and review_action in (None, "other"):
         return f"{finding} {_AFTER_REVIEW_URGENT}"
     return f"{finding} {_AFTER_REVIEW.get(review_action or '', _AFTER_REVIEW['other'])}"
 
@@ -148,4 +149,8 @@ def is_reviewed(*, tier: str, review_action: str | None) -> bool:
     """A result the patient may see: within or just outside the range (no review is asked for
     these, so they count as reviewed once recorded), or flagged and acknowledged by a nurse at
     its present tier."""
-    return tier not in NEEDS_REVIEW_TIERS or review_action is not None
+    return not needs_acknowledgement(
+        tier=tier,
+        entered_in_error=False,
+        acknowledged_tiers=() if review_action is None else (tier,),
+    )

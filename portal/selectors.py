@@ -10,9 +10,9 @@ from datetime import date
 from dateutil.relativedelta import relativedelta
 from django.db.models import OuterRef, Subquery
 
-from monitoring import planning
+from monitoring.domain import planning
+from monitoring.domain.check_status import CheckStatus
 from monitoring.models import Acknowledgement, LabResult, ScheduledCheck
-from monitoring.status import CheckStatus
 from patients.models import InfusionCourse, Patient
 
 from .plain_words import analyte_words, is_reviewed, result_words, test_words

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views import View
 
 from audit.access import record_access
-from monitoring.symptom_services import symptom_report_create
+from monitoring.alerts.symptom_reports import symptom_report_create
 
 from .access import PatientPortalMixin
 from .calendar_feed import (

@@ -12,10 +12,10 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.roles import Role
-from monitoring.csv_import import import_stage
-from monitoring.lab_services import report_record
 from monitoring.models import Analyte, ScheduledCheck
-from monitoring.result_input import ResultInput
+from monitoring.results.csv_import import import_stage
+from monitoring.results.entry import ResultInput
+from monitoring.results.services import report_record
 from patients.access import StaffAccessMixin
 from patients.services import course_add
 from portal.access import PatientPortalMixin

@@ -9,10 +9,10 @@ from django.urls import reverse
 from django.utils import translation
 
 from accounts.roles import Role
-from monitoring.delivery import batch_deliver, due_batches
-from monitoring.lab_services import report_record
 from monitoring.models import Analyte, Notification
-from monitoring.result_input import ResultInput
+from monitoring.outbox.delivery import batch_deliver, due_batches
+from monitoring.results.entry import ResultInput
+from monitoring.results.services import report_record
 from patients.services import course_add
 from portal.invitations import invitation_send
 from tests.auth import sign_in, staff_of

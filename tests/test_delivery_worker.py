@@ -18,9 +18,9 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.roles import Role
-from monitoring.lab_services import report_record
 from monitoring.models import Analyte, Notification, ScheduledCheck
-from monitoring.result_input import ResultInput
+from monitoring.results.entry import ResultInput
+from monitoring.results.services import report_record
 from monitoring.tasks import deliver_due, run_scans
 from patients.services import course_add
 from tests.auth import sign_in, staff_of
@@ -255,9 +255,9 @@ RECORD_WITH_REDIS_DOWN = textwrap.dedent(
     """
     import logging, sys
     from django.utils import timezone
-    from monitoring.lab_services import report_record
+    from monitoring.results.services import report_record
     from monitoring.models import Analyte
-    from monitoring.result_input import ResultInput
+    from monitoring.results.entry import ResultInput
     from patients.models import Patient
     from django.contrib.auth import get_user_model
     logging.basicConfig(level=logging.WARNING)

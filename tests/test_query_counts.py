@@ -15,11 +15,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from monitoring.alert_scans import SCANS, clinics_alerting
-from monitoring.delivery import due_batches
-from monitoring.lab_services import result_correct
+from monitoring.alerts.scans import SCANS, clinics_alerting
 from monitoring.models import Notification
-from monitoring.services import schedules_reconcile
+from monitoring.outbox.delivery import due_batches
+from monitoring.results.services import result_correct
+from monitoring.schedule.services import schedules_reconcile
 from patients.models import InfusionCourse
 from patients.services import course_add
 from tests.factories import PatientFactory, UserFactory

@@ -12,9 +12,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from monitoring.lab_services import report_record
 from monitoring.models import Analyte, LabReport, LabResult, ResultImport, ScheduledCheck
-from monitoring.result_input import ResultInput
+from monitoring.results.entry import ResultInput
+from monitoring.results.services import report_record
 from patients.models import Patient
 from patients.services import course_add
 from tests.auth import sign_in

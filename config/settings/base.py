@@ -259,7 +259,7 @@ NOTIFICATION_RETRY_MAX_SECONDS = env.int("NOTIFICATION_RETRY_MAX_SECONDS", defau
 # A claimed batch not marked sent within this time is claimed again (its worker died). Longer
 # than the task time limit, so a live worker's claim never lapses.
 NOTIFICATION_CLAIM_LEASE_SECONDS = env.int("NOTIFICATION_CLAIM_LEASE_SECONDS", default=5 * 60)
-NOTIFICATION_CHANNELS = {"email": "monitoring.channels.EmailChannel"}
+NOTIFICATION_CHANNELS = {"email": "monitoring.outbox.channels.EmailChannel"}
 # Links in e-mails point here.
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="monitoring@localhost")

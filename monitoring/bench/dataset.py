@@ -7,7 +7,7 @@ in set-based SQL where the app would enter results one form at a time.
   course 2 a year after course 1 (booked if that is still ahead), course 3 for one in ten; one
   in fifty withdrawn, one in a hundred transferred, one in two hundred deceased; monitoring
   complete once follow-up has ended. A third have a named nurse, half want e-mail reminders.
-- Schedules planned and stored by the app (monitoring.services.reconcile_in_batches).
+- Schedules planned and stored by the app (monitoring.schedule.services.reconcile_in_batches).
 - The past filled in: checks that closed more than 45 days ago are completed, except about 3%
   missed (still open, so overdue) and 0.5% waived; of the checks whose window has closed more
   recently, about half are done.
@@ -39,7 +39,7 @@ from monitoring.models import (
     MonitoringProtocol,
     ScheduledCheck,
 )
-from monitoring.services import reconcile_in_batches
+from monitoring.schedule.services import reconcile_in_batches
 from patients.models import Clinic, InfusionCourse, Patient
 
 PATIENTS_PER_CLINIC = 2000

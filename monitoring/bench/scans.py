@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
-from monitoring.alert_scans import SCANS, clinics_alerting, scans_run
+from monitoring.alerts.scans import SCANS, clinics_alerting, scans_run
 from monitoring.bench.timing import QueryCounter, Timed, timed
-from monitoring.delivery import due_batches
 from monitoring.models import Notification
+from monitoring.outbox.delivery import due_batches
 
 BARE_OVERDUE_COUNT = """
 SELECT count(*) FROM monitoring_scheduledcheck c

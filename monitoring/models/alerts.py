@@ -11,12 +11,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from monitoring.domain.tiers import ACKNOWLEDGE_TIERS, URGENT_TIERS
 from monitoring.models.labs import LabResult
 from monitoring.models.schedule import ScheduledCheck
 
-# Tiers a nurse must acknowledge, and those that cannot wait for the daily digest.
-ACKNOWLEDGE_TIERS = ("amber", "red", "critical")
-URGENT_TIERS = ("red", "critical")
+__all__ = ["ACKNOWLEDGE_TIERS", "URGENT_TIERS", "Acknowledgement", "Notification"]
 
 
 class Acknowledgement(models.Model):

@@ -1,5 +1,5 @@
 """The analyte catalogue and the flag rules: clinic data, editable in the admin, read by the pure
-modules monitoring.measurements and monitoring.flagging."""
+modules monitoring.domain.measurements and monitoring.flagging."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from monitoring import flagging, measurements
+from monitoring.domain import flagging, measurements
 from monitoring.models.schedule import Panel
 
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from monitoring import flagging
+from monitoring.domain import flagging
 from monitoring.models.catalogue import Analyte
 from monitoring.models.schedule import Panel
 

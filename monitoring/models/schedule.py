@@ -8,8 +8,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from monitoring import planning
-from monitoring.status import CheckStatus, check_status
+from monitoring.domain import planning
+from monitoring.domain.check_status import CheckStatus, check_status
 
 
 class Panel(models.TextChoices):
@@ -163,7 +163,7 @@ class ScheduledCheckQuerySet(models.QuerySet):
         return self.filter(cancelled_at__isnull=True, waived_at__isnull=True, completed_on=None)
 
     def with_status(self, today: date):
-        """Annotate `status` in SQL with the same rules as monitoring.status.check_status."""
+        """Annotate `status` in SQL with the rules of domain.check_status.check_status."""
         when = models.When
         return self.annotate(
             status=models.Case(

@@ -7,14 +7,14 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from monitoring import symptoms
+from monitoring.domain import symptoms
 
 
 class SymptomReport(models.Model):
     patient = models.ForeignKey(
         "patients.Patient", on_delete=models.PROTECT, related_name="symptom_reports"
     )
-    # Codes from monitoring.symptoms.SYMPTOMS, as the patient ticked them.
+    # Codes from monitoring.domain.symptoms.SYMPTOMS, as the patient ticked them.
     symptoms = models.JSONField(default=list)
     details = models.TextField("in the patient's words", blank=True)
     reported_by = models.ForeignKey(

@@ -13,10 +13,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import EntrySubject
-from monitoring.alert_services import check_waive
-from monitoring.lab_services import report_mark_in_error, report_record
+from monitoring.alerts.services import check_waive
 from monitoring.models import Acknowledgement, Analyte, LabReport, LabResult, ScheduledCheck
-from monitoring.result_input import ResultInput
+from monitoring.results.entry import ResultInput
+from monitoring.results.services import report_mark_in_error, report_record
 from patients.models import InfusionCourse, Patient
 from patients.services import course_add, course_cancel, course_update
 from tests.auth import sign_in

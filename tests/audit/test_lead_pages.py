@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from audit.selectors import PAGE_SIZE
-from monitoring.alert_services import check_waive
-from monitoring.lab_services import report_record
+from monitoring.alerts.services import check_waive
 from monitoring.models import Analyte, ScheduledCheck
-from monitoring.result_input import ResultInput
+from monitoring.results.entry import ResultInput
+from monitoring.results.services import report_record
 from patients.services import course_add
 from tests.auth import sign_in, staff_of
 from tests.factories import PatientFactory, UserFactory

@@ -9,9 +9,9 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from audit.access import record_access
-from monitoring.lab_services import report_record
 from monitoring.models import Analyte
-from monitoring.result_input import ResultInput
+from monitoring.results.entry import ResultInput
+from monitoring.results.services import report_record
 
 pytestmark = pytest.mark.django_db
 

@@ -15,9 +15,9 @@ from icalendar import Calendar
 from playwright.sync_api import expect
 
 from accounts.roles import Role
-from monitoring.lab_services import report_record
 from monitoring.models import Acknowledgement, Analyte, LabResult, ScheduledCheck
-from monitoring.result_input import ResultInput
+from monitoring.results.entry import ResultInput
+from monitoring.results.services import report_record
 from patients.models import Patient
 from patients.services import course_add
 from portal.invitations import invitation_send

@@ -10,9 +10,9 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.roles import Role, grant_role
-from monitoring.lab_services import report_record
 from monitoring.models import Analyte
-from monitoring.result_input import ResultInput
+from monitoring.results.entry import ResultInput
+from monitoring.results.services import report_record
 from patients.services import course_add
 from tests.auth import current_code, staff_of, totp_device
 from tests.factories import ClinicFactory, PatientFactory

@@ -8,11 +8,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from monitoring.alert_scans import clinics_alerting, escalation_scan, scans_run
-from monitoring.alert_services import result_acknowledge
-from monitoring.lab_services import report_record
+from monitoring.alerts.scans import clinics_alerting, escalation_scan, scans_run
+from monitoring.alerts.services import result_acknowledge
 from monitoring.models import Analyte, LabResult, Notification, ScheduledCheck
-from monitoring.result_input import ResultInput
+from monitoring.results.entry import ResultInput
+from monitoring.results.services import report_record
 from patients.models import Patient
 from patients.services import course_add
 from tests.factories import PatientFactory, UserFactory

@@ -15,16 +15,16 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from monitoring.alert_services import result_acknowledge
-from monitoring.csv_import import import_apply, import_stage
-from monitoring.lab_services import (
+from monitoring.alerts.services import result_acknowledge
+from monitoring.models import Acknowledgement, Analyte, LabReport, LabResult
+from monitoring.results.csv_import import import_apply, import_stage
+from monitoring.results.entry import ResultInput
+from monitoring.results.services import (
     report_mark_in_error,
     report_record,
     result_correct,
     result_mark_in_error,
 )
-from monitoring.models import Acknowledgement, Analyte, LabReport, LabResult
-from monitoring.result_input import ResultInput
 from patients.services import course_add
 from tests.factories import PatientFactory
 

@@ -15,8 +15,9 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from monitoring import csv_import
-from monitoring.csv_import import (
+from monitoring.models import LabReport, LabResult, ResultImport
+from monitoring.results import csv_import
+from monitoring.results.csv_import import (
     ImportOutcome,
     ImportProblem,
     ImportRejected,
@@ -24,8 +25,7 @@ from monitoring.csv_import import (
     import_read,
     import_stage,
 )
-from monitoring.lab_services import result_mark_in_error
-from monitoring.models import LabReport, LabResult, ResultImport
+from monitoring.results.services import result_mark_in_error
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

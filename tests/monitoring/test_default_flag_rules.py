@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from monitoring.flagging import Context, Reading, Tier, evaluate
+from monitoring.domain.flagging import Context, Reading, Tier, evaluate
 from monitoring.models import Analyte, FlagRule
 
 pytestmark = pytest.mark.django_db

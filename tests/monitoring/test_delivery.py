@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from monitoring.alert_scans import scans_run
-from monitoring.alert_services import result_acknowledge
-from monitoring.delivery import Batch, batch_deliver, due_batches
-from monitoring.lab_services import report_record
+from monitoring.alerts.scans import scans_run
+from monitoring.alerts.services import result_acknowledge
 from monitoring.models import Analyte, Notification, ScheduledCheck
-from monitoring.result_input import ResultInput
+from monitoring.outbox.delivery import Batch, batch_deliver, due_batches
+from monitoring.results.entry import ResultInput
+from monitoring.results.services import report_record
 from patients.services import course_add
 from tests.factories import PatientFactory, UserFactory
 

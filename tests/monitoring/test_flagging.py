@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from monitoring.flagging import Condition, Context, FlagRule, Reading, Tier, evaluate
+from monitoring.domain.flagging import Condition, Context, FlagRule, Reading, Tier, evaluate
 
 RULES = [
     FlagRule("platelets", Tier.AMBER, Condition.BELOW, D(150), "Repeat CBC within 7 days."),

@@ -8,15 +8,15 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from monitoring.lab_services import (
+from monitoring.domain.check_status import CheckStatus
+from monitoring.models import Analyte, LabReport, LabResult, ScheduledCheck
+from monitoring.results.entry import ResultInput
+from monitoring.results.services import (
     report_mark_in_error,
     report_record,
     result_correct,
     result_mark_in_error,
 )
-from monitoring.models import Analyte, LabReport, LabResult, ScheduledCheck
-from monitoring.result_input import ResultInput
-from monitoring.status import CheckStatus
 from patients.services import course_add
 
 pytestmark = pytest.mark.django_db

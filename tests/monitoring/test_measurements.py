@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from monitoring.measurements import Analyte, MeasurementError, read_measurement
+from monitoring.domain.measurements import Analyte, MeasurementError, read_measurement
 
 PLATELETS = Analyte(
     code="platelets",

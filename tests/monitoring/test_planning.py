@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import pytest
 from dateutil.relativedelta import relativedelta
 
-from monitoring.planning import (
+from monitoring.domain.planning import (
     PRE_COURSE,
     RECURRING,
     Course,

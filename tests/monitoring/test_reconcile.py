@@ -8,9 +8,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from monitoring.domain.check_status import CheckStatus
 from monitoring.models import MonitoringProtocol, ScheduledCheck
-from monitoring.services import patient_plan, schedule_reconcile
-from monitoring.status import CheckStatus
+from monitoring.schedule.services import patient_plan, schedule_reconcile
 from patients.models import Patient
 from patients.services import course_add, course_cancel, course_update, patient_update
 from tests.factories import CourseFactory, PatientFactory

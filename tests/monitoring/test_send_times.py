@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitoring.send_times import (
+from monitoring.domain.send_times import (
     AT_ONCE,
     NURSE_DIGEST,
     PATIENT_DAILY,

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from monitoring.status import CheckStatus, check_status
+from monitoring.domain.check_status import CheckStatus, check_status
 
 OPENS, OVERDUE_AFTER = date(2024, 2, 22), date(2024, 3, 7)
 

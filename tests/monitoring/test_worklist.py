@@ -10,12 +10,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import Role
-from monitoring import worklist
-from monitoring.alert_services import check_follow_up, notification_row
-from monitoring.lab_services import report_record
+from monitoring.alerts.services import check_follow_up
 from monitoring.models import Acknowledgement, Analyte, LabResult, Notification, ScheduledCheck
-from monitoring.result_input import ResultInput
-from monitoring.worklist import worklist_for
+from monitoring.outbox.store import notification_row
+from monitoring.results.entry import ResultInput
+from monitoring.results.services import report_record
+from monitoring.worklist import selectors as worklist
+from monitoring.worklist.selectors import worklist_for
 from patients.models import Patient
 from patients.services import course_add
 from tests.auth import sign_in, staff_of

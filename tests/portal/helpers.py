@@ -8,10 +8,10 @@ from decimal import Decimal
 from dateutil.relativedelta import relativedelta
 from django.utils import timezone
 
-from monitoring.alert_services import result_acknowledge
-from monitoring.lab_services import report_record
+from monitoring.alerts.services import result_acknowledge
 from monitoring.models import Analyte
-from monitoring.result_input import ResultInput
+from monitoring.results.entry import ResultInput
+from monitoring.results.services import report_record
 from patients.services import course_add
 
 

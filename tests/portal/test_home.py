@@ -11,9 +11,9 @@ from django.urls import reverse
 
 from accounts.roles import Role, grant_role
 from audit.models import EntrySubject
-from monitoring.lab_services import report_record, result_mark_in_error
 from monitoring.models import Analyte
-from monitoring.result_input import ResultInput
+from monitoring.results.entry import ResultInput
+from monitoring.results.services import report_record, result_mark_in_error
 from patients.services import course_add
 from tests.auth import sign_in
 from tests.factories import PatientFactory, UserFactory

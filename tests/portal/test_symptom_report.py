@@ -14,9 +14,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import Role
-from monitoring.delivery import Batch, batch_deliver
 from monitoring.models import Notification, ScheduledCheck, SymptomReport
-from monitoring.services import schedule_reconcile
+from monitoring.outbox.delivery import Batch, batch_deliver
+from monitoring.schedule.services import schedule_reconcile
 from patients.models import Patient
 from patients.services import course_add
 from tests.auth import sign_in, staff_of

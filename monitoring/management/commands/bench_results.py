@@ -21,11 +21,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring import csv_import
 from monitoring.bench_data import bench_clinic_populate, csv_of_results
-from monitoring.lab_services import report_record
 from monitoring.models import Analyte, LabResult, ScheduledCheck
-from monitoring.result_input import ResultInput
+from monitoring.results import csv_import
+from monitoring.results.entry import ResultInput
+from monitoring.results.services import report_record
 
 MONTHLY = {
     "blood_count": [("platelets", "225", "10^9/L"), ("haemoglobin", "137", "g/L")],

@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from monitoring.csv_import import (
+from monitoring.results.csv_import import (
     ImportPreview,
     ImportProblem,
     ImportRejected,

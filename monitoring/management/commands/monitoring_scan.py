@@ -3,8 +3,8 @@
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from monitoring.alert_scans import scans_run
-from monitoring.delivery import batch_deliver, due_batches
+from monitoring.alerts.scans import scans_run
+from monitoring.outbox.delivery import batch_deliver, due_batches
 
 
 class Command(BaseCommand):

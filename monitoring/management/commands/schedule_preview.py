@@ -11,8 +11,8 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from monitoring.domain.planning import Course, plan_schedule
 from monitoring.models import MonitoringProtocol
-from monitoring.planning import Course, plan_schedule
 from patients.course_rules import CourseFacts, sequence_problems, standard_days
 
 

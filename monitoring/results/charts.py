@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from django.utils.formats import date_format
 
-from monitoring import flagging
+from monitoring.domain import flagging
 
 WIDTH, HEIGHT = 640, 220
 LEFT, RIGHT, TOP, BOTTOM = 52, 90, 12, 28

@@ -1,4 +1,4 @@
-"""Feeding stored results to the pure flag evaluation (monitoring.flagging): loads a patient's
+"""Feeding stored results to the pure flag evaluation (domain.flagging): loads a patient's
 rules, history, baseline and infusion periods in a fixed number of queries, and writes the
 outcome onto the result objects (the caller saves them)."""
 
@@ -11,7 +11,7 @@ from datetime import date
 
 from dateutil.relativedelta import relativedelta
 
-from monitoring import flagging
+from monitoring.domain import flagging
 from monitoring.models import FlagRule, LabResult
 from patients.models import InfusionCourse, Patient
 

@@ -19,11 +19,11 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from audit.bulk import record_created, update_recorded
-from monitoring.alert_services import abnormal_alerts_create, results_awaiting_set
-from monitoring.measurements import MeasurementError
+from monitoring.alerts.services import abnormal_alerts_create, results_awaiting_set
+from monitoring.domain.measurements import MeasurementError
 from monitoring.models import LabReport, LabResult, ResultImport, ScheduledCheck
-from monitoring.result_flags import patient_flag_data, results_evaluate
-from monitoring.result_input import ResultInput, result_check, sample_date_problems
+from monitoring.results.entry import ResultInput, result_check, sample_date_problems
+from monitoring.results.flag_data import patient_flag_data, results_evaluate
 from patients.models import Patient
 
 

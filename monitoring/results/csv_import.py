@@ -1,7 +1,7 @@
 """Importing lab results from a CSV file, one row per result: read and check every row, show
 the preview, then store all of it or nothing.
 
-Rows are checked by the same functions as the entry form (monitoring.result_input), so the
+Rows are checked by the same functions as the entry form (monitoring.results.entry), so the
 import refuses the same things with the same words. A result already stored with the same
 value is skipped, not refused, so a nightly export that overlaps the previous one imports
 cleanly; a different value for the same sample is refused, because only a person can decide
@@ -26,15 +26,15 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.formats import date_format, time_format
 
-from monitoring.lab_services import report_record
-from monitoring.measurements import MeasurementError
+from monitoring.domain.measurements import MeasurementError
 from monitoring.models import Analyte, LabReport, LabResult, Panel, ResultImport
-from monitoring.result_input import (
+from monitoring.results.entry import (
     CheckedResult,
     ResultInput,
     result_check,
     sample_date_problems,
 )
+from monitoring.results.services import report_record
 from patients.models import Clinic, Patient
 
 REQUIRED_COLUMNS = ("hospital_number", "sample_date", "analyte", "value", "unit")

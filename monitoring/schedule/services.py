@@ -1,4 +1,4 @@
-"""Writes to monitoring data. Planning itself is pure (monitoring.planning); this module loads
+"""Writes to monitoring data. Planning itself is pure (domain.planning); this module loads
 what planning needs, and stores what it returns."""
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.bulk import bulk_update_recorded, update_recorded
+from monitoring.domain import planning
+from monitoring.models import ProtocolItem, ScheduledCheck
 from patients.models import InfusionCourse, Patient
 
-from . import planning
 from .bulk_insert import rows_insert
-from .models import ProtocolItem, ScheduledCheck
 
 MOVED_FIELDS = ["panel", "due_date", "window_opens", "overdue_after", "updated_at"]
 

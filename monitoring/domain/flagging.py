@@ -12,18 +12,7 @@ from datetime import date
 from decimal import Decimal
 from itertools import pairwise
 
-
-class Tier(enum.StrEnum):
-    NORMAL = "normal"
-    LOW = "low"
-    HIGH = "high"
-    AMBER = "amber"
-    RED = "red"
-    CRITICAL = "critical"
-
-    @property
-    def rank(self) -> int:
-        return {"normal": 0, "low": 1, "high": 1, "amber": 2, "red": 3, "critical": 4}[self.value]
+from monitoring.domain.tiers import Tier
 
 
 class Condition(enum.StrEnum):

@@ -16,11 +16,11 @@ from django.views import View
 
 from accounts.redirects import safe_next_url
 from audit.access import record_access
-from monitoring.alert_forms import AcknowledgeForm, FollowUpForm, WaiveForm
-from monitoring.alert_services import check_follow_up, check_waive, result_acknowledge
+from monitoring.alerts.services import check_follow_up, check_waive, result_acknowledge
 from monitoring.models import ScheduledCheck
-from monitoring.views import result_for
-from monitoring.worklist import PAGE_PARAMETERS, worklist_for
+from monitoring.results.selectors import result_for
+from monitoring.worklist.forms import AcknowledgeForm, FollowUpForm, WaiveForm
+from monitoring.worklist.selectors import PAGE_PARAMETERS, worklist_for
 from patients.access import StaffAccessMixin, in_scope_or_404, patients_for
 
 

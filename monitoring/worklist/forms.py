@@ -1,5 +1,5 @@
 """Staff forms for acting on alerts: acknowledging a result, a follow-up note on a check, and
-waiving a check. They only check the input; monitoring.alert_services decides what is allowed."""
+waiving a check. They only check the input; monitoring.alerts.services decides what is allowed."""
 
 from __future__ import annotations
 

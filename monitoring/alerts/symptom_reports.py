@@ -12,9 +12,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from audit.bulk import record_created
-from monitoring import symptoms
-from monitoring.alert_services import notification_row, notifications_store, nurse_ids_for
+from monitoring.alerts.recipients import nurse_ids_for
+from monitoring.domain import symptoms
 from monitoring.models import Notification, ScheduledCheck, SymptomReport
+from monitoring.outbox.store import notification_row, notifications_store
 from patients.models import Patient
 
 logger = logging.getLogger(__name__)

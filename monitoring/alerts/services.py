@@ -1,10 +1,10 @@
-"""Writes about alerts: outbox rows for abnormal results, acknowledgements, follow-up notes and
-waivers. Each runs inside the caller's transaction or its own, so an alert is stored together
-with the event that causes it, or not at all."""
+"""Writes about alerts: outbox rows for abnormal results, the awaiting-acknowledgement flag,
+acknowledgements, follow-up notes and waivers. Each runs inside the caller's transaction or its
+own, so an alert is stored together with the event that causes it, or not at all."""
 
 from __future__ import annotations
 
-import logging
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -12,6 +12,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from audit.bulk import update_recorded
+from monitoring.alerts.recipients import nurse_ids_for
+from monitoring.alerts.rules import needs_acknowledgement
 from monitoring.models import (
     ACKNOWLEDGE_TIERS,
     URGENT_TIERS,
@@ -20,114 +22,11 @@ from monitoring.models import (
     Notification,
     ScheduledCheck,
 )
+from monitoring.outbox.store import notification_row, notifications_store
 from patients.models import Patient
-
-logger = logging.getLogger(__name__)
 
 Kind = Notification.Kind
 Delivery = Notification.Delivery
-
-
-def notification_key(
-    *,
-    kind: str,
-    user_id: int | None = None,
-    recipient_patient_id: int | None = None,
-    check_id: int | None = None,
-    result_id: int | None = None,
-    tier: str = "",
-    lead_days: int | None = None,
-) -> str:
-    """The identity of an alert: what it is, what it is about, and who gets it. The unique
-    constraint on it is what makes a second scan, or a second worker, create nothing new."""
-    parts = [kind]
-    if check_id is not None:
-        parts.append(f"check{check_id}")
-    if result_id is not None:
-        parts.append(f"result{result_id}-{tier}")
-    if lead_days is not None:
-        parts.append(f"lead{lead_days}")
-    parts.append(f"user{user_id}" if user_id is not None else f"patient{recipient_patient_id}")
-    return ":".join(parts)
-
-
-def notification_row(
-    *,
-    kind: str,
-    delivery: str,
-    patient_id: int,
-    now: datetime,
-    user_id: int | None = None,
-    recipient_patient_id: int | None = None,
-    check_id: int | None = None,
-    result_id: int | None = None,
-    tier: str = "",
-    lead_days: int | None = None,
-) -> Notification:
-    return Notification(
-        key=notification_key(
-            kind=kind,
-            user_id=user_id,
-            recipient_patient_id=recipient_patient_id,
-            check_id=check_id,
-            result_id=result_id,
-            tier=tier,
-            lead_days=lead_days,
-        ),
-        kind=kind,
-        delivery=delivery,
-        recipient_user_id=user_id,
-        recipient_patient_id=recipient_patient_id,
-        patient_id=patient_id,
-        scheduled_check_id=check_id,
-        result_id=result_id,
-        tier=tier,
-        lead_days=lead_days,
-        not_before=now,
-        created_at=now,
-    )
-
-
-def notifications_store(rows: list[Notification]) -> None:
-    """Insert the rows in one statement; a row whose key exists already is skipped, so running
-    the same scan twice, or two at once, stores each alert once."""
-    if rows:
-        Notification.objects.bulk_create(rows, ignore_conflicts=True)
-        deliveries_enqueue(rows)
-
-
-def deliveries_enqueue(rows: Iterable[Notification]) -> None:
-    """Once the transaction commits, ask a worker to deliver the rows that go at once. If the
-    broker is down the rows stay queued in the database and the periodic sweep sends them."""
-    groups = {
-        (row.recipient_user_id, row.recipient_patient_id, row.delivery)
-        for row in rows
-        if row.delivery == Delivery.AT_ONCE
-    }
-    if groups:
-        transaction.on_commit(lambda: _enqueue(groups))
-
-
-def _enqueue(groups) -> None:
-    from monitoring.tasks import deliver_batch
-
-    for user_id, patient_id, delivery in groups:
-        try:
-            deliver_batch.delay(user_id, patient_id, delivery)
-        except Exception:  # the broker is unreachable: the sweep will deliver from the outbox
-            logger.warning(
-                "Could not queue delivery for user=%s patient=%s; left for the sweep.",
-                user_id,
-                patient_id,
-                exc_info=True,
-            )
-
-
-def nurse_ids_for(patient: Patient) -> list[int]:
-    """The patient's named nurse, or else everyone in the clinic's nurse group."""
-    if patient.named_nurse_id:
-        return [patient.named_nurse_id]
-    return patient.clinic.nurse_ids()
 
 
 def abnormal_alerts_create(*, patient: Patient, results: Iterable[LabResult], now: datetime):
@@ -158,24 +57,25 @@ def abnormal_alerts_create(*, patient: Patient, results: Iterable[LabResult], no
 
 
 def results_awaiting_set(results: Iterable[LabResult]) -> None:
-    """Set `awaits_acknowledgement` on results about to be saved, from their tier: amber or worse,
-    current, and not acknowledged at that tier (a correction back to a tier already acknowledged
-    needs no new acknowledgement). One query, and none when no result is flagged or all are new.
+    """Set `awaits_acknowledgement` on results about to be saved (rules.needs_acknowledgement).
+    One query for the acknowledgements, and none when no result is flagged or all are new.
     The callers pass current results on current reports."""
     results = list(results)
+    flagged_stored = [
+        result for result in results if result.pk and result.tier in ACKNOWLEDGE_TIERS
+    ]
+    acknowledged = defaultdict(set)
+    if flagged_stored:
+        for result_id, tier in Acknowledgement.objects.filter(
+            result__in=flagged_stored
+        ).values_list("result_id", "tier"):
+            acknowledged[result_id].add(tier)
     for result in results:
-        result.awaits_acknowledgement = (
-            result.tier in ACKNOWLEDGE_TIERS and not result.is_entered_in_error
+        result.awaits_acknowledgement = needs_acknowledgement(
+            tier=result.tier,
+            entered_in_error=result.is_entered_in_error,
+            acknowledged_tiers=acknowledged.get(result.pk, ()),
         )
-    stored = [result for result in results if result.awaits_acknowledgement and result.pk]
-    if not stored:
-        return
-    acknowledged = set(
-        Acknowledgement.objects.filter(result__in=stored).values_list("result_id", "tier")
-    )
-    for result in stored:
-        if (result.pk, result.tier) in acknowledged:
-            result.awaits_acknowledgement = False
 
 
 def result_acknowledge(

@@ -16,13 +16,20 @@ from datetime import date, datetime, timedelta
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
-from monitoring.alert_services import notification_row, notifications_store
+from monitoring.alerts.rules import (
+    any_of,
+    awaiting_acknowledgement,
+    check_escalated,
+    check_overdue,
+    result_escalated,
+)
 from monitoring.models import (
     URGENT_TIERS,
+    LabResult,
     Notification,
     ScheduledCheck,
 )
-from monitoring.worklist import results_awaiting_acknowledgement
+from monitoring.outbox.store import notification_row, notifications_store
 from patients.models import Clinic, Patient
 
 Kind = Notification.Kind
@@ -89,13 +96,6 @@ def _by(clinics: dict[int, ClinicAlerting], key) -> dict:
     return groups
 
 
-def _any_of(conditions: list[Q]) -> Q:
-    combined = Q(pk__in=[])
-    for condition in conditions:
-        combined |= condition
-    return combined
-
-
 def _open_checks_of_planned_patients():
     # Unordered: a scan needs every row, and sorting tens of thousands of them (the model's
     # default ordering) cost more than finding them.
@@ -116,14 +116,7 @@ def overdue_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) -> int:
     groups = _by(clinics, lambda clinic: clinic.today)
     checks = (
         _open_checks_of_planned_patients()
-        .filter(
-            _any_of(
-                [
-                    Q(patient__clinic_id__in=ids, overdue_after__lt=today)
-                    for today, ids in groups.items()
-                ]
-            )
-        )
+        .filter(any_of(check_overdue(clinic_ids=ids, today=today) for today, ids in groups.items()))
         .exclude(_has_notification(Kind.OVERDUE, scheduled_check=OuterRef("pk")))
         .values_list(
             "pk",
@@ -156,7 +149,7 @@ def due_soon_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) -> int:
     groups = _by(clinics, lambda clinic: clinic.today)
     rows = []
     for lead in Patient.REMINDER_LEAD_DAYS:
-        window = _any_of(
+        window = any_of(
             [
                 Q(
                     patient__clinic_id__in=ids,
@@ -199,7 +192,7 @@ def unacknowledged_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) ->
     """The safety net for results: any amber-or-worse result nobody has acknowledged and no
     nurse has been told about (a nurse group that was empty when it was saved, say)."""
     results = (
-        results_awaiting_acknowledgement()
+        LabResult.objects.filter(awaiting_acknowledgement())
         .order_by()
         .exclude(
             _has_notification(Kind.ABNORMAL_RESULT, result=OuterRef("pk"), tier=OuterRef("tier"))
@@ -226,26 +219,16 @@ def unacknowledged_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) ->
 def escalation_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) -> int:
     """To the clinic lead: red and critical results unacknowledged past the clinic's deadline,
     and checks still overdue the clinic's number of days after they became overdue."""
-    late_results = []
-    for (critical_hours, red_hours), ids in _by(
-        clinics, lambda clinic: (clinic.critical_hours, clinic.red_hours)
-    ).items():
-        late_results += [
-            Q(
-                patient__clinic_id__in=ids,
-                tier="critical",
-                tier_since__lte=now - timedelta(hours=critical_hours),
-            ),
-            Q(
-                patient__clinic_id__in=ids,
-                tier="red",
-                tier_since__lte=now - timedelta(hours=red_hours),
-            ),
-        ]
+    late_results = any_of(
+        result_escalated(clinic_ids=ids, now=now, critical_hours=critical, red_hours=red)
+        for (critical, red), ids in _by(
+            clinics, lambda clinic: (clinic.critical_hours, clinic.red_hours)
+        ).items()
+    )
     results = (
-        results_awaiting_acknowledgement()
+        LabResult.objects.filter(awaiting_acknowledgement())
         .order_by()
-        .filter(_any_of(late_results))
+        .filter(late_results)
         .exclude(_has_notification(Kind.ESCALATION, result=OuterRef("pk"), tier=OuterRef("tier")))
         .values_list("pk", "tier", "patient_id", "patient__clinic_id")
     )
@@ -262,13 +245,11 @@ def escalation_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) -> int
         for result_id, tier, patient_id, clinic_id in results
         for user_id in clinics[clinic_id].escalation_ids
     ]
-    long_overdue = _any_of(
-        [
-            Q(patient__clinic_id__in=ids, overdue_after__lt=today - timedelta(days=days))
-            for (today, days), ids in _by(
-                clinics, lambda clinic: (clinic.today, clinic.overdue_days)
-            ).items()
-        ]
+    long_overdue = any_of(
+        check_escalated(clinic_ids=ids, today=today, overdue_days=days)
+        for (today, days), ids in _by(
+            clinics, lambda clinic: (clinic.today, clinic.overdue_days)
+        ).items()
     )
     checks = (
         _open_checks_of_planned_patients()

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from django.utils.formats import date_format
 
-from monitoring.measurements import MeasurementError, read_measurement
+from monitoring.domain.measurements import MeasurementError, read_measurement
 from monitoring.models import Analyte
 
 

@@ -1,5 +1,5 @@
 """Staff forms for lab results. The report form has a value, a unit and an optional lab range
-for each analyte of the panel; the checking itself is monitoring.result_input's, shared with
+for each analyte of the panel; the checking itself is monitoring.results.entry's, shared with
 the CSV import and the recording service."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from monitoring.measurements import MeasurementError
+from monitoring.domain.measurements import MeasurementError
 from monitoring.models import Analyte
-from monitoring.result_input import ResultInput, result_check
+from monitoring.results.entry import ResultInput, result_check
 from patients.forms import DateInput, clinic_choice_limit
 
 

@@ -23,6 +23,14 @@ from django.db.models import (
     Subquery,
 )
 
+from monitoring.alerts.rules import (
+    any_of,
+    awaiting_acknowledgement,
+    check_is_escalated,
+    check_overdue,
+    result_is_escalated,
+)
+from monitoring.domain.tiers import urgency_rank
 from monitoring.models import (
     Acknowledgement,
     LabResult,
@@ -39,31 +47,6 @@ SECTION_LIMIT = 25
 # The query parameter that pages each pageable section: ?overdue_page=2.
 PAGE_PARAMETERS = {"overdue": "overdue_page", "due_soon": "due_page", "failed": "failed_page"}
 DUE_SOON_DAYS = 7
-
-
-def results_awaiting_acknowledgement() -> QuerySet[LabResult]:
-    """Current results flagged amber or worse with no acknowledgement at their present tier.
-    The same rule as the alert scans: a correction that moves a result to another tier needs
-    acknowledging again. The rule is kept on the result by the services that write tiers,
-    acknowledgements and entries in error (`awaits_acknowledgement`), so this reads only the
-    waiting results through their partial index."""
-    return LabResult.objects.filter(awaits_acknowledgement=True)
-
-
-def result_is_escalated(
-    *, tier: str, tier_since: datetime | None, now: datetime, critical_hours: int, red_hours: int
-) -> bool:
-    """Past the clinic's deadline, the lead has been (or is about to be) alerted. Amber results
-    never escalate; they wait for the nurse's digest."""
-    hours = {"critical": critical_hours, "red": red_hours}.get(tier)
-    if hours is None or tier_since is None:
-        return False
-    return tier_since <= now - timedelta(hours=hours)
-
-
-def check_is_escalated(*, overdue_after: date, today: date, overdue_days: int) -> bool:
-    """The escalation scan's rule: still open this many days after it became overdue."""
-    return overdue_after < today - timedelta(days=overdue_days)
 
 
 @dataclass(frozen=True)
@@ -179,13 +162,6 @@ def _by_today(clinics: dict[int, ClinicView]) -> dict[date, list[int]]:
     return groups
 
 
-def _any_of(conditions: list[Q]) -> Q:
-    combined = Q(pk__in=[])  # no clinic: nothing matches
-    for condition in conditions:
-        combined |= condition
-    return combined
-
-
 def _section(queryset: QuerySet, page: int = 1) -> Section:
     """The count, then one page of rows: two queries whatever the page. A page past the end
     shows the last one."""
@@ -209,15 +185,13 @@ def _awaiting_results(clinics: dict[int, ClinicView], scope: Q, now: datetime) -
     """The waiting results are few (a partial index holds just those): found unordered, ordered
     here and the shown ones loaded: two queries, as a count and a page would be."""
     waiting = list(
-        results_awaiting_acknowledgement()
-        .filter(scope)
+        LabResult.objects.filter(awaiting_acknowledgement(), scope)
         .order_by()
         .values_list("pk", "tier", "tier_since")
     )
     # Critical, then red, then amber; the oldest first. Results from before tier_since was
     # recorded have no clock; they are the oldest.
-    rank = {"critical": 0, "red": 1}
-    waiting.sort(key=lambda row: (rank.get(row[1], 2), row[2] is not None, row[2] or now, row[0]))
+    waiting.sort(key=lambda row: (urgency_rank(row[1]), row[2] is not None, row[2] or now, row[0]))
     shown = [pk for pk, _, _ in waiting[:SECTION_LIMIT]]
     loaded = LabResult.objects.select_related("patient", "analyte").in_bulk(shown)
     section = Section(rows=[loaded[pk] for pk in shown], total=len(waiting))
@@ -234,11 +208,8 @@ def _awaiting_results(clinics: dict[int, ClinicView], scope: Q, now: datetime) -
 
 
 def _overdue_checks(clinics: dict[int, ClinicView], scope: Q, *, page: int = 1) -> Section:
-    overdue = _any_of(
-        [
-            Q(patient__clinic_id__in=ids, overdue_after__lt=today)
-            for today, ids in _by_today(clinics).items()
-        ]
+    overdue = any_of(
+        check_overdue(clinic_ids=ids, today=today) for today, ids in _by_today(clinics).items()
     )
     checks = (
         _open_checks(scope).filter(overdue).order_by("overdue_after", "patient__family_name", "pk")
@@ -255,7 +226,7 @@ def _overdue_checks(clinics: dict[int, ClinicView], scope: Q, *, page: int = 1) 
 
 def _checks_due_soon(clinics: dict[int, ClinicView], scope: Q, *, page: int = 1) -> Section:
     """Due today or in the next week and not yet overdue."""
-    window = _any_of(
+    window = any_of(
         [
             Q(
                 patient__clinic_id__in=ids,

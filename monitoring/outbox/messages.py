@@ -13,8 +13,9 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.formats import date_format, time_format
 
-from monitoring.channels import OutgoingMessage
+from monitoring.domain.tiers import urgency_rank
 from monitoring.models import Acknowledgement, Notification
+from monitoring.outbox.channels import OutgoingMessage
 
 Kind = Notification.Kind
 Delivery = Notification.Delivery
@@ -80,7 +81,7 @@ def _message(delivery: str, rows: list[Notification], count: int, recipient, tok
 
 
 def _urgency(row: Notification):
-    tier_rank = {"critical": 0, "red": 1, "amber": 2}.get(row.tier, 3)
+    tier_rank = urgency_rank(row.tier)
     kinds = [
         Kind.SYMPTOM_REPORT,
         Kind.ESCALATION,

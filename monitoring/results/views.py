@@ -1,5 +1,5 @@
 """Staff screens for lab results: logging a panel, correcting a result, marking entries in
-error, a result's history, and the CSV import with its preview."""
+error, a result's history. The CSV import's screens are in import_views."""
 
 from __future__ import annotations
 
@@ -10,19 +10,22 @@ from django.shortcuts import redirect, render
 from django.views import View
 
 from audit.access import record_access
-from monitoring import csv_import
-from monitoring.forms import EnteredInErrorForm, ImportUploadForm, ReportForm, ResultCorrectForm
-from monitoring.lab_services import (
+from monitoring.models import Analyte, LabReport, Panel
+from monitoring.results.forms import (
+    EnteredInErrorForm,
+    ReportForm,
+    ResultCorrectForm,
+)
+from monitoring.results.selectors import result_for
+from monitoring.results.services import (
     new_submission_key,
     report_mark_in_error,
     report_record,
     result_correct,
     result_mark_in_error,
 )
-from monitoring.models import Analyte, LabReport, LabResult, Panel, ResultImport
 from patients.access import (
     StaffAccessMixin,
-    clinics_for,
     in_scope_or_404,
     patient_for,
     patients_for,
@@ -34,11 +37,6 @@ def _panel_analytes(panel: str) -> list[Analyte]:
     if not analytes:
         raise Http404("No results are recorded for this panel.")
     return analytes
-
-
-def result_for(request, pk: int) -> LabResult:
-    results = LabResult.objects.filter(patient__in=patients_for(request.user))
-    return in_scope_or_404(request, results.select_related("analyte", "patient", "report"), pk=pk)
 
 
 class ReportCreateView(StaffAccessMixin, View):
@@ -171,60 +169,3 @@ class EnteredInErrorView(StaffAccessMixin, View):
             return redirect("patients:detail", pk=target.patient_id)
         context = {"target": target, "kind": self.kind, "form": form}
         return render(request, self.template, context)
-
-
-class ImportUploadView(StaffAccessMixin, View):
-    permission_required = ("monitoring.add_resultimport",)
-    template = "monitoring/import_upload.html"
-
-    def get(self, request):
-        form = ImportUploadForm(clinics=clinics_for(request.user))
-        return render(request, self.template, {"form": form})
-
-    def post(self, request):
-        form = ImportUploadForm(request.POST, request.FILES, clinics=clinics_for(request.user))
-        if not form.is_valid():
-            return render(request, self.template, {"form": form})
-        upload = form.cleaned_data["file"]
-        staged, preview = csv_import.import_stage(
-            clinic=form.cleaned_data["clinic"],
-            content=upload.read(),
-            file_name=upload.name,
-            uploaded_by=request.user,
-        )
-        if staged is None:
-            return render(request, self.template, {"form": form, "preview": preview})
-        return redirect("monitoring:import_preview", pk=staged.pk)
-
-
-class ImportPreviewView(StaffAccessMixin, View):
-    permission_required = ("monitoring.add_resultimport",)
-    template = "monitoring/import_preview.html"
-
-    def _staged(self, request, pk):
-        imports = ResultImport.objects.filter(clinic__in=clinics_for(request.user))
-        return in_scope_or_404(request, imports.select_related("clinic"), pk=pk)
-
-    def get(self, request, pk):
-        staged = self._staged(request, pk)
-        preview = csv_import.import_read(
-            clinic=staged.clinic, content=staged.content.encode(), file_name=staged.file_name
-        )
-        return render(request, self.template, {"staged": staged, "preview": preview})
-
-    def post(self, request, pk):
-        staged = self._staged(request, pk)
-        try:
-            outcome = csv_import.import_apply(result_import=staged, imported_by=request.user)
-        except csv_import.ImportRejected as rejected:
-            preview = csv_import.import_read(
-                clinic=staged.clinic, content=staged.content.encode(), file_name=staged.file_name
-            )
-            messages.error(request, f"Nothing was imported: {len(rejected.problems)} problem(s).")
-            return render(request, self.template, {"staged": staged, "preview": preview})
-        messages.success(
-            request,
-            f"Imported {outcome.results} results in {outcome.reports} reports "
-            f"({outcome.skipped} already recorded, skipped).",
-        )
-        return redirect("patients:list")

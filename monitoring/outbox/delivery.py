@@ -23,10 +23,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F, Max, Q
 
-from monitoring import send_times
-from monitoring.channels import DeliveryError, channel_for
+from monitoring.domain import send_times
 from monitoring.models import Notification
-from monitoring.notification_messages import message_for, relevant_rows
+from monitoring.outbox.channels import DeliveryError, channel_for
+from monitoring.outbox.messages import message_for, relevant_rows
 from patients.models import Clinic, Patient
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,70 @@
+"""Staff screens for the CSV import of results: upload, then a preview of every row's problem
+before anything is saved, then all rows or none."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views import View
+
+from monitoring.models import ResultImport
+from monitoring.results import csv_import
+from monitoring.results.forms import ImportUploadForm
+from patients.access import StaffAccessMixin, clinics_for, in_scope_or_404
+
+
+class ImportUploadView(StaffAccessMixin, View):
+    permission_required = ("monitoring.add_resultimport",)
+    template = "monitoring/import_upload.html"
+
+    def get(self, request):
+        form = ImportUploadForm(clinics=clinics_for(request.user))
+        return render(request, self.template, {"form": form})
+
+    def post(self, request):
+        form = ImportUploadForm(request.POST, request.FILES, clinics=clinics_for(request.user))
+        if not form.is_valid():
+            return render(request, self.template, {"form": form})
+        upload = form.cleaned_data["file"]
+        staged, preview = csv_import.import_stage(
+            clinic=form.cleaned_data["clinic"],
+            content=upload.read(),
+            file_name=upload.name,
+            uploaded_by=request.user,
+        )
+        if staged is None:
+            return render(request, self.template, {"form": form, "preview": preview})
+        return redirect("monitoring:import_preview", pk=staged.pk)
+
+
+class ImportPreviewView(StaffAccessMixin, View):
+    permission_required = ("monitoring.add_resultimport",)
+    template = "monitoring/import_preview.html"
+
+    def _staged(self, request, pk):
+        imports = ResultImport.objects.filter(clinic__in=clinics_for(request.user))
+        return in_scope_or_404(request, imports.select_related("clinic"), pk=pk)
+
+    def get(self, request, pk):
+        staged = self._staged(request, pk)
+        preview = csv_import.import_read(
+            clinic=staged.clinic, content=staged.content.encode(), file_name=staged.file_name
+        )
+        return render(request, self.template, {"staged": staged, "preview": preview})
+
+    def post(self, request, pk):
+        staged = self._staged(request, pk)
+        try:
+            outcome = csv_import.import_apply(result_import=staged, imported_by=request.user)
+        except csv_import.ImportRejected as rejected:
+            preview = csv_import.import_read(
+                clinic=staged.clinic, content=staged.content.encode(), file_name=staged.file_name
+            )
+            messages.error(request, f"Nothing was imported: {len(rejected.problems)} problem(s).")
+            return render(request, self.template, {"staged": staged, "preview": preview})
+        messages.success(
+            request,
+            f"Imported {outcome.results} results in {outcome.reports} reports "
+            f"({outcome.skipped} already recorded, skipped).",
+        )
+        return redirect("patients:list")
