@@ -1,4 +1,5 @@
-"""Infusion-course validation: pure functions over plain values (clinical-rules.md section 1).
+"""Infusion-course validation: pure functions over plain values (docs/clinical-reference.md,
+section 1).
 
 The model's clean() and the schedule_preview command both call course_problems, so a course
 refused in the admin is refused on the command line with the same words.

@@ -1,5 +1,5 @@
 """Abnormal-result flags: a pure function from one result, its history and the rules to a tier,
-its reasons and the next action (clinical-rules.md section 3). Rules are data; the stored
+its reasons and the next action (docs/clinical-reference.md section 3). Rules are data; the stored
 FlagRule rows become FlagRule values here, so a clinic's edits change the outcome, not the code.
 """
 

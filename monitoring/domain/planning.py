@@ -2,7 +2,7 @@
 
 No ORM here. The service layer turns stored courses and protocols into these values, calls
 plan_schedule, and stores what it returns; the schedule_preview command calls it with values
-typed on the command line. Clinical rules: shared clinical-rules.md section 2.
+typed on the command line. Clinical rules: docs/clinical-reference.md section 2.
 """
 
 from __future__ import annotations

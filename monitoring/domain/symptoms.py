@@ -3,7 +3,7 @@
 Pure values, no ORM: the symptom-report service stores what a patient chose and opens one
 urgent check per panel returned by `panels_to_test`. The warning signs are the ones the
 labels ask patients to report at once (US prescribing information, EU SmPC); the panels follow
-clinical-rules.md section 2.
+docs/clinical-reference.md section 2.
 """
 
 from __future__ import annotations

@@ -134,7 +134,7 @@ RULE_TIER_CHOICES = [(t.value, t.value.capitalize()) for t in flagging.Tier if t
 
 
 class FlagRule(models.Model):
-    """One condition that raises a result to a tier (clinical-rules.md section 3)."""
+    """One condition that raises a result to a tier (docs/clinical-reference.md section 3)."""
 
     analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="flag_rules")
     tier = models.CharField(max_length=10, choices=RULE_TIER_CHOICES)
