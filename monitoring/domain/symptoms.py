@@ -11,12 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-# Panel values, as in monitoring.models.schedule.Panel (kept as strings: no Django import here).
-BLOOD_COUNT = "blood_count"
-KIDNEY = "kidney"
-URINE = "urine"
-LIVER = "liver"
-THYROID = "thyroid"
+from monitoring.domain.panels import BLOOD_COUNT, KIDNEY, LIVER, THYROID, URINE
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from monitoring.domain import send_times
 from monitoring.domain.tiers import ACKNOWLEDGE_TIERS, URGENT_TIERS
 from monitoring.models.labs import LabResult
 from monitoring.models.schedule import ScheduledCheck
@@ -83,9 +84,12 @@ class Notification(models.Model):
     class Delivery(models.TextChoices):
         """How rows are grouped into messages to one recipient."""
 
-        AT_ONCE = "at_once", "At once"  # red and critical results, escalations, symptoms
-        NURSE_DIGEST = "digest", "Nurse's daily digest"  # at the clinic's digest time
-        PATIENT_DAILY = "daily", "Patient's daily e-mail"  # at most one a day, not in quiet hours
+        # red and critical results, escalations, symptoms
+        AT_ONCE = send_times.AT_ONCE, "At once"
+        # at the clinic's digest time
+        NURSE_DIGEST = send_times.NURSE_DIGEST, "Nurse's daily digest"
+        # at most one a day, not in quiet hours
+        PATIENT_DAILY = send_times.PATIENT_DAILY, "Patient's daily e-mail"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

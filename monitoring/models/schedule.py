@@ -8,19 +8,19 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from monitoring.domain import planning
+from monitoring.domain import panels, planning
 from monitoring.domain.check_status import CheckStatus, check_status
 
 
 class Panel(models.TextChoices):
-    BLOOD_COUNT = "blood_count", "Blood count (CBC with differential)"
-    KIDNEY = "kidney", "Kidney (serum creatinine)"
-    URINE = "urine", "Urinalysis with microscopy"
-    LIVER = "liver", "Liver (ALT, AST, bilirubin)"
-    THYROID = "thyroid", "Thyroid (TSH)"
-    SKIN = "skin", "Skin examination"
-    CERVICAL = "cervical", "Cervical screening"
-    INFECTION_SCREEN = "infection_screen", "Infection screen (HIV, hepatitis B/C, VZV, TB)"
+    BLOOD_COUNT = panels.BLOOD_COUNT, "Blood count (CBC with differential)"
+    KIDNEY = panels.KIDNEY, "Kidney (serum creatinine)"
+    URINE = panels.URINE, "Urinalysis with microscopy"
+    LIVER = panels.LIVER, "Liver (ALT, AST, bilirubin)"
+    THYROID = panels.THYROID, "Thyroid (TSH)"
+    SKIN = panels.SKIN, "Skin examination"
+    CERVICAL = panels.CERVICAL, "Cervical screening"
+    INFECTION_SCREEN = panels.INFECTION_SCREEN, "Infection screen (HIV, hepatitis B/C, VZV, TB)"
 
 
 # Short names for badges and timelines, where the full label does not fit.
