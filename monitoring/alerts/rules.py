@@ -15,7 +15,8 @@ The rules:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import date, datetime, timedelta
 
 from django.db.models import Q
@@ -91,3 +92,13 @@ def any_of(conditions: Iterable[Q]) -> Q:
     for condition in conditions:
         combined |= condition
     return combined
+
+
+def clinic_ids_by(clinics: Mapping[int, object], key: Callable[..., Hashable]) -> dict:
+    """The clinics' primary keys grouped by key(clinic), such as the clinic's local date or its
+    deadlines, so that each group becomes one condition of a single query (there are only a
+    few groups at any instant)."""
+    groups = defaultdict(list)
+    for clinic in clinics.values():
+        groups[key(clinic)].append(clinic.pk)
+    return groups
