@@ -22,13 +22,13 @@ from monitoring.alerts.rules import (
     check_escalated,
     check_overdue,
     clinic_ids_by,
+    open_checks_of_planned_patients,
     result_escalated,
 )
 from monitoring.models import (
     URGENT_TIERS,
     LabResult,
     Notification,
-    ScheduledCheck,
 )
 from monitoring.outbox.store import notification_row, notifications_store
 from patients.models import Clinic, Patient
@@ -90,14 +90,10 @@ def clinics_alerting(now: datetime) -> dict[int, ClinicAlerting]:
     }
 
 
-def _open_checks_of_planned_patients():
+def _unordered_open_checks():
     # Unordered: a scan needs every row, and sorting tens of thousands of them (the model's
     # default ordering) cost more than finding them.
-    return (
-        ScheduledCheck.objects.open()
-        .filter(patient__status__in=Patient.PLANNED_STATUSES)
-        .order_by()
-    )
+    return open_checks_of_planned_patients().order_by()
 
 
 def _has_notification(kind: str, **about) -> Exists:
@@ -109,7 +105,7 @@ def overdue_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) -> int:
     patient's daily e-mail."""
     groups = clinic_ids_by(clinics, lambda clinic: clinic.today)
     checks = (
-        _open_checks_of_planned_patients()
+        _unordered_open_checks()
         .filter(any_of(check_overdue(clinic_ids=ids, today=today) for today, ids in groups.items()))
         .exclude(_has_notification(Kind.OVERDUE, scheduled_check=OuterRef("pk")))
         .values_list(
@@ -154,7 +150,7 @@ def due_soon_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) -> int:
             ]
         )
         checks = (
-            _open_checks_of_planned_patients()
+            _unordered_open_checks()
             .filter(
                 window,
                 patient__email_reminders=True,
@@ -246,7 +242,7 @@ def escalation_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) -> int
         ).items()
     )
     checks = (
-        _open_checks_of_planned_patients()
+        _unordered_open_checks()
         .filter(long_overdue)
         .exclude(_has_notification(Kind.ESCALATION, scheduled_check=OuterRef("pk")))
         .values_list("pk", "patient_id", "patient__clinic_id")

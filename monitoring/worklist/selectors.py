@@ -28,6 +28,7 @@ from monitoring.alerts.rules import (
     check_is_escalated,
     check_overdue,
     clinic_ids_by,
+    open_checks_of_planned_patients,
     result_is_escalated,
 )
 from monitoring.domain.tiers import urgency_rank
@@ -38,7 +39,7 @@ from monitoring.models import (
     ScheduledCheck,
 )
 from patients.access import clinics_for
-from patients.models import Clinic, Patient
+from patients.models import Clinic
 
 # Rows shown per section (a page of it); the total is always counted, so nothing is hidden
 # without saying so. Rendering a row is most of the page's cost: 200 rows a section took a
@@ -165,10 +166,9 @@ def _section(queryset: QuerySet, page: int = 1) -> Section:
 
 
 def _open_checks(scope: Q) -> QuerySet[ScheduledCheck]:
-    # Planned patients only, like the alert scans: other statuses have their checks cancelled.
     return (
-        ScheduledCheck.objects.open()
-        .filter(scope, patient__status__in=Patient.PLANNED_STATUSES)
+        open_checks_of_planned_patients()
+        .filter(scope)
         # An urgent check shows the symptom report behind it: a join, not a query per row.
         .select_related("patient", "symptom_report")
     )
