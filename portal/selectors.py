@@ -169,8 +169,7 @@ def reviewed_results(patient: Patient, *, since: date) -> list[ResultGroup]:
 
 def _line(result: LabResult) -> ResultLine:
     analyte = result.analyte
-    low = result.reference_low if result.reference_low is not None else analyte.reference_low
-    high = result.reference_high if result.reference_high is not None else analyte.reference_high
+    low, high = result.reference_range
     return ResultLine(
         name=_sentence_case(analyte_words(analyte.code, analyte.name)),
         value=result.display_value,

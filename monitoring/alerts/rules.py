@@ -15,12 +15,15 @@ The rules:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import date, datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from monitoring.domain.tiers import ACKNOWLEDGE_TIERS, Tier
+from monitoring.models import ScheduledCheck
+from patients.models import Patient
 
 
 def needs_acknowledgement(
@@ -91,3 +94,19 @@ def any_of(conditions: Iterable[Q]) -> Q:
     for condition in conditions:
         combined |= condition
     return combined
+
+
+def clinic_ids_by(clinics: Mapping[int, object], key: Callable[..., Hashable]) -> dict:
+    """The clinics' primary keys grouped by key(clinic), such as the clinic's local date or its
+    deadlines, so that each group becomes one condition of a single query (there are only a
+    few groups at any instant)."""
+    groups = defaultdict(list)
+    for clinic in clinics.values():
+        groups[key(clinic)].append(clinic.pk)
+    return groups
+
+
+def open_checks_of_planned_patients() -> QuerySet[ScheduledCheck]:
+    """The checks the scans and the worklist speak of: open, of patients whose plan is kept.
+    Other statuses have their checks cancelled, so they are never overdue or due soon."""
+    return ScheduledCheck.objects.open().filter(patient__status__in=Patient.PLANNED_STATUSES)

@@ -21,13 +21,14 @@ from monitoring.alerts.rules import (
     awaiting_acknowledgement,
     check_escalated,
     check_overdue,
+    clinic_ids_by,
+    open_checks_of_planned_patients,
     result_escalated,
 )
 from monitoring.models import (
     URGENT_TIERS,
     LabResult,
     Notification,
-    ScheduledCheck,
 )
 from monitoring.outbox.store import notification_row, notifications_store
 from patients.models import Clinic, Patient
@@ -89,21 +90,10 @@ def clinics_alerting(now: datetime) -> dict[int, ClinicAlerting]:
     }
 
 
-def _by(clinics: dict[int, ClinicAlerting], key) -> dict:
-    groups = defaultdict(list)
-    for clinic in clinics.values():
-        groups[key(clinic)].append(clinic.pk)
-    return groups
-
-
-def _open_checks_of_planned_patients():
+def _unordered_open_checks():
     # Unordered: a scan needs every row, and sorting tens of thousands of them (the model's
     # default ordering) cost more than finding them.
-    return (
-        ScheduledCheck.objects.open()
-        .filter(patient__status__in=Patient.PLANNED_STATUSES)
-        .order_by()
-    )
+    return open_checks_of_planned_patients().order_by()
 
 
 def _has_notification(kind: str, **about) -> Exists:
@@ -113,9 +103,9 @@ def _has_notification(kind: str, **about) -> Exists:
 def overdue_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) -> int:
     """Checks that have become overdue: one row per nurse for the daily digest, and one for the
     patient's daily e-mail."""
-    groups = _by(clinics, lambda clinic: clinic.today)
+    groups = clinic_ids_by(clinics, lambda clinic: clinic.today)
     checks = (
-        _open_checks_of_planned_patients()
+        _unordered_open_checks()
         .filter(any_of(check_overdue(clinic_ids=ids, today=today) for today, ids in groups.items()))
         .exclude(_has_notification(Kind.OVERDUE, scheduled_check=OuterRef("pk")))
         .values_list(
@@ -146,7 +136,7 @@ def overdue_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) -> int:
 
 def due_soon_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) -> int:
     """Reminders to patients at the lead times they chose: one query per lead time on offer."""
-    groups = _by(clinics, lambda clinic: clinic.today)
+    groups = clinic_ids_by(clinics, lambda clinic: clinic.today)
     rows = []
     for lead in Patient.REMINDER_LEAD_DAYS:
         window = any_of(
@@ -160,7 +150,7 @@ def due_soon_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) -> int:
             ]
         )
         checks = (
-            _open_checks_of_planned_patients()
+            _unordered_open_checks()
             .filter(
                 window,
                 patient__email_reminders=True,
@@ -221,7 +211,7 @@ def escalation_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) -> int
     and checks still overdue the clinic's number of days after they became overdue."""
     late_results = any_of(
         result_escalated(clinic_ids=ids, now=now, critical_hours=critical, red_hours=red)
-        for (critical, red), ids in _by(
+        for (critical, red), ids in clinic_ids_by(
             clinics, lambda clinic: (clinic.critical_hours, clinic.red_hours)
         ).items()
     )
@@ -247,12 +237,12 @@ def escalation_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) -> int
     ]
     long_overdue = any_of(
         check_escalated(clinic_ids=ids, today=today, overdue_days=days)
-        for (today, days), ids in _by(
+        for (today, days), ids in clinic_ids_by(
             clinics, lambda clinic: (clinic.today, clinic.overdue_days)
         ).items()
     )
     checks = (
-        _open_checks_of_planned_patients()
+        _unordered_open_checks()
         .filter(long_overdue)
         .exclude(_has_notification(Kind.ESCALATION, scheduled_check=OuterRef("pk")))
         .values_list("pk", "patient_id", "patient__clinic_id")

@@ -74,9 +74,15 @@ class PlannedCheck:
 
     @property
     def slot(self) -> tuple:
-        if self.kind == RECURRING:
-            return (self.item_key, RECURRING, self.month_offset)
-        return (self.item_key, PRE_COURSE, self.course_key)
+        return check_slot(self.item_key, self.kind, self.month_offset, self.course_key)
+
+
+def check_slot(item_key: Hashable, kind: str, month_offset: int | None, course_key) -> tuple:
+    """Which check of its protocol item a check is. A stored check is matched to the planned
+    one by it, so the plan and the stored rows must build it alike."""
+    if kind == RECURRING:
+        return (item_key, RECURRING, month_offset)
+    return (item_key, PRE_COURSE, course_key)
 
 
 @dataclass(frozen=True)

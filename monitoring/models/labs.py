@@ -4,6 +4,8 @@ and a wrong entry is marked "entered in error" instead of being removed."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
@@ -167,6 +169,14 @@ class LabResult(models.Model):
     @property
     def display_value(self) -> str:
         return f"{self.value_text} {self.unit}".strip()
+
+    @property
+    def reference_range(self) -> tuple[Decimal | None, Decimal | None]:
+        """(low, high) as the lab reported them; a limit the lab left out is the analyte's."""
+        analyte = self.analyte
+        low = self.reference_low if self.reference_low is not None else analyte.reference_low
+        high = self.reference_high if self.reference_high is not None else analyte.reference_high
+        return low, high
 
     @property
     def is_entered_in_error(self) -> bool:

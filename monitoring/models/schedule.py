@@ -311,9 +311,9 @@ class ScheduledCheck(models.Model):
     def slot(self) -> tuple:
         if self.kind == self.Kind.URGENT:
             return ("urgent", self.pk)  # matches no planned slot
-        if self.kind == planning.RECURRING:
-            return (self.protocol_item_id, planning.RECURRING, self.month_offset)
-        return (self.protocol_item_id, planning.PRE_COURSE, self.course_id)
+        return planning.check_slot(
+            self.protocol_item_id, self.kind, self.month_offset, self.course_id
+        )
 
     @property
     def is_open(self) -> bool:

@@ -49,8 +49,7 @@ def patient_flag_data(patient: Patient, courses=None) -> PatientFlagData:
 
 def reading_of(result: LabResult) -> flagging.Reading:
     analyte = result.analyte
-    low = result.reference_low if result.reference_low is not None else analyte.reference_low
-    high = result.reference_high if result.reference_high is not None else analyte.reference_high
+    low, high = result.reference_range
     return flagging.Reading(
         analyte=analyte.code,
         value=result.canonical_value,

@@ -11,7 +11,6 @@ instant) and each group becomes one OR-ed condition, as the alert scans do.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -28,6 +27,8 @@ from monitoring.alerts.rules import (
     awaiting_acknowledgement,
     check_is_escalated,
     check_overdue,
+    clinic_ids_by,
+    open_checks_of_planned_patients,
     result_is_escalated,
 )
 from monitoring.domain.tiers import urgency_rank
@@ -38,7 +39,7 @@ from monitoring.models import (
     ScheduledCheck,
 )
 from patients.access import clinics_for
-from patients.models import Clinic, Patient
+from patients.models import Clinic
 
 # Rows shown per section (a page of it); the total is always counted, so nothing is hidden
 # without saying so. Rendering a row is most of the page's cost: 200 rows a section took a
@@ -155,13 +156,6 @@ def _patient_scope(user, clinics: dict[int, ClinicView], *, mine: bool) -> Q:
     return scope
 
 
-def _by_today(clinics: dict[int, ClinicView]) -> dict[date, list[int]]:
-    groups = defaultdict(list)
-    for clinic in clinics.values():
-        groups[clinic.today].append(clinic.pk)
-    return groups
-
-
 def _section(queryset: QuerySet, page: int = 1) -> Section:
     """The count, then one page of rows: two queries whatever the page. A page past the end
     shows the last one."""
@@ -172,10 +166,9 @@ def _section(queryset: QuerySet, page: int = 1) -> Section:
 
 
 def _open_checks(scope: Q) -> QuerySet[ScheduledCheck]:
-    # Planned patients only, like the alert scans: other statuses have their checks cancelled.
     return (
-        ScheduledCheck.objects.open()
-        .filter(scope, patient__status__in=Patient.PLANNED_STATUSES)
+        open_checks_of_planned_patients()
+        .filter(scope)
         # An urgent check shows the symptom report behind it: a join, not a query per row.
         .select_related("patient", "symptom_report")
     )
@@ -208,9 +201,8 @@ def _awaiting_results(clinics: dict[int, ClinicView], scope: Q, now: datetime) -
 
 
 def _overdue_checks(clinics: dict[int, ClinicView], scope: Q, *, page: int = 1) -> Section:
-    overdue = any_of(
-        check_overdue(clinic_ids=ids, today=today) for today, ids in _by_today(clinics).items()
-    )
+    groups = clinic_ids_by(clinics, lambda clinic: clinic.today)
+    overdue = any_of(check_overdue(clinic_ids=ids, today=today) for today, ids in groups.items())
     checks = (
         _open_checks(scope).filter(overdue).order_by("overdue_after", "patient__family_name", "pk")
     )
@@ -234,7 +226,7 @@ def _checks_due_soon(clinics: dict[int, ClinicView], scope: Q, *, page: int = 1)
                 due_date__lte=today + timedelta(days=DUE_SOON_DAYS),
                 overdue_after__gte=today,
             )
-            for today, ids in _by_today(clinics).items()
+            for today, ids in clinic_ids_by(clinics, lambda clinic: clinic.today).items()
         ]
     )
     checks = _open_checks(scope).filter(window).order_by("due_date", "patient__family_name", "pk")

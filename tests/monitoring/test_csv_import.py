@@ -16,7 +16,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from monitoring.models import LabReport, LabResult, ResultImport
-from monitoring.results import csv_import
 from monitoring.results.csv_import import (
     ImportOutcome,
     ImportProblem,
@@ -25,6 +24,7 @@ from monitoring.results.csv_import import (
     import_read,
     import_stage,
 )
+from monitoring.results.csv_import import storing as csv_import  # it calls report_record
 from monitoring.results.services import result_mark_in_error
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
 

@@ -1,0 +1,33 @@
+"""Importing lab results from a CSV file, one row per result: read and check every row, show
+the preview, then store all of it or nothing.
+
+Rows are checked by the same functions as the entry form (monitoring.results.entry), so the
+import refuses the same things with the same words. A result already stored with the same
+value is skipped, not refused, so a nightly export that overlaps the previous one imports
+cleanly; a different value for the same sample is refused, because only a person can decide
+which one is right. Reading is set-based: a fixed number of queries whatever the file's length.
+
+The work is in three modules: monitoring.domain.csv_reading reads the text (no database),
+checking checks the rows against the database, storing keeps the upload and records it.
+Callers import from here.
+"""
+
+from monitoring.domain.csv_reading import ImportProblem
+from monitoring.results.csv_import.checking import ImportPreview, PreviewRow, import_read
+from monitoring.results.csv_import.storing import (
+    ImportOutcome,
+    ImportRejected,
+    import_apply,
+    import_stage,
+)
+
+__all__ = [
+    "ImportOutcome",
+    "ImportPreview",
+    "ImportProblem",
+    "ImportRejected",
+    "PreviewRow",
+    "import_apply",
+    "import_read",
+    "import_stage",
+]
