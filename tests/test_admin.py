@@ -228,6 +228,23 @@ def test_saving_a_protocol_queues_its_replanning_for_a_worker(
     assert latest.history_change_reason == "Follow-up shortened to the label's"
 
 
+def test_the_replan_action_queues_without_replanning_in_the_request(
+    lead_client, lead, planned, django_capture_on_commit_callbacks
+):
+    protocol = MonitoringProtocol.objects.get(slug="default-60m")
+    url = reverse("admin:monitoring_monitoringprotocol_changelist")
+    with (
+        mock.patch.object(protocols, "current_app") as celery,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = lead_client.post(
+            url, {"action": "replan", "_selected_action": [protocol.pk]}, follow=True
+        )
+    celery.send_task.assert_called_once_with(protocols.PROTOCOL_REPLAN, args=(protocol.pk,))
+    assert "Re-planning the schedules of 1 patient(s) was queued" in response.content.decode()
+    assert protocol.history.latest().history_user == lead
+
+
 def test_an_item_change_without_a_reason_is_refused_on_the_form(lead_client):
     protocol = MonitoringProtocol.objects.get(slug="default-60m")
     url, data = _protocol_page(lead_client, protocol)
