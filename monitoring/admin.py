@@ -2,12 +2,10 @@
 acknowledgements and the notification outbox."""
 
 from django.contrib import admin, messages
-from django.db import transaction
 from simple_history.admin import SimpleHistoryAdmin
 
-from patients.admin import ReasonForChangeAdmin
+from patients.admin import REASON, ReasonForChangeAdmin, ReasonForChangeForm, ServiceWriteAdmin
 from patients.admin_scope import ClinicScopedAdmin, ViewOnlyAdmin
-from patients.models import Patient
 
 from .models import (
     Acknowledgement,
@@ -20,7 +18,7 @@ from .models import (
     ProtocolItem,
     ScheduledCheck,
 )
-from .schedule.services import reconcile_in_batches
+from .schedule.protocols import BATCH, protocol_replan
 
 
 class ProtocolItemInline(admin.StackedInline):
@@ -35,35 +33,55 @@ class ProtocolItemInline(admin.StackedInline):
     ]
 
 
-def replan_patients(protocol: MonitoringProtocol) -> int:
-    patient_ids = list(
-        Patient.objects.filter(protocol=protocol, status__in=Patient.PLANNED_STATUSES)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    reconcile_in_batches(patient_ids)
-    return len(patient_ids)
-
-
 @admin.register(MonitoringProtocol)
-class MonitoringProtocolAdmin(SimpleHistoryAdmin):
+class MonitoringProtocolAdmin(ServiceWriteAdmin, SimpleHistoryAdmin):
+    """A protocol and its items are stored by one call to protocol_replan, which keeps who and
+    why in their history and queues the re-planning of every patient who follows the protocol
+    on a worker: a programme's schedules are too many to re-plan inside this request."""
+
+    form = ReasonForChangeForm
     list_display = ["name", "slug", "follow_up_months", "is_default"]
     inlines = [ProtocolItemInline]
     actions = ["replan"]
 
+    def save_model(self, request, obj, form, change):
+        """Nothing yet: save_related stores the protocol with its items."""
+
     def save_related(self, request, form, formsets, change):
-        # A protocol edit changes every schedule that follows it; re-plan them with it, so no
-        # schedule is left on the old rules. (Clinic-sized; large programmes will queue this.)
-        with transaction.atomic():
-            super().save_related(request, form, formsets, change)
-            if change:
-                count = replan_patients(form.instance)
-                self.message_user(request, f"Re-planned the schedules of {count} patient(s).")
+        items, deleted = [], []
+        for formset in formsets:
+            items += formset.save(commit=False)
+            deleted += formset.deleted_objects
+        if change and not (form.has_changed() or items or deleted):
+            return  # saved unchanged: nothing to record, nothing to re-plan
+        count = protocol_replan(
+            protocol=form.instance,
+            reason=form.cleaned_data.get(REASON, ""),
+            changed_by=request.user,
+            items=items,
+            deleted_items=deleted,
+        )
+        if change:
+            self.message_user(request, _queued(count))
 
     @admin.action(description="Re-plan the schedules of every patient on these protocols")
     def replan(self, request, queryset):
-        count = sum(replan_patients(protocol) for protocol in queryset)
-        self.message_user(request, f"Re-planned {count} patient(s).", messages.SUCCESS)
+        count = sum(
+            protocol_replan(
+                protocol=protocol,
+                reason="Re-planning asked for from the admin.",
+                changed_by=request.user,
+            )
+            for protocol in queryset
+        )
+        self.message_user(request, _queued(count), messages.SUCCESS)
+
+
+def _queued(count: int) -> str:
+    return (
+        f"Re-planning the schedules of {count} patient(s) was queued; a worker does it "
+        f"{BATCH} patients at a time, so schedules may take a few minutes to follow."
+    )
 
 
 @admin.register(ScheduledCheck)

@@ -1,19 +1,23 @@
 """Admin for clinics, patients and courses.
 
 Nothing here deletes a medical record: patients change status, courses are cancelled, and every
-edit asks for a reason that is kept with the old version in the history.
+edit asks for a reason that is kept with the old version in the history. Patients and courses
+are written by the same services as the staff screens (patients.services), so an edit in the
+admin is validated, recorded and re-planned exactly as one made on a screen.
 """
 
 from django import forms
 from django.contrib import admin
-from django.db import transaction
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from simple_history.admin import SimpleHistoryAdmin
 
 from monitoring.models import ScheduledCheck
-from monitoring.schedule.services import schedule_reconcile
 
 from .admin_scope import ClinicScopedAdmin
 from .models import Clinic, InfusionCourse, Patient
+from .services import course_add, course_update, patient_create, patient_update
+
+REASON = "reason_for_change"
 
 
 class ReasonForChangeForm(forms.ModelForm):
@@ -24,28 +28,78 @@ class ReasonForChangeForm(forms.ModelForm):
         max_length=255,
         help_text="Required when changing an existing record; kept in its history.",
     )
+    # What a service refused after this form had passed (ServiceWriteAdmin sets it on the form
+    # class for the second pass), shown as the form's own errors.
+    service_refusal: ValidationError | None = None
 
     def clean(self):
         cleaned = super().clean()
-        if self.instance.pk and self.has_changed() and not cleaned.get("reason_for_change"):
-            self.add_error("reason_for_change", "Say why this record is being changed.")
+        if self.instance.pk and self.has_changed() and not cleaned.get(REASON):
+            self.add_error(REASON, "Say why this record is being changed.")
+        if self.service_refusal is not None:
+            self._show_refusal(self.service_refusal)
         return cleaned
 
+    def _show_refusal(self, refusal: ValidationError) -> None:
+        if not hasattr(refusal, "error_dict"):
+            self.add_error(None, refusal)
+            return
+        for name, errors in refusal.error_dict.items():
+            name = REASON if name == "reason" else name
+            # A field the form does not show (or none at all) is reported above the form.
+            field = name if name in self.fields and name != NON_FIELD_ERRORS else None
+            self.add_error(field, errors)
 
-class ReasonForChangeAdmin(SimpleHistoryAdmin):
+
+class ServiceWriteAdmin:
+    """Mix into a ModelAdmin (before it) whose save_model or save_related calls a service.
+
+    The service validates again, under its locks, and may refuse what the form accepted (a
+    course added meanwhile, say). Its ValidationError leaves the admin's own transaction, which
+    rolls the whole save back; the page is then built again from the same POST with the
+    refusal as the form's errors, as if the form had found them, instead of a server error."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as refusal:
+            request._service_refusal = refusal
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        refusal = getattr(request, "_service_refusal", None)
+        if refusal is not None and issubclass(form, ReasonForChangeForm):
+            form = type(form.__name__, (form,), {"service_refusal": refusal})
+        return form
+
+
+class ReasonForChangeAdmin(ServiceWriteAdmin, SimpleHistoryAdmin):
     form = ReasonForChangeForm
 
     def has_delete_permission(self, request, obj=None):
         return False
 
     def save_model(self, request, obj, form, change):
-        obj._change_reason = form.cleaned_data.get("reason_for_change") or None
-        with transaction.atomic():
-            super().save_model(request, obj, form, change)
-            self.after_save(request, obj, form)
+        # Records without a service of their own (analytes, flag rules) are saved here, with
+        # the reason; patients and courses override this to go through their services.
+        obj._change_reason = form.cleaned_data.get(REASON) or None
+        super().save_model(request, obj, form, change)
 
-    def after_save(self, request, obj, form):
-        """Re-plan the schedule in the same transaction as the change."""
+
+def form_changes(form) -> dict:
+    """The fields the user changed, as the values a service's `**fields` takes."""
+    return {
+        name: form.cleaned_data[name]
+        for name in form.changed_data
+        if name != REASON and name in form.cleaned_data
+    }
+
+
+def became(obj, stored) -> None:
+    """Make the admin's unsaved instance the record a create service stored: the admin goes on
+    to log and redirect with the instance it built from the form."""
+    vars(obj).update(vars(stored))
 
 
 @admin.register(Clinic)
@@ -118,9 +172,33 @@ class PatientAdmin(ClinicScopedAdmin, ReasonForChangeAdmin):
     search_fields = ["hospital_number", "family_name", "given_name"]
     list_select_related = ["clinic", "protocol"]
     inlines = [CourseInline, ScheduleInline]
+    # What patient_create takes: a new patient starts active, and is linked to a portal
+    # sign-in only when they accept an invitation.
+    add_fields = [
+        "clinic",
+        "hospital_number",
+        ("given_name", "family_name"),
+        ("date_of_birth", "sex"),
+        ("email", "phone"),
+        "protocol",
+        "named_nurse",
+        ("email_reminders", "reminder_leads"),
+    ]
 
-    def after_save(self, request, obj, form):
-        schedule_reconcile(patient=obj)
+    def get_fields(self, request, obj=None):
+        return self.add_fields if obj is None else super().get_fields(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            data = {name: form.cleaned_data[name] for name in _flat(self.add_fields)}
+            became(obj, patient_create(created_by=request.user, **data))
+        elif form.has_changed():
+            patient_update(
+                patient=obj,
+                reason=form.cleaned_data[REASON],
+                changed_by=request.user,
+                **form_changes(form),
+            )
 
 
 @admin.register(InfusionCourse)
@@ -134,9 +212,30 @@ class InfusionCourseAdmin(ClinicScopedAdmin, ReasonForChangeAdmin):
     readonly_fields = ["override_recorded_by"]
 
     def save_model(self, request, obj, form, change):
-        if {"days_reason", "spacing_override_reason"} & set(form.changed_data):
-            obj.override_recorded_by = request.user
-        super().save_model(request, obj, form, change)
+        # The services re-plan the patient's schedule and note who recorded any override.
+        if not change:
+            data = form.cleaned_data
+            course = course_add(
+                patient=data["patient"],
+                first_infusion_date=data["first_infusion_date"],
+                daily_dose_mg=data["daily_dose_mg"],
+                days=data["days"],
+                number=data["number"],
+                status=data["status"],
+                days_reason=data["days_reason"],
+                spacing_override_reason=data["spacing_override_reason"],
+                cancelled_reason=data["cancelled_reason"],
+                recorded_by=request.user,
+            )
+            became(obj, course)
+        elif form.has_changed():
+            course_update(
+                course=obj,
+                reason=form.cleaned_data[REASON],
+                changed_by=request.user,
+                **form_changes(form),
+            )
 
-    def after_save(self, request, obj, form):
-        schedule_reconcile(patient=obj.patient)
+
+def _flat(fields) -> list[str]:
+    return [name for row in fields for name in (row if isinstance(row, tuple) else (row,))]

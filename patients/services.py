@@ -77,6 +77,7 @@ def course_add(
     status: str = InfusionCourse.Status.PLANNED,
     days_reason: str = "",
     spacing_override_reason: str = "",
+    cancelled_reason: str = "",
     recorded_by=None,
 ) -> InfusionCourse:
     """Record a course (numbered next unless given) and re-plan the schedule."""
@@ -96,6 +97,7 @@ def course_add(
             status=status,
             days_reason=days_reason,
             spacing_override_reason=spacing_override_reason,
+            cancelled_reason=cancelled_reason,
         )
         if days_reason.strip() or spacing_override_reason.strip():
             course.override_recorded_by = recorded_by

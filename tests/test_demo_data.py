@@ -241,3 +241,15 @@ def test_the_command_lists_the_added_patients_by_stage_briefly(demo):
     # The new patients a nurse would act on, each with what is wrong.
     assert "Ahmed Rahman: TSH 12.4 (not acknowledged)" in listing
     assert "Fatima Benali: no tests for 120 days" in listing
+
+
+def test_the_demo_clinic_has_a_nurse_group_a_lead_and_named_nurses(demo):
+    # Moved from the admin tests, which build their own data now.
+    assert sorted(demo.clinic.nurses.values_list("username", flat=True)) == ["nurse", "nurse2"]
+    assert demo.clinic.lead.username == "lead"
+    named = dict(
+        Patient.objects.filter(named_nurse__isnull=False).values_list(
+            "family_name", "named_nurse__username"
+        )
+    )
+    assert named == {"Rossi": "nurse", "Haddad": "nurse2"}

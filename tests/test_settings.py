@@ -62,3 +62,43 @@ def test_production_refuses_to_start_without_the_site_address_for_email_links():
     finished = django_check(**{**PRODUCTION, "SITE_URL": None})
     assert finished.returncode != 0
     assert "SITE_URL" in finished.stderr
+
+
+def run_unset(*command):
+    """A process started with DJANGO_SETTINGS_MODULE unset and none of production's variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    for name in ("DATABASE_URL", "SITE_URL", "REDIS_URL"):
+        env.pop(name, None)
+    return subprocess.run(
+        [sys.executable, *command], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+
+
+def test_manage_py_without_a_settings_module_is_production_and_names_what_is_missing():
+    finished = run_unset("manage.py", "check")
+    assert finished.returncode != 0
+    assert "ImproperlyConfigured" in finished.stderr
+    for name in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "SITE_URL"):
+        assert name in finished.stderr
+
+
+def test_a_celery_worker_without_a_settings_module_is_production():
+    show = "import os, config.celery; print(os.environ['DJANGO_SETTINGS_MODULE'])"
+    refused = run_unset("-c", show)
+    assert refused.returncode != 0
+    assert "config.settings.production" in refused.stderr
+    assert "DJANGO_SECRET_KEY" in refused.stderr
+    # With production's variables (and still no module named) it starts on those settings.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env.update({k: v for k, v in PRODUCTION.items() if k != "DJANGO_SETTINGS_MODULE"})
+    started = subprocess.run(
+        [sys.executable, "-c", show], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip() == "config.settings.production"
+
+
+def test_the_wsgi_application_defaults_to_production_too():
+    refused = run_unset("-c", "import config.wsgi")
+    assert refused.returncode != 0
+    assert "DJANGO_SECRET_KEY" in refused.stderr

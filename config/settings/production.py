@@ -1,13 +1,27 @@
 """Production: every secret comes from the environment and nothing insecure is assumed.
 
-A missing DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS or DATABASE_URL stops the process at start-up
-with ImproperlyConfigured rather than running with a guessed value.
+A missing DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS, DATABASE_URL or SITE_URL stops the process at
+start-up with ImproperlyConfigured rather than running with a guessed value. These are the
+default settings of manage.py and of the Celery app, so a process started without
+DJANGO_SETTINGS_MODULE stops here instead of quietly running on the development settings.
 """
+
+import os
 
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
 from .base import BASE_DIR, env
+
+REQUIRED = ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "SITE_URL")
+# All of them in one message: whoever starts the process learns everything that is missing at
+# once, not one variable per attempt.
+_missing = [name for name in REQUIRED if not os.environ.get(name, "").strip()]
+if _missing:
+    raise ImproperlyConfigured(
+        f"The production settings (config.settings.production) need {', '.join(_missing)} in "
+        "the environment. For development, set DJANGO_SETTINGS_MODULE=config.settings.local."
+    )
 
 DEBUG = False
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
