@@ -211,6 +211,12 @@ class InfusionCourseAdmin(ClinicScopedAdmin, ReasonForChangeAdmin):
     autocomplete_fields = ["patient"]
     readonly_fields = ["override_recorded_by"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # A course given to the wrong patient is cancelled and entered again on the right one:
+        # moving it would leave the first patient's schedule planned from a course they lack.
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "patient"] if obj is not None else fields
+
     def save_model(self, request, obj, form, change):
         # The services re-plan the patient's schedule and note who recorded any override.
         if not change:

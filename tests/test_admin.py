@@ -228,6 +228,31 @@ def test_saving_a_protocol_queues_its_replanning_for_a_worker(
     assert latest.history_change_reason == "Follow-up shortened to the label's"
 
 
+def test_with_the_broker_down_the_protocol_is_replanned_in_the_request(
+    lead_client, planned, django_capture_on_commit_callbacks
+):
+    """Schedules left on the old rules would show wrong dates: if the task cannot be queued,
+    the request re-plans them itself."""
+    protocol = MonitoringProtocol.objects.get(slug="default-60m")
+    url, data = _protocol_page(lead_client, protocol)
+    data.update(follow_up_months=24, reason_for_change="Shorter follow-up agreed at MDT")
+    open_before = ScheduledCheck.objects.active().filter(patient=planned).count()
+    with (
+        mock.patch.object(protocols, "current_app") as celery,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        celery.send_task.side_effect = ConnectionRefusedError("broker down")
+        assert lead_client.post(url, data).status_code == 302
+    assert ScheduledCheck.objects.active().filter(patient=planned).count() < open_before
+
+
+def test_a_course_cannot_be_moved_to_another_patient(lead_client, planned):
+    course = planned.courses.get()
+    url = reverse("admin:patients_infusioncourse_change", args=[course.pk])
+    page = lead_client.get(url)
+    assert "patient" not in page.context["adminform"].form.fields
+
+
 def test_the_replan_action_queues_without_replanning_in_the_request(
     lead_client, lead, planned, django_capture_on_commit_callbacks
 ):

@@ -98,10 +98,12 @@ def _enqueue(protocol_id: int) -> None:
     try:
         current_app.send_task(PROTOCOL_REPLAN, args=(protocol_id,))
     except Exception:
-        # The protocol is saved; only the re-plan is not queued. Say so loudly: the schedules
-        # stay on the old rules until someone re-plans (the admin action, or saving again).
-        logger.error(
-            "Could not queue re-planning for protocol %s; use the admin's re-plan action.",
+        # The broker is down. Schedules left on the old rules would show wrong due dates to
+        # nurses and patients, so re-plan here instead: slower for this one request, but
+        # nothing is lost. Each batch is its own transaction and re-planning is idempotent.
+        logger.warning(
+            "Could not queue re-planning for protocol %s; re-planning in this process.",
             protocol_id,
             exc_info=True,
         )
+        protocol_schedules_reconcile(protocol_id)
