@@ -7,8 +7,8 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.urls import reverse
 
+from demo.patients import demo_load
 from monitoring.models import MonitoringProtocol, Notification, ScheduledCheck
-from patients.demo import demo_load
 from patients.models import InfusionCourse, Patient
 from tests.auth import sign_in
 

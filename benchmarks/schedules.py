@@ -16,8 +16,8 @@ from datetime import date
 
 from django.db import connection, transaction
 
-from monitoring.bench.dataset import PATIENTS_PER_CLINIC, _patients
-from monitoring.bench.timing import median
+from benchmarks.dataset import PATIENTS_PER_CLINIC, _patients
+from benchmarks.timing import median
 from monitoring.models import MonitoringProtocol, ScheduledCheck
 from monitoring.schedule.services import NEW_FIELDS, reconcile_in_batches
 from patients.models import Clinic

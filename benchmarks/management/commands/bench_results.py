@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring.bench_data import bench_clinic_populate, csv_of_results
+from benchmarks.lab_export import bench_clinic_populate, csv_of_results
 from monitoring.models import Analyte, LabResult, ScheduledCheck
 from monitoring.results import csv_import
 from monitoring.results.entry import ResultInput
