@@ -102,3 +102,27 @@ def test_the_wsgi_application_defaults_to_production_too():
     refused = run_unset("-c", "import config.wsgi")
     assert refused.returncode != 0
     assert "DJANGO_SECRET_KEY" in refused.stderr
+
+
+def test_production_does_not_install_the_demo_or_the_benchmarks():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env.pop("DATABASE_URL", None)
+    env.update(PRODUCTION)
+    finished = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.apps import apps; "
+            "print(','.join(c.label for c in apps.get_app_configs()))",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr
+    labels = finished.stdout.strip().split(",")
+    assert "patients" in labels  # the apps were listed at all
+    assert "demo" not in labels
+    assert "benchmarks" not in labels

@@ -9,3 +9,6 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.
 
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 EMAIL_FILE_PATH = VAR_DIR / "mail"
+
+# The demo clinic and the benchmarks are development tools: production settings leave them out.
+INSTALLED_APPS = [*INSTALLED_APPS, "demo", "benchmarks"]  # noqa: F405

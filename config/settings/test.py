@@ -7,6 +7,9 @@ from pathlib import Path
 from .base import *  # noqa: F403
 from .base import DATABASES, REDIS_URL, env
 
+# The demo clinic and the benchmarks have tests of their own; production leaves them out.
+INSTALLED_APPS = [*INSTALLED_APPS, "demo", "benchmarks"]  # noqa: F405
+
 SECRET_KEY = "test-key-not-secret"
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from django.test import Client
 from django.urls import reverse
 
-from monitoring.bench.dataset import Dataset
-from monitoring.bench.sessions import signed_in_client
-from monitoring.bench.timing import Timed, timed
+from benchmarks.dataset import Dataset
+from benchmarks.sessions import signed_in_client
+from benchmarks.timing import Timed, timed
 
 
 @dataclass(frozen=True)

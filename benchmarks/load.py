@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.request import urlopen
 
-from monitoring.bench.pages import Page
-from monitoring.bench.processes import Child, free_port, production_env, python_module
-from monitoring.bench.sessions import session_cookie
-from monitoring.bench.timing import median
+from benchmarks.pages import Page
+from benchmarks.processes import Child, free_port, production_env, python_module
+from benchmarks.sessions import session_cookie
+from benchmarks.timing import median
 
 WRK_SCRIPT = """
 done = function(summary, latency, requests)

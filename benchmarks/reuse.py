@@ -8,14 +8,14 @@ from datetime import date
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
-from monitoring.bench.dataset import Dataset, dataset_counted
+from benchmarks.dataset import Dataset, dataset_counted
 from patients.models import Clinic, Patient
 
 
 def dataset_find(*, patients: int, today: date) -> Dataset | None:
     """The data set already in the database, or None if there is none. Its clinics are named
     "Bench centre N" with the code "bench-<stamp>-<n>", its staff "bench-nurse-<stamp>" and so
-    on (monitoring.bench.dataset); the storage runs' own "Bench cohort" clinics are not part
+    on (benchmarks.dataset); the storage runs' own "Bench cohort" clinics are not part
     of it. A data set of another size is refused rather than measured under the wrong name."""
     clinics = list(
         Clinic.objects.filter(name__startswith="Bench centre ", code__startswith="bench-")

@@ -16,15 +16,14 @@ from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.text import slugify
 
-from accounts.demo_devices import demo_device_ensure
 from accounts.roles import Role, grant_role
+from demo.devices import demo_device_ensure
+from demo.results import demo_results_record
 from monitoring.alerts.services import result_acknowledge
 from monitoring.models import ACKNOWLEDGE_TIERS, Acknowledgement, LabResult, ScheduledCheck
-
-from .course_rules import earliest_start
-from .demo_results import demo_results_record
-from .models import Clinic, InfusionCourse, Patient
-from .services import course_add, patient_create, patient_update
+from patients.course_rules import earliest_start
+from patients.models import Clinic, InfusionCourse, Patient
+from patients.services import course_add, patient_create, patient_update
 
 DEMO_CLINIC_CODE = "demo"
 

@@ -12,8 +12,7 @@ from django.contrib.auth import get_user_model
 from monitoring.models import Analyte, ScheduledCheck
 from monitoring.results.entry import ResultInput
 from monitoring.results.services import report_record
-
-from .models import Patient
+from patients.models import Patient
 
 # analyte: (typical value, spread, unit as a lab would send it)
 TYPICAL = {

@@ -19,7 +19,8 @@ from django.core.management import call_command
 from django.db import transaction
 from django.db.models import Count, Q
 
-import patients.demo
+from demo import patients as demo_patients
+from demo.patients import PATIENTS, Stage, demo_populate
 from monitoring.models import (
     ACKNOWLEDGE_TIERS,
     Acknowledgement,
@@ -28,7 +29,6 @@ from monitoring.models import (
     Notification,
     ScheduledCheck,
 )
-from patients.demo import PATIENTS, Stage, demo_populate
 from patients.models import Clinic, InfusionCourse, Patient
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,7 @@ class Loaded:
 def demo(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock(), transaction.atomic():
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(patients.demo, "PATIENTS", _first_demo_rows())
+            patch.setattr(demo_patients, "PATIENTS", _first_demo_rows())
             clinic, _ = demo_populate()
         first_demo = _snapshot(clinic)
         output = io.StringIO()

@@ -16,8 +16,8 @@ from datetime import date
 
 from django.db import connection, transaction
 
-from monitoring.bench.dataset import PATIENTS_PER_CLINIC, _patients
-from monitoring.bench.timing import median
+from benchmarks.dataset import PATIENTS_PER_CLINIC, patients_create
+from benchmarks.timing import median
 from monitoring.models import MonitoringProtocol, ScheduledCheck
 from monitoring.schedule.services import NEW_FIELDS, reconcile_in_batches
 from patients.models import Clinic
@@ -44,7 +44,7 @@ def storage_measure(*, cohort: int, runs: int, today: date) -> StorageFigures:
     clinic = Clinic.objects.create(name="Bench cohort", code=f"bench-store-{time.time_ns()}")
     protocol = MonitoringProtocol.objects.get(is_default=True)
     clinics = [clinic] * (cohort // PATIENTS_PER_CLINIC + 1)  # one clinic for the whole cohort
-    people = _patients(clinics, protocol, None, cohort, today)
+    people = patients_create(clinics, protocol, None, cohort, today)
     ids = [patient.pk for patient in people]
     table = ScheduledCheck._meta.db_table
     columns = ", ".join(ScheduledCheck._meta.get_field(name).column for name in NEW_FIELDS)

@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.demo_devices import demo_code
+from demo.devices import demo_code
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@ import textwrap
 
 from django.core.management.base import BaseCommand
 
-from patients.demo import LOGINS, PATIENTS, PORTAL_LOGIN, demo_populate, patients_by_stage
+from demo.patients import LOGINS, PATIENTS, PORTAL_LOGIN, demo_populate, patients_by_stage
 
 
 class Command(BaseCommand):

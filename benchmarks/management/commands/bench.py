@@ -1,5 +1,5 @@
 """`manage.py bench --patients 10000`: build a programme-sized data set on PostgreSQL and print
-the figures of docs/scaling.md (monitoring/bench/ says how each is measured). Run it on a
+the figures of docs/scaling.md (the benchmarks package says how each is measured). Run it on a
 scratch database: scripts/bench drops and re-creates one. With --reuse-data the data set an
 earlier run left in the database is measured again instead (after a migration, say); the first
 scan then creates only the alerts that run did not."""
@@ -14,14 +14,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
-from monitoring.bench.dataset import dataset_build
-from monitoring.bench.delivery import delivery_measure
-from monitoring.bench.load import load_measure
-from monitoring.bench.pages import pages_measure, pages_of
-from monitoring.bench.report import Report, ms, verdict
-from monitoring.bench.reuse import dataset_find
-from monitoring.bench.scans import scans_measure
-from monitoring.bench.schedules import storage_measure
+from benchmarks.dataset import dataset_build
+from benchmarks.delivery import delivery_measure
+from benchmarks.load import load_measure
+from benchmarks.pages import pages_measure, pages_of
+from benchmarks.report import Report, ms, verdict
+from benchmarks.reuse import dataset_find
+from benchmarks.scans import scans_measure
+from benchmarks.schedules import storage_measure
 from monitoring.models import Notification
 
 

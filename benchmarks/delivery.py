@@ -14,8 +14,8 @@ from aiosmtpd.controller import Controller
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from monitoring.bench.processes import Child, free_port, production_env, python_module
-from monitoring.bench.timing import median
+from benchmarks.processes import Child, free_port, production_env, python_module
+from benchmarks.timing import median
 from monitoring.models import Notification, ScheduledCheck
 
 logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: a line per connection

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
+from benchmarks.timing import QueryCounter, Timed, timed
 from monitoring.alerts.scans import SCANS, clinics_alerting, scans_run
-from monitoring.bench.timing import QueryCounter, Timed, timed
 from monitoring.models import Notification
 from monitoring.outbox.delivery import due_batches
 

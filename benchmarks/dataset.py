@@ -17,6 +17,10 @@ in set-based SQL where the app would enter results one form at a time.
 
 The data is not audited or given history rows: it stands for years of work the app would have
 recorded as it happened.
+
+Both benchmarks build through dataset_build. `manage.py bench_results` passes results=False:
+it times entering results (a CSV import, five years for one patient) on patients who have none,
+so that its figures count only what it entered.
 """
 
 from __future__ import annotations
@@ -79,7 +83,7 @@ class Dataset:
     schedule_seconds: float
 
 
-def dataset_build(*, patients: int, today: date, log=print) -> Dataset:
+def dataset_build(*, patients: int, today: date, log=print, results: bool = True) -> Dataset:
     started = time.perf_counter()
     stamp = f"{timezone.now():%H%M%S%f}"
     protocol = MonitoringProtocol.objects.get(is_default=True)
@@ -88,7 +92,7 @@ def dataset_build(*, patients: int, today: date, log=print) -> Dataset:
         for n in range(max(1, -(-patients // PATIENTS_PER_CLINIC)))
     )
     nurse, lead = _staff(clinics, stamp)
-    people = _patients(clinics, protocol, nurse, patients, today)
+    people = patients_create(clinics, protocol, nurse, patients, today)
     log(f"  {len(people):,} patients and their courses")
 
     tick = time.perf_counter()
@@ -99,9 +103,10 @@ def dataset_build(*, patients: int, today: date, log=print) -> Dataset:
     _statuses(people, today)
     _fill_the_past(ids, today)
     log("  the past filled in")
-    author = get_user_model().objects.create(username=f"bench-lab-{stamp}")
-    _reports_and_results(ids, author, today)
-    log("  reports and results")
+    if results:
+        author = get_user_model().objects.create(username=f"bench-lab-{stamp}")
+        _reports_and_results(ids, author, today)
+        log("  reports and results")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
 
@@ -162,7 +167,9 @@ def _first_course_day(n: int, today: date) -> date:
     return today - timedelta(days=(n * 7919) % 2150)
 
 
-def _patients(clinics, protocol, nurse, count: int, today: date) -> list[Patient]:
+def patients_create(clinics, protocol, nurse, count: int, today: date) -> list[Patient]:
+    """`count` patients and their courses, spread over `clinics` PATIENTS_PER_CLINIC at a time;
+    no schedules (the caller stores those through the app, or times doing so)."""
     leads = [choice for choice, _ in Patient.ReminderLeads.choices]
     people = Patient.objects.bulk_create(
         (

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from accounts.roles import Role, is_staff_member
-from patients.demo import PORTAL_LOGIN, demo_load
+from demo.patients import PORTAL_LOGIN, demo_load
 from tests.auth import sign_in
 
 pytestmark = pytest.mark.django_db
