@@ -115,6 +115,34 @@ def test_a_session_idle_past_the_limit_is_signed_out(client, nurse):
     assert response["Location"].startswith(reverse("login"))
 
 
+def test_a_request_that_changed_nothing_keeps_what_another_one_wrote_meanwhile(client, nurse):
+    """The favicon request that started before "Continue" on the code page must not put the
+    session from before the second factor back when it finishes after it."""
+    from django.contrib.sessions.backends.base import UpdateError
+
+    from accounts.sessions import SessionStore
+
+    sign_in(client, nurse, second_factor=False)
+    key = client.session.session_key
+    slow, step = SessionStore(key), SessionStore(key)
+    assert "otp_device_id" not in slow  # read before the second factor
+    step["otp_device_id"] = "verified"
+    step.save()
+    Session.objects.filter(session_key=key).update(expire_date=timezone.now())
+    slow.save()
+    assert SessionStore(key)["otp_device_id"] == "verified"
+    # ... and still keeps the session alive.
+    expiry = Session.objects.get(session_key=key).expire_date
+    assert expiry > timezone.now() + timedelta(minutes=settings.SESSION_IDLE_MINUTES - 1)
+    # One that outlives a sign-out does not bring the session back.
+    late = SessionStore(key)
+    assert late["otp_device_id"] == "verified"
+    SessionStore(key).delete()
+    with pytest.raises(UpdateError):
+        late.save()
+    assert not Session.objects.filter(session_key=key).exists()
+
+
 def test_security_headers_and_no_caching_of_signed_in_pages(client, nurse):
     page = client.get(reverse("login"))
     csp = page["Content-Security-Policy"]

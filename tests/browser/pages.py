@@ -1,12 +1,20 @@
-"""Small steps the journeys share: signing in through the real form, how a date is shown, and
-whether a page fits its screen."""
+"""Small steps the journeys share: signing in and out through the real forms, how a date is shown,
+and whether a page fits its screen.
+
+A click that submits a form returns as soon as the click is done, before the browser has the
+answer. The next step therefore waits for the page the form leads to (its address, then what is
+on it): going to another address straight away cancels the submission, and reading the database
+straight away reads it before the server has written."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from django.utils import formats, translation
+from playwright.sync_api import expect
 
+from tests.auth import current_code, totp_device
 from tests.factories import UserFactory
 
 PASSWORD = "correct-horse-battery-staple"
@@ -25,6 +33,31 @@ def sign_in(page, username: str, password: str) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def sign_in_staff(page, user) -> None:
+    """Password, then the code from the user's authenticator app; done once the patient list,
+    where staff land, is shown."""
+    sign_in(page, user.username, PASSWORD)
+    expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
+    page.get_by_label("Code from your authenticator app", exact=False).fill(
+        current_code(totp_device(user))
+    )
+    page.get_by_role("button", name="Continue").click()
+    expect(page).to_have_url(re.compile(r"/patients/$"))
+    expect(page.get_by_role("heading", name="Patients")).to_be_visible()
+
+
+def sign_out(page) -> None:
+    """The Sign out button (in the menu, which is folded on a phone); done once the sign-in form
+    it leads to is shown. Until then the session is not yet ended: a page opened meanwhile would
+    cancel the sign-out, and the sign-in page would send the still signed-in user home."""
+    toggler = page.get_by_role("button", name="Menu")
+    if toggler.is_visible():
+        toggler.click()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/sign-in/$"))
+    expect(page.get_by_label("Username")).to_be_visible()
 
 
 def displayed_date(day: date, clinic, pattern: str = "DATE_FORMAT") -> str:

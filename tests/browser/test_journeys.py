@@ -21,10 +21,18 @@ from monitoring.results.services import report_record
 from patients.models import Patient
 from patients.services import course_add
 from portal.invitations import invitation_send
-from tests.auth import current_code, staff_of, totp_device
+from tests.auth import staff_of, totp_device
 from tests.factories import ClinicFactory, PatientFactory
 
-from .pages import PASSWORD, displayed_date, has_no_sideways_scroll, sign_in, user_with_password
+from .pages import (
+    PASSWORD,
+    displayed_date,
+    has_no_sideways_scroll,
+    sign_in,
+    sign_in_staff,
+    sign_out,
+    user_with_password,
+)
 
 # The server is another process: the data must be committed for it to see, and the migrations'
 # own rows (analytes, the default protocol) are put back after each test.
@@ -47,14 +55,6 @@ def person(clinic, username, *roles):
     return user
 
 
-def sign_in_staff(page, user):
-    sign_in(page, user.username, PASSWORD)
-    expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
-    code = current_code(totp_device(user))
-    page.get_by_label("Code from your authenticator app", exact=False).fill(code)
-    page.get_by_role("button", name="Continue").click()
-
-
 def platelet_count(patient, value, user):
     analyte = Analyte.objects.get(code="platelets")
     report_record(
@@ -74,7 +74,6 @@ def test_staff_add_a_patient_and_course_one_and_see_platelets_of_45_flagged_crit
     today = clinic.today()
 
     sign_in_staff(page, staff)
-    expect(page.get_by_role("heading", name="Patients")).to_be_visible()
 
     main = page.get_by_role("main")
     main.get_by_role("link", name="Add patient").click()
@@ -84,9 +83,11 @@ def test_staff_add_a_patient_and_course_one_and_see_platelets_of_45_flagged_crit
     page.get_by_label("Date of birth").fill("1989-06-12")
     page.get_by_label("Sex").select_option(label="Female")
     page.get_by_role("button", name="Add patient").click()
+    expect(page).to_have_url(re.compile(r"/patients/\d+/$"))
     expect(page.get_by_role("heading", name=re.compile("Maya"))).to_be_visible()
     patient = Patient.objects.get(hospital_number="N-2041")
-    assert page.url.endswith(f"/patients/{patient.pk}/")
+    patient_page = re.compile(rf"/patients/{patient.pk}/$")
+    expect(page).to_have_url(patient_page)
 
     main.get_by_role("link", name="Add course").click()
     first_day = today - timedelta(days=40)
@@ -96,9 +97,10 @@ def test_staff_add_a_patient_and_course_one_and_see_platelets_of_45_flagged_crit
     page.get_by_role("button", name="Add course").click()
 
     # The schedule appears: five years of monthly checks, with this month's marked.
+    expect(page).to_have_url(patient_page)
+    expect(page.get_by_text("this month", exact=True)).to_be_visible()
     checks = ScheduledCheck.objects.filter(patient=patient)
     assert checks.filter(panel="blood_count").count() >= 60
-    expect(page.get_by_text("this month", exact=True)).to_be_visible()
     first_blood_count = checks.filter(panel="blood_count").earliest("due_date")
     month = displayed_date(first_blood_count.due_date, clinic, "F Y")
     expect(page.get_by_text(month).first).to_be_visible()
@@ -109,11 +111,12 @@ def test_staff_add_a_patient_and_course_one_and_see_platelets_of_45_flagged_crit
     page.get_by_label("Platelets", exact=True).fill("45")
     page.get_by_role("button", name="Save results").click()
 
-    result = LabResult.objects.get(report__patient=patient, analyte__code="platelets")
-    assert result.tier == "critical"
+    expect(page).to_have_url(patient_page)
     latest = page.locator(".card", has_text="Platelets").first
     expect(latest.get_by_text("critical", exact=True).first).to_be_visible()
     expect(page.get_by_text("Emergency: call the patient now").first).to_be_visible()
+    result = LabResult.objects.get(report__patient=patient, analyte__code="platelets")
+    assert result.tier == "critical"
     screenshot(page, "staff-critical-platelets")
 
 
@@ -160,6 +163,7 @@ def test_nurse_acknowledges_the_critical_result_from_the_top_of_the_worklist_by_
     expect(page.get_by_role("button", name="Acknowledge result")).to_be_focused()
     page.keyboard.press("Enter")
 
+    expect(page).to_have_url(re.compile(r"/worklist/$"))
     expect(page.get_by_role("heading", name="Worklist")).to_be_visible()
     expect(results.locator("tbody")).not_to_contain_text("LINDQVIST")
     expect(results.locator("tbody tr").first).to_contain_text("ADEYEMI, Olu")
@@ -199,8 +203,7 @@ def test_patient_accepts_the_invitation_signs_in_sees_the_next_check_and_gets_th
     expect(page.get_by_role("heading", name="Hello Maya")).to_be_visible()
 
     # Out, and back in with the new password.
-    page.get_by_role("button", name=re.compile("Toggle navigation|Menu", re.I)).click()
-    page.get_by_role("button", name="Sign out").click()
+    sign_out(page)
     patient.refresh_from_db()
     sign_in(page, patient.user.username, PASSWORD)
     expect(page.get_by_role("heading", name="Hello Maya")).to_be_visible()
