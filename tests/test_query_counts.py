@@ -1,8 +1,8 @@
 """Every scan and list that grows with the programme takes the same number of queries at two
 sizes of data. The pages' own tests pin their counts with the queries named: the patient list
-and page (test_staff_screens.py), the worklist (monitoring/test_worklist.py), the portal home
-(portal/test_home.py), the audit trail (audit/test_lead_pages.py) and all the scans together
-(monitoring/test_alert_scans.py). Here: each scan alone, the sweep, re-planning many
+and page (test_staff_screens.py), the worklist (monitoring/worklist/test_worklist.py), the
+portal home (portal/test_home.py), the audit trail (audit/test_lead_pages.py) and all the scans
+together (monitoring/alerts/test_scans.py). Here: each scan alone, the sweep, re-planning many
 schedules at once, and a result's history."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from monitoring.schedule.services import schedules_reconcile
 from patients.models import InfusionCourse
 from patients.services import course_add
 from tests.factories import PatientFactory, UserFactory
-from tests.monitoring.test_alert_scans import NOW, platelets, treated
+from tests.monitoring.alerts.test_scans import NOW, platelets, treated
 
 pytestmark = pytest.mark.django_db
 

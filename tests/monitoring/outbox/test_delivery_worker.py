@@ -3,7 +3,7 @@ server on loopback. Each alert must arrive once: not lost when SMTP, the worker 
 and not doubled when scans or workers run side by side.
 
 These need PostgreSQL (the worker is another process, so the test database must be a server)
-and Redis; on the embedded defaults they are skipped, and tests/monitoring/test_delivery.py
+and Redis; on the embedded defaults they are skipped, and test_delivery.py beside this file
 covers the same delivery code in-process."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Delivering the outbox in-process (Django's in-memory mail box): batching, the digest time,
 quiet hours, claims, leases, retries and what an e-mail may say. The same code under a real
-Celery worker and SMTP server is in tests/test_delivery_worker.py."""
+Celery worker and SMTP server is in test_delivery_worker.py beside this file."""
 
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
