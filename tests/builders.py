@@ -1,7 +1,7 @@
 """Clinical situations the tests set up again and again: a treated patient, a recorded report or
-platelet count, a nurse or lead of a clinic. tests/factories.py makes bare rows; these go
-through the real services, so that the schedule is planned and results are flagged and alerted
-on exactly as when staff enter them."""
+platelet count, its acknowledgement, a nurse or lead of a clinic. tests/factories.py makes bare
+rows; these go through the real services, so that the schedule is planned and results are
+flagged and alerted on exactly as when staff enter them."""
 
 from __future__ import annotations
 
@@ -149,11 +149,10 @@ def acknowledge(
     *,
     action: str = "called_patient",
     note: str = "Spoke to the patient; repeat count booked for tomorrow.",
-    now: datetime | None = None,
 ):
-    """`by` acknowledges `result` through the services, now unless told otherwise."""
+    """`by` acknowledges `result` through the services, now."""
     return result_acknowledge(
-        result=result, action=action, note=note, acknowledged_by=by, now=now or timezone.now()
+        result=result, action=action, note=note, acknowledged_by=by, now=timezone.now()
     )
 
 
