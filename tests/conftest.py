@@ -1,7 +1,10 @@
+from datetime import date
+
 import pytest
 
 from accounts.roles import Role
 from tests.auth import sign_in, staff_of
+from tests.builders import with_course_one
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
 
 
@@ -18,6 +21,13 @@ def clinician(db):
 @pytest.fixture
 def patient(clinic_a):
     return PatientFactory(clinic=clinic_a, given_name="Ada", family_name="Patient")
+
+
+@pytest.fixture
+def treated(patient):
+    """`patient` with course 1 (planned) from 15 January 2024, so that the tests that record
+    results in 2024 and 2025 find its checks there to complete."""
+    return with_course_one(patient, on=date(2024, 1, 15))
 
 
 @pytest.fixture

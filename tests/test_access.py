@@ -5,22 +5,19 @@ anonymous, a patient, a nurse of another clinic and the person it is for. A new 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.roles import Role
-from monitoring.models import Analyte, ScheduledCheck
+from monitoring.models import ScheduledCheck
 from monitoring.results.csv_import import import_stage
-from monitoring.results.entry import ResultInput
-from monitoring.results.services import report_record
 from patients.access import StaffAccessMixin
-from patients.services import course_add
 from portal.access import PatientPortalMixin
 from tests.auth import sign_in, staff_of
-from tests.factories import PatientFactory, UserFactory
+from tests.builders import lead_of, treated_patient
+from tests.builders import report as build_report
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -49,19 +46,9 @@ class Records:
 
 
 def records_in(clinic, entered_by) -> Records:
-    patient = PatientFactory(clinic=clinic)
-    course_add(
-        patient=patient,
-        first_infusion_date=clinic.today() - timedelta(days=75),
-        daily_dose_mg=Decimal(12),
-        status="given",
-    )
-    recorded = report_record(
-        patient=patient,
-        panel="blood_count",
-        sample_collected_on=clinic.today() - timedelta(days=1),
-        entries=[ResultInput(Analyte.objects.get(code="platelets"), "45", "10^9/L")],
-        entered_by=entered_by,
+    patient = treated_patient(clinic, days_ago=75, given=True)
+    report = build_report(
+        patient, "blood_count", {"platelets": "45"}, entered_by=entered_by, days_ago=1
     )
     staged, _ = import_stage(
         clinic=clinic,
@@ -72,8 +59,8 @@ def records_in(clinic, entered_by) -> Records:
     )
     return Records(
         patient=patient,
-        result=recorded.report.results.get(),
-        report=recorded.report,
+        result=report.results.get(),
+        report=report,
         check=ScheduledCheck.objects.open().filter(patient=patient).order_by("due_date").first(),
         result_import=staged,
     )
@@ -146,7 +133,7 @@ def test_every_url_is_covered():
 @pytest.fixture
 def world(clinic_a, clinic_b):
     """Clinic A's lead, nurse and two patients with portal accounts; clinic B's records."""
-    lead = staff_of(clinic_a, UserFactory(username="lead_a"), Role.CLINIC_LEAD)
+    lead = lead_of(clinic_a, "lead_a")
     nurse_b = staff_of(clinic_b, UserFactory(username="nurse_b"), Role.NURSE)
     mine = records_in(clinic_a, lead)
     other = records_in(clinic_a, lead)

@@ -18,6 +18,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.roles import Role
 from portal.invitations import invitation_send
 from tests.auth import sign_in, staff_of
+from tests.builders import lead_of
 from tests.factories import PatientFactory, UserFactory
 from tests.test_access import PORTAL_URLS, STAFF_URLS, records_in, url_of
 
@@ -207,7 +208,7 @@ def has_post_form_with_fields(html: str) -> bool:
 
 @pytest.fixture
 def world(clinic_a):
-    lead = staff_of(clinic_a, UserFactory(username="lead_a"), Role.CLINIC_LEAD)
+    lead = lead_of(clinic_a, "lead_a")
     records = records_in(clinic_a, lead)
     records.patient.user = UserFactory(username="patient_mine")
     records.patient.email = "patient@example.org"

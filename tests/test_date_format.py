@@ -2,21 +2,17 @@
 used on staff screens, in the patient portal and in what is sent for one clinic."""
 
 from datetime import UTC, date, datetime
-from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 from django.utils import translation
 
-from accounts.roles import Role
-from monitoring.models import Analyte, Notification
+from monitoring.models import Notification
 from monitoring.outbox.delivery import batch_deliver, due_batches
-from monitoring.results.entry import ResultInput
-from monitoring.results.services import report_record
-from patients.services import course_add
 from portal.invitations import invitation_send
-from tests.auth import sign_in, staff_of
-from tests.factories import ClinicFactory, PatientFactory, UserFactory
+from tests.auth import sign_in
+from tests.builders import lead_of, nurse_of, platelets, treated_patient
+from tests.factories import ClinicFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,41 +25,29 @@ def clinic_writing(locale: str):
     return ClinicFactory(code=f"clinic-{locale}", name=f"Clinic {locale}", date_locale=locale)
 
 
-def treated_patient(clinic, entered_by):
+def november_patient(clinic, entered_by):
     """Born, treated and tested on a 21 November, with a critical platelet count unacknowledged
     (so it is on the worklist)."""
-    patient = PatientFactory(
-        clinic=clinic, date_of_birth=date(1985, 11, 21), email="ada@example.org"
+    patient = treated_patient(
+        clinic,
+        on=date(2025, 11, 21),
+        given=True,
+        date_of_birth=date(1985, 11, 21),
+        email="ada@example.org",
     )
-    course_add(
-        patient=patient,
-        first_infusion_date=date(2025, 11, 21),
-        daily_dose_mg=Decimal(12),
-        status="given",
-    )
-    report_record(
-        patient=patient,
-        panel="blood_count",
-        sample_collected_on=date(2025, 11, 21),
-        entries=[ResultInput(Analyte.objects.get(code="platelets"), "23", "10^9/L")],
-        entered_by=entered_by,
-    )
+    platelets(patient, "23", entered_by=entered_by, sample=date(2025, 11, 21))
     return patient
 
 
-def nurse_of(clinic):
-    nurse = staff_of(
-        clinic, UserFactory(username=f"nurse-{clinic.code}", email="n@example.org"), Role.NURSE
-    )
-    clinic.nurses.add(nurse)
-    return nurse
+def nurse_in(clinic):
+    return nurse_of(clinic, f"nurse-{clinic.code}", email="n@example.org")
 
 
 @pytest.mark.parametrize("locale", ["en-us", "en-gb", "en-iso"])
 def test_staff_see_the_clinics_date_format_on_the_patient_page_and_worklist(client, locale):
     clinic = clinic_writing(locale)
-    nurse = nurse_of(clinic)
-    patient = treated_patient(clinic, nurse)
+    nurse = nurse_in(clinic)
+    patient = november_patient(clinic, nurse)
     sign_in(client, nurse)
 
     page = client.get(reverse("patients:detail", args=[patient.pk])).content.decode()
@@ -80,7 +64,7 @@ def test_staff_see_the_clinics_date_format_on_the_patient_page_and_worklist(clie
 @pytest.mark.parametrize("locale", ["en-us", "en-gb"])
 def test_the_patient_sees_their_clinics_date_format_in_the_portal(client, locale):
     clinic = clinic_writing(locale)
-    patient = treated_patient(clinic, nurse_of(clinic))
+    patient = november_patient(clinic, nurse_in(clinic))
     patient.user = UserFactory(username="ada")
     patient.save(update_fields=["user"])
     sign_in(client, patient.user, second_factor=False)
@@ -91,8 +75,8 @@ def test_the_patient_sees_their_clinics_date_format_in_the_portal(client, locale
 
 def test_a_uk_clinic_writes_times_on_the_24_hour_clock(client):
     clinic = clinic_writing("en-gb")
-    nurse = nurse_of(clinic)
-    treated_patient(clinic, nurse)
+    nurse = nurse_in(clinic)
+    november_patient(clinic, nurse)
     sign_in(client, nurse)
     worklist = client.get(reverse("monitoring:worklist")).content.decode()
     assert "p.m." not in worklist and "a.m." not in worklist
@@ -100,8 +84,8 @@ def test_a_uk_clinic_writes_times_on_the_24_hour_clock(client):
 
 def test_the_format_is_read_from_the_session_not_the_database_on_each_request(client):
     clinic = clinic_writing("en-us")
-    nurse = nurse_of(clinic)
-    patient = treated_patient(clinic, nurse)
+    nurse = nurse_in(clinic)
+    patient = november_patient(clinic, nurse)
     sign_in(client, nurse)
     clinic.date_locale = "en-gb"
     clinic.save(update_fields=["date_locale"])
@@ -117,7 +101,7 @@ def test_the_format_is_read_from_the_session_not_the_database_on_each_request(cl
 
 def test_a_request_does_not_leave_its_clinics_format_active(client):
     clinic = clinic_writing("en-us")
-    nurse = nurse_of(clinic)
+    nurse = nurse_in(clinic)
     sign_in(client, nurse)
     client.get(reverse("monitoring:worklist"))
     assert translation.get_language() == "en-gb"
@@ -130,8 +114,8 @@ def test_the_sign_in_page_uses_the_default_format_and_says_its_language(client):
 
 def test_a_us_clinics_nurse_is_e_mailed_dates_in_its_format(mailoutbox):
     clinic = clinic_writing("en-us")
-    nurse = nurse_of(clinic)
-    patient = treated_patient(clinic, nurse)
+    nurse = nurse_in(clinic)
+    patient = november_patient(clinic, nurse)
     Notification.objects.filter(patient=patient).update(not_before=NOW, created_at=NOW)
     for batch in due_batches(now=NOW):
         batch_deliver(batch=batch, now=NOW)
@@ -141,8 +125,8 @@ def test_a_us_clinics_nurse_is_e_mailed_dates_in_its_format(mailoutbox):
 
 def test_the_invitation_e_mail_gives_its_expiry_in_the_patients_clinics_format(mailoutbox):
     clinic = clinic_writing("en-us")
-    patient = treated_patient(clinic, nurse_of(clinic))
-    lead = staff_of(clinic, UserFactory(username="lead"), Role.CLINIC_LEAD)
+    patient = november_patient(clinic, nurse_in(clinic))
+    lead = lead_of(clinic, "lead")
     # The sender's own session may be in another format: the e-mail is the patient's clinic's.
     with translation.override("en-iso"):
         invitation_send(patient=patient, invited_by=lead, now=NOW)

@@ -1,13 +1,13 @@
 """Every scan and list that grows with the programme takes the same number of queries at two
 sizes of data. The pages' own tests pin their counts with the queries named: the patient list
-and page (test_staff_screens.py), the worklist (monitoring/test_worklist.py), the portal home
-(portal/test_home.py), the audit trail (audit/test_lead_pages.py) and all the scans together
-(monitoring/test_alert_scans.py). Here: each scan alone, the sweep, re-planning many
+and page (test_staff_screens.py), the worklist (monitoring/worklist/test_worklist.py), the
+portal home (portal/test_home.py), the audit trail (audit/test_lead_pages.py) and all the scans
+together (monitoring/alerts/test_scans.py). Here: each scan alone, the sweep, re-planning many
 schedules at once, and a result's history."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -21,11 +21,13 @@ from monitoring.outbox.delivery import due_batches
 from monitoring.results.services import result_correct
 from monitoring.schedule.services import schedules_reconcile
 from patients.models import InfusionCourse
-from patients.services import course_add
-from tests.factories import PatientFactory, UserFactory
-from tests.monitoring.test_alert_scans import NOW, platelets, treated
+from tests.builders import lead_of, nurse_of, platelets, treated_patient
+from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)  # a Saturday, 10:00 in London
+COURSE_ONE = date(2026, 9, 1)  # so that checks are overdue by NOW
 
 
 def statements(work) -> list[str]:
@@ -43,18 +45,22 @@ def statements(work) -> list[str]:
 
 @pytest.fixture
 def nurses(clinic_a):
-    first, second = UserFactory(username="nurse_q1"), UserFactory(username="nurse_q2")
-    clinic_a.nurses.add(first, second)
-    lead = UserFactory(username="lead_q")
-    clinic_a.lead = lead
-    clinic_a.save()
+    first = nurse_of(clinic_a, "nurse_q1", on_staff=False)
+    second = nurse_of(clinic_a, "nurse_q2", on_staff=False)
+    lead_of(clinic_a, "lead_q", on_staff=False, escalates=True)
     return first, second
 
 
 def a_patient_with_something_to_say(clinic, nurse, number):
     """Treated in September: checks overdue by November, a red platelet count unacknowledged."""
-    patient = treated(clinic, hospital_number=f"Q{number}", reminder_leads="14,7,1")
-    platelets(patient, 80, nurse, sample=date(2026, 11, 18))
+    patient = treated_patient(
+        clinic,
+        on=COURSE_ONE,
+        email="patient@example.org",
+        hospital_number=f"Q{number}",
+        reminder_leads="14,7,1",
+    )
+    platelets(patient, 80, entered_by=nurse, sample=date(2026, 11, 18))
     return patient
 
 
@@ -119,9 +125,8 @@ def test_replanning_six_patients_takes_the_queries_of_two(clinic_a):
 def test_a_results_history_takes_the_same_queries_after_one_and_after_six_corrections(
     client_a, staff_a, clinic_a
 ):
-    patient = PatientFactory(clinic=clinic_a)
-    course_add(patient=patient, first_infusion_date=date(2026, 9, 1), daily_dose_mg=Decimal(12))
-    result = platelets(patient, 210, staff_a)
+    patient = treated_patient(clinic_a, on=COURSE_ONE)
+    result = platelets(patient, 210, entered_by=staff_a, sample=date(2026, 11, 20))
     url = reverse("monitoring:result_history", args=[result.pk])
 
     def correct(times):

@@ -3,8 +3,7 @@ the patient list and page, the add forms, logging and correcting results."""
 
 import re
 import uuid
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import date
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -12,12 +11,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from monitoring.models import Analyte, LabReport, LabResult, ResultImport, ScheduledCheck
-from monitoring.results.entry import ResultInput
-from monitoring.results.services import report_record
+from monitoring.models import LabReport, LabResult, ResultImport, ScheduledCheck
 from patients.models import Patient
-from patients.services import course_add
 from tests.auth import sign_in
+from tests.builders import report as build_report
+from tests.builders import treated_patient, with_course_one
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -40,12 +38,6 @@ def cbc_form(**values):
     }
     data.update(values)
     return data
-
-
-@pytest.fixture
-def treated(patient):
-    course_add(patient=patient, first_infusion_date=date(2024, 1, 15), daily_dose_mg=Decimal(12))
-    return patient
 
 
 def test_every_staff_page_sends_an_anonymous_visitor_to_sign_in(client, patient):
@@ -92,12 +84,7 @@ def test_search_by_name_or_hospital_number(client_a, clinic_a, patient):
 
 def test_the_list_shows_next_due_and_overdue_counts(client_a, patient):
     today = patient.clinic.today()
-    course_add(
-        patient=patient,
-        first_infusion_date=today - timedelta(days=75),
-        daily_dose_mg=Decimal(12),
-        status="given",
-    )
+    with_course_one(patient, days_ago=75, given=True)
     rows = client_a.get(reverse("patients:list")).context["page"].object_list
     row = next(p for p in rows if p.pk == patient.pk)
     expected_overdue = (
@@ -259,14 +246,9 @@ def test_entered_in_error_through_the_screen_strikes_the_result_out(client_a, tr
 
 
 def test_another_clinics_result_cannot_be_corrected_or_seen(client_a, patient_b, clinician):
-    analyte = Analyte.objects.get(code="tsh")
-    report = report_record(
-        patient=patient_b,
-        panel="thyroid",
-        sample_collected_on=date(2024, 1, 1),
-        entries=[ResultInput(analyte, "2", "mU/L")],
-        entered_by=clinician,
-    ).report
+    report = build_report(
+        patient_b, "thyroid", {"tsh": "2"}, entered_by=clinician, sample=date(2024, 1, 1)
+    )
     result = report.results.get()
     for name in ("result_history", "result_correct", "result_error"):
         assert client_a.get(reverse(f"monitoring:{name}", args=[result.pk])).status_code == 404
@@ -274,24 +256,18 @@ def test_another_clinics_result_cannot_be_corrected_or_seen(client_a, patient_b,
 
 
 def five_years_of_results(patient, user, months):
-    analytes = {a.code: a for a in Analyte.objects.all()}
     start = date(2024, 2, 15)
     for month in range(months):
         day = date(
             start.year + (start.month - 1 + month) // 12, (start.month - 1 + month) % 12 + 1, 15
         )
         for panel, values in [
-            ("blood_count", [("platelets", "210", "10^9/L"), ("haemoglobin", "135", "g/L")]),
-            ("kidney", [("creatinine", "70", "umol/L")]),
-            ("thyroid", [("tsh", "2.1", "mU/L")]),
+            ("blood_count", {"platelets": "210", "haemoglobin": "135"}),
+            ("kidney", {"creatinine": "70"}),
+            ("thyroid", {"tsh": "2.1"}),
         ]:
-            report_record(
-                patient=patient,
-                panel=panel,
-                sample_collected_on=day,
-                entries=[ResultInput(analytes[c], v, u) for c, v, u in values],
-                entered_by=user,
-                today=date(2029, 12, 31),
+            build_report(
+                patient, panel, values, entered_by=user, sample=day, today=date(2029, 12, 31)
             )
 
 
@@ -300,9 +276,7 @@ def test_the_patient_page_renders_in_a_constant_number_of_queries(
 ):
     short, long = (PatientFactory(clinic=clinic_a) for _ in range(2))
     for patient, months in ((short, 3), (long, 60)):
-        course_add(
-            patient=patient, first_infusion_date=date(2024, 1, 15), daily_dose_mg=Decimal(12)
-        )
+        with_course_one(patient, on=date(2024, 1, 15))
         five_years_of_results(patient, staff_a, months)
     # session, user, the second factor's device, savepoint and release (ATOMIC_REQUESTS),
     # clinic membership check, the user's and their groups' permissions, patient (with clinic,
@@ -324,8 +298,7 @@ def test_the_patient_page_renders_in_a_constant_number_of_queries(
 
 
 def test_every_result_of_a_long_record_is_a_page_away(client_a, staff_a, clinic_a):
-    patient = PatientFactory(clinic=clinic_a)
-    course_add(patient=patient, first_infusion_date=date(2024, 1, 15), daily_dose_mg=Decimal(12))
+    patient = treated_patient(clinic_a, on=date(2024, 1, 15))
     five_years_of_results(patient, staff_a, 60)
     seen = set()
     for number in range(1, 7):
@@ -400,12 +373,7 @@ def test_the_schedule_shows_the_months_around_today_with_the_rest_a_link_away(
     client_a, patient, django_assert_num_queries
 ):
     today = patient.clinic.today()
-    course_add(
-        patient=patient,
-        first_infusion_date=today - timedelta(days=2 * 365),
-        daily_dose_mg=Decimal(12),
-        status="given",
-    )
+    with_course_one(patient, days_ago=2 * 365, given=True)
     every_month = months_shown(client_a.get(detail_url(patient), {"schedule": "all"}))
 
     page = client_a.get(detail_url(patient))

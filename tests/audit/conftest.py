@@ -2,23 +2,18 @@
 
 import pytest
 
-from accounts.roles import Role
-from tests.auth import sign_in, staff_of
-from tests.factories import UserFactory
+from tests.auth import sign_in
+from tests.builders import lead_of
 
 
 @pytest.fixture
 def lead_a(clinic_a):
-    return staff_of(
-        clinic_a,
-        UserFactory(username="lead_a", first_name="Lea", last_name="Lead"),
-        Role.CLINIC_LEAD,
-    )
+    return lead_of(clinic_a, "lead_a", first_name="Lea", last_name="Lead")
 
 
 @pytest.fixture
 def lead_b(clinic_b):
-    return staff_of(clinic_b, UserFactory(username="lead_b"), Role.CLINIC_LEAD)
+    return lead_of(clinic_b, "lead_b")
 
 
 @pytest.fixture

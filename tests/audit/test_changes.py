@@ -14,12 +14,13 @@ from django.utils import timezone
 
 from audit.models import EntrySubject
 from monitoring.alerts.services import check_waive
-from monitoring.models import Acknowledgement, Analyte, LabReport, LabResult, ScheduledCheck
-from monitoring.results.entry import ResultInput
-from monitoring.results.services import report_mark_in_error, report_record
+from monitoring.models import Acknowledgement, LabReport, ScheduledCheck
+from monitoring.results.services import report_mark_in_error
 from patients.models import InfusionCourse, Patient
-from patients.services import course_add, course_cancel, course_update
+from patients.services import course_cancel, course_update
 from tests.auth import sign_in
+from tests.builders import platelets, with_course_one
+from tests.builders import report as build_report
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -39,30 +40,10 @@ def the_entry_about(obj: Model, action: int) -> LogEntry:
     return entry
 
 
-def platelets(patient, value: str, user, days_ago: int = 1) -> LabResult:
-    return report_record(
-        patient=patient,
-        panel="blood_count",
-        sample_collected_on=patient.clinic.today() - timedelta(days=days_ago),
-        entries=[ResultInput(Analyte.objects.get(code="platelets"), value, "10^9/L")],
-        entered_by=user,
-    ).report.results.get()
-
-
-def treated(patient, days_ago: int = 75) -> Patient:
-    course_add(
-        patient=patient,
-        first_infusion_date=patient.clinic.today() - timedelta(days=days_ago),
-        daily_dose_mg=Decimal(12),
-        status="given",
-    )
-    return patient
-
-
 def test_a_result_correction_is_recorded_with_old_and_new_values_and_no_view_can_delete_it(
     client_a, staff_a, patient
 ):
-    result = platelets(patient, "45", staff_a)
+    result = platelets(patient, "45", entered_by=staff_a, days_ago=1)
 
     response = client_a.post(
         reverse("monitoring:result_correct", args=[result.pk]),
@@ -145,7 +126,7 @@ def test_adding_and_moving_a_course_are_recorded(client_a, staff_a, patient):
 
 
 def test_planned_checks_are_not_recorded_one_by_one_but_their_moves_are(patient):
-    treated(patient)
+    with_course_one(patient, days_ago=75, given=True)
     checks = ScheduledCheck.objects.filter(patient=patient)
     assert checks.count() > 50
     assert not LogEntry.objects.get_for_model(ScheduledCheck).exists()
@@ -167,7 +148,7 @@ def test_planned_checks_are_not_recorded_one_by_one_but_their_moves_are(patient)
 
 
 def test_cancelled_checks_are_recorded_with_the_reason(patient):
-    treated(patient)
+    with_course_one(patient, days_ago=75, given=True)
     course = patient.courses.get()
     open_before = ScheduledCheck.objects.filter(patient=patient).open().count()
 
@@ -183,7 +164,7 @@ def test_cancelled_checks_are_recorded_with_the_reason(patient):
 
 
 def test_acknowledging_a_result_through_the_screen_is_recorded(client, nurse_a, patient):
-    result = platelets(patient, "45", nurse_a)
+    result = platelets(patient, "45", entered_by=nurse_a, days_ago=1)
     sign_in(client, nurse_a)
 
     client.post(
@@ -204,7 +185,7 @@ def test_acknowledging_a_result_through_the_screen_is_recorded(client, nurse_a, 
 def test_waiving_a_check_through_the_screen_is_recorded_with_old_and_new_values(
     client, nurse_a, patient
 ):
-    treated(patient)
+    with_course_one(patient, days_ago=75, given=True)
     check = ScheduledCheck.objects.filter(patient=patient).open().order_by("due_date").first()
     sign_in(client, nurse_a)
 
@@ -223,7 +204,7 @@ def test_waiving_a_check_through_the_screen_is_recorded_with_old_and_new_values(
 
 
 def test_waiving_a_check_no_longer_open_records_nothing(nurse_a, patient):
-    treated(patient)
+    with_course_one(patient, days_ago=75, given=True)
     check = ScheduledCheck.objects.filter(patient=patient).open().first()
     check_waive(check=check, reason="Done elsewhere", waived_by=nurse_a, now=timezone.now())
 
@@ -234,17 +215,14 @@ def test_waiving_a_check_no_longer_open_records_nothing(nurse_a, patient):
 
 
 def test_results_stored_in_bulk_and_the_check_they_complete_are_recorded(staff_a, patient):
-    treated(patient)
-    report = report_record(
-        patient=patient,
-        panel="blood_count",
-        sample_collected_on=patient.clinic.today() - timedelta(days=1),
-        entries=[
-            ResultInput(Analyte.objects.get(code="platelets"), "210", "10^9/L"),
-            ResultInput(Analyte.objects.get(code="haemoglobin"), "135", "g/L"),
-        ],
+    with_course_one(patient, days_ago=75, given=True)
+    report = build_report(
+        patient,
+        "blood_count",
+        {"platelets": "210", "haemoglobin": "135"},
         entered_by=staff_a,
-    ).report
+        days_ago=1,
+    )
 
     the_entry_about(report, Action.CREATE)
     for result in report.results.all():
@@ -266,7 +244,7 @@ def test_results_stored_in_bulk_and_the_check_they_complete_are_recorded(staff_a
 
 def test_changes_outside_a_request_are_recorded_with_no_actor(patient):
     user = get_user_model().objects.create(username="script")
-    result = platelets(patient, "150", user)
+    result = platelets(patient, "150", entered_by=user, days_ago=1)
 
     entry = the_entry_about(result, Action.CREATE)
 

@@ -2,7 +2,6 @@
 fixed number of queries, and nothing but reading."""
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from auditlog.models import LogEntry
@@ -12,11 +11,9 @@ from django.utils import timezone
 from accounts.roles import Role
 from audit.selectors import PAGE_SIZE
 from monitoring.alerts.services import check_waive
-from monitoring.models import Analyte, ScheduledCheck
-from monitoring.results.entry import ResultInput
-from monitoring.results.services import report_record
-from patients.services import course_add
+from monitoring.models import ScheduledCheck
 from tests.auth import sign_in, staff_of
+from tests.builders import platelets, treated_patient
 from tests.factories import PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -35,20 +32,8 @@ def patients_listed(response) -> set[str]:
 def a_patients_first_weeks(clinic, nurse):
     """A patient created, treated, a blood count recorded and a check waived: entries of every
     kind a page shows, naming a clinic, a protocol, an analyte and a nurse."""
-    patient = PatientFactory(clinic=clinic)
-    course_add(
-        patient=patient,
-        first_infusion_date=clinic.today() - timedelta(days=75),
-        daily_dose_mg=Decimal(12),
-        status="given",
-    )
-    report_record(
-        patient=patient,
-        panel="blood_count",
-        sample_collected_on=clinic.today() - timedelta(days=1),
-        entries=[ResultInput(Analyte.objects.get(code="platelets"), "210", "10^9/L")],
-        entered_by=nurse,
-    )
+    patient = treated_patient(clinic, days_ago=75, given=True)
+    platelets(patient, "210", entered_by=nurse, days_ago=1)
     check = ScheduledCheck.objects.filter(patient=patient, panel="thyroid").open().first()
     check_waive(check=check, reason="Done elsewhere", waived_by=nurse, now=timezone.now())
     return patient
@@ -179,13 +164,7 @@ def test_the_trail_takes_the_same_number_of_queries_however_long_it_is(
 def a_blood_count_and_a_waiver(patient, nurse):
     """A report and its result, the check it completes (if one is open then), and another
     check waived."""
-    report_record(
-        patient=patient,
-        panel="blood_count",
-        sample_collected_on=patient.clinic.today() - timedelta(days=1),
-        entries=[ResultInput(Analyte.objects.get(code="platelets"), "210", "10^9/L")],
-        entered_by=nurse,
-    )
+    platelets(patient, "210", entered_by=nurse, days_ago=1)
     check = ScheduledCheck.objects.filter(patient=patient).open().order_by("-due_date").first()
     check_waive(check=check, reason="Done elsewhere", waived_by=nurse, now=timezone.now())
 
@@ -206,13 +185,7 @@ def test_the_lead_finds_the_trail_from_the_navigation_and_the_patient_page(
 def test_a_correction_reads_old_to_new_on_the_patients_trail(
     client_lead_a, lead_a, nurse_a, patient
 ):
-    result = report_record(
-        patient=patient,
-        panel="blood_count",
-        sample_collected_on=patient.clinic.today() - timedelta(days=1),
-        entries=[ResultInput(Analyte.objects.get(code="platelets"), "45", "10^9/L")],
-        entered_by=nurse_a,
-    ).report.results.get()
+    result = platelets(patient, "45", entered_by=nurse_a, days_ago=1)
     client_lead_a.post(
         reverse("monitoring:result_correct", args=[result.pk]),
         {"value": "210", "unit": "10^9/L", "reason": "Misread the printout"},

@@ -1,17 +1,13 @@
 """Every screen that shows part of a patient's record leaves an ACCESS entry: who, from where,
 what was shown, about which patient."""
 
-from datetime import timedelta
-
 import pytest
 from auditlog.models import LogEntry
 from django.test import RequestFactory
 from django.urls import reverse
 
 from audit.access import record_access
-from monitoring.models import Analyte
-from monitoring.results.entry import ResultInput
-from monitoring.results.services import report_record
+from tests.builders import platelets
 
 pytestmark = pytest.mark.django_db
 
@@ -39,13 +35,7 @@ def test_viewing_the_patient_page_is_recorded_with_who_and_from_where(client_a, 
 def test_viewing_a_results_history_is_recorded_against_the_result_and_its_patient(
     client_a, staff_a, patient
 ):
-    result = report_record(
-        patient=patient,
-        panel="blood_count",
-        sample_collected_on=patient.clinic.today() - timedelta(days=1),
-        entries=[ResultInput(Analyte.objects.get(code="platelets"), "210", "10^9/L")],
-        entered_by=staff_a,
-    ).report.results.get()
+    result = platelets(patient, "210", entered_by=staff_a, days_ago=1)
 
     client_a.get(reverse("monitoring:result_history", args=[result.pk]))
 

@@ -3,7 +3,6 @@ that say only what kind of test, dates that are the clinic's due dates, a stable
 so a moved check moves its event, and 404 for an unknown, revoked or replaced address."""
 
 from datetime import date, timedelta
-from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
@@ -14,11 +13,11 @@ from icalendar import Calendar
 
 from audit.models import EntrySubject
 from monitoring.models import ScheduledCheck
-from patients.services import course_add, course_update
+from patients.services import course_update
 from portal.calendar_feed import calendar_feed_create
 from portal.plain_words import CALENDAR_SUMMARIES
+from tests.builders import two_courses, with_course_one
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
-from tests.portal.helpers import two_courses
 
 pytestmark = pytest.mark.django_db
 
@@ -161,7 +160,7 @@ def test_events_are_the_clinics_dates_in_its_own_time_zone(clinic_b):
 
 def test_the_feed_query_count_does_not_grow_with_the_schedule(clinic_a, django_assert_num_queries):
     small = PatientFactory(clinic=clinic_a, user=UserFactory(username="small"))
-    course_add(patient=small, first_infusion_date=date(2026, 9, 1), daily_dose_mg=Decimal(12))
+    with_course_one(small, on=date(2026, 9, 1))
     large = PatientFactory(clinic=clinic_a, user=UserFactory(username="large"))
     two_courses(large, first=date(2024, 1, 15))
     client = Client()

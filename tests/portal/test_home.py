@@ -2,7 +2,6 @@
 and only the results their clinic has reviewed, in plain words; a fixed number of queries."""
 
 from datetime import date, timedelta
-from decimal import Decimal
 
 import pytest
 from auditlog.models import LogEntry
@@ -11,13 +10,11 @@ from django.urls import reverse
 
 from accounts.roles import Role, grant_role
 from audit.models import EntrySubject
-from monitoring.models import Analyte
-from monitoring.results.entry import ResultInput
-from monitoring.results.services import report_record, result_mark_in_error
-from patients.services import course_add
+from monitoring.results.services import result_mark_in_error
 from tests.auth import sign_in
+from tests.builders import acknowledge, platelets, treated_patient, two_courses, with_course_one
+from tests.builders import report as build_report
 from tests.factories import PatientFactory, UserFactory
-from tests.portal.helpers import acknowledge, platelet_count, two_courses
 
 pytestmark = pytest.mark.django_db
 
@@ -32,19 +29,8 @@ def test_the_home_page_shows_the_patients_own_tests_and_not_another_patients(
     patient_client, patient, clinic_a
 ):
     today = clinic_a.today()
-    course_add(
-        patient=patient,
-        first_infusion_date=today - timedelta(days=75),
-        daily_dose_mg=Decimal(12),
-        status="given",
-    )
-    other = PatientFactory(clinic=clinic_a, given_name="Otto", hospital_number="OTHER-1")
-    course_add(
-        patient=other,
-        first_infusion_date=today - timedelta(days=40),
-        daily_dose_mg=Decimal(12),
-        status="given",
-    )
+    with_course_one(patient, days_ago=75, given=True)
+    treated_patient(clinic_a, days_ago=40, given=True, given_name="Otto", hospital_number="OTHER-1")
 
     response = patient_client.get(HOME)
 
@@ -74,7 +60,7 @@ def test_the_end_of_follow_up_moves_with_the_second_course(patient_client, patie
 def test_an_unreviewed_red_result_is_hidden_and_shown_in_plain_words_once_acknowledged(
     patient_client, patient, nurse_a
 ):
-    result = platelet_count(patient, 80, entered_by=nurse_a)
+    result = platelets(patient, 80, entered_by=nurse_a, days_ago=3)
     assert result.tier == "red"
 
     before = patient_client.get(HOME)
@@ -96,7 +82,7 @@ def test_an_unreviewed_red_result_is_hidden_and_shown_in_plain_words_once_acknow
 
 
 def test_a_normal_result_shows_as_soon_as_it_is_recorded(patient_client, patient, nurse_a):
-    platelet_count(patient, 250, entered_by=nurse_a)
+    platelets(patient, 250, entered_by=nurse_a, days_ago=3)
 
     [group] = patient_client.get(HOME).context["home"].results
 
@@ -106,17 +92,13 @@ def test_a_normal_result_shows_as_soon_as_it_is_recorded(patient_client, patient
 def test_a_report_waits_until_every_flagged_result_in_it_is_reviewed(
     patient_client, patient, nurse_a
 ):
-    analytes = {a.code: a for a in Analyte.objects.filter(code__in=["platelets", "haemoglobin"])}
-    report = report_record(
-        patient=patient,
-        panel="blood_count",
-        sample_collected_on=patient.clinic.today() - timedelta(days=2),
-        entries=[
-            ResultInput(analytes["platelets"], "45", "10^9/L"),
-            ResultInput(analytes["haemoglobin"], "135", "g/L"),
-        ],
+    report = build_report(
+        patient,
+        "blood_count",
+        {"platelets": "45", "haemoglobin": "135"},
         entered_by=nurse_a,
-    ).report
+        days_ago=2,
+    )
 
     # The normal haemoglobin alone would look like an all-clear.
     assert patient_client.get(HOME).context["home"].results == []
@@ -131,7 +113,7 @@ def test_a_report_waits_until_every_flagged_result_in_it_is_reviewed(
 
 
 def test_a_result_entered_in_error_is_not_shown(patient_client, patient, nurse_a):
-    result = platelet_count(patient, 250, entered_by=nurse_a)
+    result = platelets(patient, 250, entered_by=nurse_a, days_ago=3)
     result_mark_in_error(result=result, reason="Wrong patient's sample.", marked_by=nurse_a)
 
     assert patient_client.get(HOME).context["home"].results == []
@@ -148,18 +130,13 @@ def test_the_home_page_query_count_does_not_grow_with_the_record(
     patient_client, patient, patient_user, nurse_a, clinic_a, django_assert_num_queries
 ):
     today = clinic_a.today()
-    course_add(
-        patient=patient,
-        first_infusion_date=today - timedelta(days=40),
-        daily_dose_mg=Decimal(12),
-        status="given",
-    )
-    platelet_count(patient, 250, entered_by=nurse_a)
+    with_course_one(patient, days_ago=40, given=True)
+    platelets(patient, 250, entered_by=nurse_a, days_ago=3)
 
     big = PatientFactory(clinic=clinic_a, email="big@example.org")
     two_courses(big, first=today - timedelta(days=800))
     for days_ago in range(1, 60, 3):
-        acknowledge(platelet_count(big, 120, entered_by=nurse_a, days_ago=days_ago), nurse_a)
+        acknowledge(platelets(big, 120, entered_by=nurse_a, days_ago=days_ago), nurse_a)
     big_user = UserFactory(username="big@example.org")
     grant_role(big_user, Role.PATIENT)
     big.user = big_user

@@ -5,7 +5,6 @@ Planning never moves or cancels an urgent check; a result of its panel completes
 
 import uuid
 from datetime import date
-from decimal import Decimal
 
 import pytest
 from django.core import mail
@@ -13,15 +12,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.roles import Role
 from monitoring.models import Notification, ScheduledCheck, SymptomReport
 from monitoring.outbox.delivery import Batch, batch_deliver
 from monitoring.schedule.services import schedule_reconcile
 from patients.models import Patient
-from patients.services import course_add
-from tests.auth import sign_in, staff_of
-from tests.factories import UserFactory
-from tests.portal.helpers import platelet_count
+from tests.auth import sign_in
+from tests.builders import lead_of, nurse_of, platelets, with_course_one
 
 pytestmark = pytest.mark.django_db
 
@@ -30,10 +26,7 @@ REPORT = reverse("portal:symptom_report")
 
 @pytest.fixture
 def nurse_2(clinic_a):
-    user = UserFactory(username="nurse_2")
-    staff_of(clinic_a, user, Role.NURSE)
-    clinic_a.nurses.add(user)
-    return user
+    return nurse_of(clinic_a, "nurse_2")
 
 
 def report(client, *symptoms, details="", key=None):
@@ -175,12 +168,7 @@ def test_an_unanswered_urgent_check_is_overdue_the_next_day(patient_client, pati
 
 
 def test_planning_never_moves_or_cancels_an_urgent_check(patient_client, patient, nurse_a):
-    course_add(
-        patient=patient,
-        first_infusion_date=patient.clinic.today().replace(day=1),
-        daily_dose_mg=Decimal(12),
-        status="given",
-    )
+    with_course_one(patient, on=patient.clinic.today().replace(day=1), given=True)
     report(patient_client, "bleeding")
     check = urgent_checks(patient).get()
 
@@ -199,7 +187,7 @@ def test_a_blood_count_taken_after_the_report_completes_the_urgent_check(
 ):
     report(patient_client, "bleeding")
 
-    platelet_count(patient, 250, entered_by=nurse_a, days_ago=0)
+    platelets(patient, 250, entered_by=nurse_a, days_ago=0)
 
     check = urgent_checks(patient).get()
     assert check.completed_on == patient.clinic.today()
@@ -211,10 +199,7 @@ def test_staff_cannot_use_the_patients_symptom_form(client_a):
 
 
 def test_with_no_nurse_at_all_the_clinic_lead_is_alerted(patient_client, patient, clinic_a):
-    lead = UserFactory(username="lead_a")
-    staff_of(clinic_a, lead, Role.CLINIC_LEAD)
-    clinic_a.lead = lead
-    clinic_a.save(update_fields=["lead"])
+    lead = lead_of(clinic_a, "lead_a", escalates=True)
 
     report(patient_client, "thyroid")
 

@@ -3,23 +3,19 @@ and in which order, acknowledging, follow-up notes and waivers, scoping to the n
 and a query count that does not grow with the data."""
 
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.roles import Role
 from monitoring.alerts.services import check_follow_up
-from monitoring.models import Acknowledgement, Analyte, LabResult, Notification, ScheduledCheck
+from monitoring.models import Acknowledgement, Notification, ScheduledCheck
 from monitoring.outbox.store import notification_row
-from monitoring.results.entry import ResultInput
-from monitoring.results.services import report_record
 from monitoring.worklist import selectors as worklist
 from monitoring.worklist.selectors import worklist_for
 from patients.models import Patient
-from patients.services import course_add
-from tests.auth import sign_in, staff_of
+from tests.auth import sign_in
+from tests.builders import nurse_of, platelets, treated_patient
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -29,10 +25,7 @@ WORKLIST = reverse("monitoring:worklist")
 
 @pytest.fixture
 def nurse_b(clinic_b):
-    user = UserFactory(username="nurse_b")
-    staff_of(clinic_b, user, Role.NURSE)
-    clinic_b.nurses.add(user)
-    return user
+    return nurse_of(clinic_b, "nurse_b")
 
 
 @pytest.fixture
@@ -40,34 +33,9 @@ def client_nurse_a(client, nurse_a):
     return sign_in(client, nurse_a)
 
 
-def platelets(patient, value, user, *, hours_ago: float = 0):
-    """A platelet count recorded now (120 amber, 80 red, 45 critical), its flag dated
-    `hours_ago`."""
-    analyte = Analyte.objects.get(code="platelets")
-    result = report_record(
-        patient=patient,
-        panel="blood_count",
-        sample_collected_on=patient.clinic.today() - timedelta(days=1),
-        entries=[ResultInput(analyte, str(value), "10^9/L")],
-        entered_by=user,
-    ).report.results.get()
-    LabResult.objects.filter(pk=result.pk).update(
-        tier_since=timezone.now() - timedelta(hours=hours_ago)
-    )
-    result.refresh_from_db()
-    return result
-
-
-def with_overdue_checks(clinic, **fields):
-    """A patient whose course 1 was 75 days ago and whose early checks were never done."""
-    patient = PatientFactory(clinic=clinic, **fields)
-    course_add(
-        patient=patient,
-        first_infusion_date=clinic.today() - timedelta(days=75),
-        daily_dose_mg=Decimal(12),
-        status="given",
-    )
-    return patient
+def hours_ago(hours: float):
+    """When a result's flag was raised, for the tests of order and deadlines."""
+    return timezone.now() - timedelta(hours=hours)
 
 
 def overdue_of(patient):
@@ -96,10 +64,10 @@ def test_results_are_listed_critical_then_red_then_amber_oldest_first(
     client_nurse_a, nurse_a, clinic_a
 ):
     ann, bob, cat, dan = (PatientFactory(clinic=clinic_a) for _ in range(4))
-    amber = platelets(ann, 120, nurse_a, hours_ago=50)
-    red_new = platelets(bob, 80, nurse_a, hours_ago=1)
-    critical = platelets(cat, 45, nurse_a, hours_ago=0.5)
-    red_old = platelets(dan, 80, nurse_a, hours_ago=3)
+    amber = platelets(ann, 120, entered_by=nurse_a, days_ago=1, tier_since=hours_ago(50))
+    red_new = platelets(bob, 80, entered_by=nurse_a, days_ago=1, tier_since=hours_ago(1))
+    critical = platelets(cat, 45, entered_by=nurse_a, days_ago=1, tier_since=hours_ago(0.5))
+    red_old = platelets(dan, 80, entered_by=nurse_a, days_ago=1, tier_since=hours_ago(3))
 
     rows = listed(client_nurse_a.get(WORKLIST), "results")
 
@@ -108,8 +76,15 @@ def test_results_are_listed_critical_then_red_then_amber_oldest_first(
 
 def test_results_past_the_clinics_deadline_are_marked_escalated(client_nurse_a, nurse_a, clinic_a):
     patient = PatientFactory(clinic=clinic_a)
-    late = platelets(patient, 45, nurse_a, hours_ago=4.5)  # the default deadline is 4 hours
-    in_time = platelets(PatientFactory(clinic=clinic_a), 40, nurse_a, hours_ago=3.5)
+    # The default deadline is 4 hours.
+    late = platelets(patient, 45, entered_by=nurse_a, days_ago=1, tier_since=hours_ago(4.5))
+    in_time = platelets(
+        PatientFactory(clinic=clinic_a),
+        40,
+        entered_by=nurse_a,
+        days_ago=1,
+        tier_since=hours_ago(3.5),
+    )
 
     rows = {r.pk: r for r in listed(client_nurse_a.get(WORKLIST), "results")}
 
@@ -119,7 +94,7 @@ def test_results_past_the_clinics_deadline_are_marked_escalated(client_nurse_a, 
 def test_acknowledging_removes_the_result_and_records_who_when_what_and_why(
     client_nurse_a, nurse_a, patient
 ):
-    result = platelets(patient, 45, nurse_a)
+    result = platelets(patient, 45, entered_by=nurse_a, days_ago=1)
     url = reverse("monitoring:result_acknowledge", args=[result.pk])
     assert client_nurse_a.get(url).status_code == 200
     before = timezone.now()
@@ -146,7 +121,7 @@ def test_acknowledging_removes_the_result_and_records_who_when_what_and_why(
 def test_acknowledging_without_a_note_is_refused_on_the_note_field(
     client_nurse_a, nurse_a, patient
 ):
-    result = platelets(patient, 45, nurse_a)
+    result = platelets(patient, 45, entered_by=nurse_a, days_ago=1)
     url = reverse("monitoring:result_acknowledge", args=[result.pk])
 
     response = client_nurse_a.post(url, {"action": "called_patient", "note": "   "})
@@ -160,7 +135,7 @@ def test_acknowledging_without_a_note_is_refused_on_the_note_field(
 def test_a_second_acknowledgement_at_the_same_tier_is_refused_with_the_services_reason(
     client_nurse_a, nurse_a, patient
 ):
-    result = platelets(patient, 45, nurse_a)
+    result = platelets(patient, 45, entered_by=nurse_a, days_ago=1)
     url = reverse("monitoring:result_acknowledge", args=[result.pk])
     client_nurse_a.post(url, {"action": "reviewed", "note": "Seen."})
 
@@ -171,7 +146,7 @@ def test_a_second_acknowledgement_at_the_same_tier_is_refused_with_the_services_
 
 
 def test_only_a_local_next_address_is_followed(client_nurse_a, nurse_a, patient):
-    result = platelets(patient, 45, nurse_a)
+    result = platelets(patient, 45, entered_by=nurse_a, days_ago=1)
     url = reverse("monitoring:result_acknowledge", args=[result.pk])
 
     response = client_nurse_a.post(
@@ -184,7 +159,7 @@ def test_only_a_local_next_address_is_followed(client_nurse_a, nurse_a, patient)
 def test_waiving_needs_a_reason_and_then_the_check_leaves_the_overdue_list(
     client_nurse_a, clinic_a
 ):
-    patient = with_overdue_checks(clinic_a)
+    patient = treated_patient(clinic_a, days_ago=75, given=True)
     check = overdue_of(patient)[0]
     assert check.pk in [c.pk for c in listed(client_nurse_a.get(WORKLIST), "overdue")]
     url = reverse("monitoring:check_waive", args=[check.pk])
@@ -207,7 +182,7 @@ def test_waiving_needs_a_reason_and_then_the_check_leaves_the_overdue_list(
 def test_overdue_checks_come_longest_overdue_first_with_their_latest_follow_up(
     client_nurse_a, nurse_a, clinic_a
 ):
-    patient = with_overdue_checks(clinic_a)
+    patient = treated_patient(clinic_a, days_ago=75, given=True)
     oldest = overdue_of(patient)[0]
     url = reverse("monitoring:check_follow_up", args=[oldest.pk])
     client_nurse_a.post(url, {"action": "called_patient", "note": "No answer."})
@@ -224,7 +199,7 @@ def test_overdue_checks_come_longest_overdue_first_with_their_latest_follow_up(
 
 
 def test_a_follow_up_note_without_an_action_is_refused(client_nurse_a, clinic_a):
-    check = overdue_of(with_overdue_checks(clinic_a))[0]
+    check = overdue_of(treated_patient(clinic_a, days_ago=75, given=True))[0]
     url = reverse("monitoring:check_follow_up", args=[check.pk])
 
     response = client_nurse_a.post(url, {"action": "", "note": "Called."})
@@ -238,7 +213,7 @@ def test_checks_overdue_longer_than_the_clinics_limit_are_marked_escalated(
 ):
     clinic_a.overdue_escalation_days = 30
     clinic_a.save()
-    with_overdue_checks(clinic_a)
+    treated_patient(clinic_a, days_ago=75, given=True)
     today = clinic_a.today()
     rows = listed(client_nurse_a.get(WORKLIST), "overdue")
 
@@ -250,7 +225,7 @@ def test_checks_overdue_longer_than_the_clinics_limit_are_marked_escalated(
 
 
 def test_due_this_week_lists_open_checks_due_in_the_next_seven_days(client_nurse_a, clinic_a):
-    patient = with_overdue_checks(clinic_a)
+    patient = treated_patient(clinic_a, days_ago=75, given=True)
     today = clinic_a.today()
     soon, later = (
         ScheduledCheck.objects.open().filter(patient=patient, due_date__gt=today).order_by("pk")
@@ -267,7 +242,7 @@ def test_due_this_week_lists_open_checks_due_in_the_next_seven_days(client_nurse
 
 
 def test_a_failed_notification_shows_with_its_error(client_nurse_a, nurse_a, patient):
-    result = platelets(patient, 45, nurse_a)
+    result = platelets(patient, 45, entered_by=nurse_a, days_ago=1)
     failed_notification(result, nurse_a, error="SMTP 550: mailbox nurse_a unavailable")
     sent = notification_row(
         kind=Notification.Kind.OVERDUE,
@@ -288,8 +263,8 @@ def test_a_failed_notification_shows_with_its_error(client_nurse_a, nurse_a, pat
 def test_a_nurse_of_clinic_b_gets_404_for_clinic_a_and_sees_none_of_its_rows(
     client, nurse_a, nurse_b, clinic_a
 ):
-    patient = with_overdue_checks(clinic_a)
-    result = platelets(patient, 45, nurse_a)
+    patient = treated_patient(clinic_a, days_ago=75, given=True)
+    result = platelets(patient, 45, entered_by=nurse_a, days_ago=1)
     check = overdue_of(patient)[0]
     failed_notification(result, nurse_a)
     sign_in(client, nurse_b)
@@ -322,7 +297,7 @@ def test_mine_shows_my_named_patients_and_the_unnamed_ones_of_my_nurse_group(
     unnamed = PatientFactory(clinic=clinic_a)
     theirs = PatientFactory(clinic=clinic_a, named_nurse=other_nurse)
     for patient in (mine, unnamed, theirs):
-        platelets(patient, 45, nurse_a)
+        platelets(patient, 45, entered_by=nurse_a, days_ago=1)
 
     def patients_listed(query):
         response = client_nurse_a.get(WORKLIST, query)
@@ -339,7 +314,7 @@ def test_each_section_is_capped_and_says_how_many_there_are(
 ):
     monkeypatch.setattr(worklist, "SECTION_LIMIT", 2)
     for _ in range(3):
-        platelets(PatientFactory(clinic=clinic_a), 45, nurse_a)
+        platelets(PatientFactory(clinic=clinic_a), 45, entered_by=nurse_a, days_ago=1)
 
     response = client_nurse_a.get(WORKLIST)
     section = response.context["worklist"].results
@@ -369,7 +344,7 @@ def test_each_clinic_is_judged_by_its_own_today(db):
     checks = {}
     for clinic in (london, auckland):
         clinic.staff.add(nurse)
-        patient = with_overdue_checks(clinic)
+        patient = treated_patient(clinic, days_ago=75, given=True)
         check = ScheduledCheck.objects.open().filter(patient=patient).order_by("pk").first()
         ScheduledCheck.objects.filter(pk=check.pk).update(
             due_date=date(2026, 11, 14), overdue_after=date(2026, 11, 21)
@@ -386,8 +361,8 @@ def test_the_worklist_query_count_does_not_grow_with_the_data(
 ):
     def add_patients(count):
         for _ in range(count):
-            patient = with_overdue_checks(clinic_a)
-            result = platelets(patient, 45, nurse_a)
+            patient = treated_patient(clinic_a, days_ago=75, given=True)
+            result = platelets(patient, 45, entered_by=nurse_a, days_ago=1)
             check_follow_up(
                 check=overdue_of(patient)[0],
                 action="called_patient",
@@ -430,7 +405,7 @@ def test_the_worklist_query_count_does_not_grow_with_the_data(
 def test_the_patient_page_offers_acknowledge_and_shows_the_acknowledgement(
     client_nurse_a, nurse_a, patient
 ):
-    result = platelets(patient, 45, nurse_a)
+    result = platelets(patient, 45, entered_by=nurse_a, days_ago=1)
     detail = reverse("patients:detail", args=[patient.pk])
     acknowledge = reverse("monitoring:result_acknowledge", args=[result.pk])
     assert acknowledge in client_nurse_a.get(detail).content.decode()
@@ -486,8 +461,8 @@ def test_the_worklist_link_is_in_the_navigation_for_signed_in_staff(client_nurse
 def test_a_section_pages_through_its_rows_most_urgent_first(
     client_nurse_a, nurse_a, clinic_a, monkeypatch
 ):
-    with_overdue_checks(clinic_a)
-    with_overdue_checks(clinic_a)
+    treated_patient(clinic_a, days_ago=75, given=True)
+    treated_patient(clinic_a, days_ago=75, given=True)
     monkeypatch.setattr(worklist, "SECTION_LIMIT", 1000)
     every = [check.pk for check in listed(client_nurse_a.get(WORKLIST), "overdue")]
     monkeypatch.setattr(worklist, "SECTION_LIMIT", 3)
@@ -504,7 +479,7 @@ def test_a_section_pages_through_its_rows_most_urgent_first(
 
 
 def test_a_page_past_the_end_or_not_a_number_shows_a_real_page(client_nurse_a, clinic_a):
-    with_overdue_checks(clinic_a)
+    treated_patient(clinic_a, days_ago=75, given=True)
 
     past = client_nurse_a.get(WORKLIST, {"overdue_page": "99"}).context["worklist"].overdue
     junk = client_nurse_a.get(WORKLIST, {"overdue_page": "x"}).context["worklist"].overdue

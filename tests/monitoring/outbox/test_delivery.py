@@ -1,20 +1,16 @@
 """Delivering the outbox in-process (Django's in-memory mail box): batching, the digest time,
 quiet hours, claims, leases, retries and what an e-mail may say. The same code under a real
-Celery worker and SMTP server is in tests/test_delivery_worker.py."""
+Celery worker and SMTP server is in test_delivery_worker.py beside this file."""
 
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
 
 import pytest
 
 from monitoring.alerts.scans import scans_run
 from monitoring.alerts.services import result_acknowledge
-from monitoring.models import Analyte, Notification, ScheduledCheck
+from monitoring.models import Notification, ScheduledCheck
 from monitoring.outbox.delivery import Batch, batch_deliver, due_batches
-from monitoring.results.entry import ResultInput
-from monitoring.results.services import report_record
-from patients.services import course_add
-from tests.factories import PatientFactory, UserFactory
+from tests.builders import nurse_of, platelets, treated_patient
 
 pytestmark = pytest.mark.django_db
 
@@ -26,35 +22,28 @@ NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)  # 10:00 in London
 
 @pytest.fixture
 def nurse(clinic_a):
-    user = UserFactory(username="nurse_a", email="nurse.a@example.org")
-    clinic_a.nurses.add(user)
-    return user
+    return nurse_of(clinic_a, "nurse_a", on_staff=False, email="nurse.a@example.org")
 
 
 @pytest.fixture
 def treated(clinic_a):
-    patient = PatientFactory(
-        clinic=clinic_a, email="ada@example.org", given_name="Ada", hospital_number="H777"
+    return treated_patient(
+        clinic_a,
+        on=date(2026, 9, 1),
+        email="ada@example.org",
+        given_name="Ada",
+        hospital_number="H777",
     )
-    course_add(patient=patient, first_infusion_date=date(2026, 9, 1), daily_dose_mg=Decimal(12))
-    return patient
 
 
 def deliver_all(now):
     return [batch_deliver(batch=batch, now=now) for batch in due_batches(now=now)]
 
 
-def platelets(patient, value, user):
-    """Record a platelet count as if it were saved at NOW, so the tests do not depend on the
-    time of day they run at."""
-    analyte = Analyte.objects.get(code="platelets")
-    result = report_record(
-        patient=patient,
-        panel="blood_count",
-        sample_collected_on=date(2026, 11, 20),
-        entries=[ResultInput(analyte, str(value), "10^9/L")],
-        entered_by=user,
-    ).report.results.get()
+def platelets_at_now(patient, value, user):
+    """A platelet count whose alerts are queued as if it were saved at NOW, so the tests do not
+    depend on the time of day they run at."""
+    result = platelets(patient, value, entered_by=user, sample=date(2026, 11, 20))
     Notification.objects.filter(result=result).update(not_before=NOW, created_at=NOW)
     return result
 
@@ -66,7 +55,7 @@ def digests_to(user, mailoutbox):
 def test_a_critical_result_is_one_email_to_the_nurse_and_is_sent_once(
     treated, nurse, clinician, mailoutbox
 ):
-    result = platelets(treated, 23, clinician)
+    result = platelets_at_now(treated, 23, clinician)
     deliver_all(NOW)
     deliver_all(NOW + timedelta(minutes=1))
     assert len(mailoutbox) == 1
@@ -132,8 +121,7 @@ def test_the_patient_gets_one_email_a_day_never_in_quiet_hours(treated, nurse, m
 
 
 def test_two_reminders_for_one_check_on_one_day_list_it_once(clinic_a, mailoutbox):
-    patient = PatientFactory(clinic=clinic_a, email="ben@example.org")
-    course_add(patient=patient, first_infusion_date=date(2026, 11, 22), daily_dose_mg=Decimal(12))
+    patient = treated_patient(clinic_a, on=date(2026, 11, 22), email="ben@example.org")
     scans_run(now=NOW)  # the pre-course checks, due tomorrow: 7-day and 1-day reminders at once
     deliver_all(NOW)
     (email,) = [m for m in mailoutbox if m.to == ["ben@example.org"]]
@@ -143,7 +131,7 @@ def test_two_reminders_for_one_check_on_one_day_list_it_once(clinic_a, mailoutbo
 
 
 def test_a_result_acknowledged_before_the_digest_is_not_sent(treated, nurse, clinician, mailoutbox):
-    amber = platelets(treated, 140, clinician)
+    amber = platelets_at_now(treated, 140, clinician)
     result_acknowledge(
         result=amber,
         action="repeat_ordered",
@@ -158,9 +146,8 @@ def test_a_result_acknowledged_before_the_digest_is_not_sent(treated, nurse, cli
 
 
 def test_a_recipient_without_an_email_address_fails_at_once_and_says_why(treated, clinician):
-    nobody = UserFactory(username="no_mail", email="")
-    treated.clinic.nurses.add(nobody)
-    result = platelets(treated, 45, clinician)
+    nurse_of(treated.clinic, "no_mail", on_staff=False, email="")
+    result = platelets_at_now(treated, 45, clinician)
     deliver_all(NOW)
     row = Notification.objects.get(result=result)
     assert row.status == Status.FAILED
@@ -181,7 +168,7 @@ def test_an_smtp_failure_is_retried_with_backoff_then_marked_failed(
         setattr(settings, name, value)
     settings.NOTIFICATION_MAX_ATTEMPTS = 3
     settings.NOTIFICATION_RETRY_BASE_SECONDS = 60
-    result = platelets(treated, 45, clinician)
+    result = platelets_at_now(treated, 45, clinician)
     batch = Batch(nurse.pk, None, Delivery.AT_ONCE)
 
     first = batch_deliver(batch=batch, now=NOW)
@@ -205,7 +192,7 @@ def test_an_smtp_failure_is_retried_with_backoff_then_marked_failed(
 
 
 def test_a_batch_claimed_by_a_live_worker_is_not_claimed_again(treated, nurse, clinician):
-    result = platelets(treated, 45, clinician)
+    result = platelets_at_now(treated, 45, clinician)
     Notification.objects.filter(result=result).update(status=Status.SENDING, claimed_at=NOW)
     assert due_batches(now=NOW + timedelta(seconds=60)) == []
 
@@ -214,7 +201,7 @@ def test_a_claim_whose_worker_died_is_taken_over_after_the_lease(
     treated, nurse, clinician, settings, mailoutbox
 ):
     settings.NOTIFICATION_CLAIM_LEASE_SECONDS = 300
-    result = platelets(treated, 45, clinician)
+    result = platelets_at_now(treated, 45, clinician)
     Notification.objects.filter(result=result).update(
         status=Status.SENDING, claimed_at=NOW, attempts=1
     )
@@ -245,10 +232,7 @@ def test_clinic_quiet_hours_are_the_clinics_own(treated, mailoutbox):
 def test_the_digest_follows_the_local_clock_on_the_day_the_clocks_change(
     clinic_a, nurse, mailoutbox, day, sent_at_0730_utc
 ):
-    patient = PatientFactory(clinic=clinic_a, email="")
-    course_add(
-        patient=patient, first_infusion_date=day - timedelta(days=60), daily_dose_mg=Decimal(12)
-    )
+    treated_patient(clinic_a, on=day - timedelta(days=60), email="")
     midnight = datetime.combine(day, time(0, 30), tzinfo=UTC)
     scans_run(now=midnight)
     deliver_all(midnight)

@@ -6,32 +6,34 @@ anti-join, in the test."""
 
 import importlib
 from datetime import date
-from decimal import Decimal
+from functools import partial
 
 import pytest
 from auditlog.models import LogEntry
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Exists, OuterRef
-from django.utils import timezone
 
-from monitoring.alerts.services import result_acknowledge
-from monitoring.models import Acknowledgement, Analyte, LabReport, LabResult
+from monitoring.models import Acknowledgement, LabReport, LabResult
 from monitoring.results.csv_import import import_apply, import_stage
-from monitoring.results.entry import ResultInput
 from monitoring.results.services import (
     report_mark_in_error,
-    report_record,
     result_correct,
     result_mark_in_error,
 )
-from patients.services import course_add
+from tests import builders
+from tests.builders import acknowledge, treated_patient
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
 
-COURSE_ONE = date(2024, 1, 15)
+COURSE_ONE = date(2024, 1, 15)  # as for the `treated` patient (tests/conftest.py)
 TODAY = date(2026, 11, 21)
+NOTE = "Called the patient."
+
+# Every report here is entered as on TODAY, whatever day the tests run.
+record = partial(builders.report, today=TODAY)
+platelets = partial(builders.platelets, today=TODAY)
 
 backfill_migration = importlib.import_module(
     "monitoring.migrations.0012_awaits_acknowledgement_flag"
@@ -57,45 +59,6 @@ def flagged_awaiting() -> set[int]:
     return set(LabResult.objects.filter(awaits_acknowledgement=True).values_list("pk", flat=True))
 
 
-@pytest.fixture
-def treated(patient):
-    course_add(patient=patient, first_infusion_date=COURSE_ONE, daily_dose_mg=Decimal(12))
-    return patient
-
-
-def record(patient, sample, user, **values):
-    analytes = {a.code: a for a in Analyte.objects.all()}
-    units = {
-        "platelets": "10^9/L",
-        "neutrophils": "10^9/L",
-        "wbc": "10^9/L",
-        "creatinine": "umol/L",
-    }
-    panel = "kidney" if "creatinine" in values else "blood_count"
-    return report_record(
-        patient=patient,
-        panel=panel,
-        sample_collected_on=sample,
-        entries=[ResultInput(analytes[code], str(v), units[code]) for code, v in values.items()],
-        entered_by=user,
-        today=TODAY,
-    ).report
-
-
-def platelets(patient, sample, value, user) -> LabResult:
-    return record(patient, sample, user, platelets=value).results.get()
-
-
-def acknowledge(result, user) -> None:
-    result_acknowledge(
-        result=result,
-        action=Acknowledgement.Action.CALLED_PATIENT,
-        note="Called the patient.",
-        acknowledged_by=user,
-        now=timezone.now(),
-    )
-
-
 def correct(result, value, user) -> LabResult:
     return result_correct(
         result=result, value=str(value), unit="10^9/L", reason="Typing error", corrected_by=user
@@ -119,7 +82,7 @@ def awaits(result) -> bool:
 def test_a_recorded_result_awaits_acknowledgement_when_amber_or_worse(
     treated, clinician, value, tier, waiting
 ):
-    result = platelets(treated, date(2024, 5, 15), value, clinician)
+    result = platelets(treated, value, entered_by=clinician, sample=date(2024, 5, 15))
     assert result.tier == tier
     assert awaits(result) is waiting
     assert flagged_awaiting() == awaiting_by_the_old_rule()
@@ -128,13 +91,13 @@ def test_a_recorded_result_awaits_acknowledgement_when_amber_or_worse(
 def test_acknowledging_at_the_tier_stops_the_wait_without_a_new_version_or_audit_entry(
     treated, clinician
 ):
-    result = platelets(treated, date(2024, 5, 15), 45, clinician)
+    result = platelets(treated, 45, entered_by=clinician, sample=date(2024, 5, 15))
     versions = result.history.count()
     result_entries = LogEntry.objects.filter(
         content_type=ContentType.objects.get_for_model(LabResult), object_pk=str(result.pk)
     )
     entries = result_entries.count()
-    acknowledge(result, clinician)
+    acknowledge(result, clinician, note=NOTE)
     assert not awaits(result)
     assert result.history.count() == versions
     assert result_entries.count() == entries
@@ -142,7 +105,7 @@ def test_acknowledging_at_the_tier_stops_the_wait_without_a_new_version_or_audit
 
 
 def test_the_flag_is_in_no_history_version_or_audit_entry(treated, clinician):
-    result = platelets(treated, date(2024, 5, 15), 45, clinician)
+    result = platelets(treated, 45, entered_by=clinician, sample=date(2024, 5, 15))
     created = LogEntry.objects.get(
         content_type=ContentType.objects.get_for_model(LabResult), object_pk=str(result.pk)
     )
@@ -152,8 +115,8 @@ def test_the_flag_is_in_no_history_version_or_audit_entry(treated, clinician):
 
 
 def test_a_correction_to_another_tier_needs_a_new_acknowledgement(treated, clinician):
-    result = platelets(treated, date(2024, 5, 15), 45, clinician)
-    acknowledge(result, clinician)
+    result = platelets(treated, 45, entered_by=clinician, sample=date(2024, 5, 15))
+    acknowledge(result, clinician, note=NOTE)
     corrected = correct(result, 120, clinician)
     assert corrected.tier == "amber"
     assert awaits(result)
@@ -161,8 +124,8 @@ def test_a_correction_to_another_tier_needs_a_new_acknowledgement(treated, clini
 
 
 def test_a_correction_back_to_an_acknowledged_tier_does_not(treated, clinician):
-    result = platelets(treated, date(2024, 5, 15), 45, clinician)
-    acknowledge(result, clinician)
+    result = platelets(treated, 45, entered_by=clinician, sample=date(2024, 5, 15))
+    acknowledge(result, clinician, note=NOTE)
     correct(result, 120, clinician)
     assert awaits(result)
     assert correct(result, 40, clinician).tier == "critical"
@@ -171,27 +134,33 @@ def test_a_correction_back_to_an_acknowledged_tier_does_not(treated, clinician):
 
 
 def test_a_correction_within_the_tier_keeps_the_acknowledgement(treated, clinician):
-    result = platelets(treated, date(2024, 5, 15), 45, clinician)
-    acknowledge(result, clinician)
+    result = platelets(treated, 45, entered_by=clinician, sample=date(2024, 5, 15))
+    acknowledge(result, clinician, note=NOTE)
     assert correct(result, 40, clinician).tier == "critical"
     assert not awaits(result)
 
 
 def test_a_correction_to_normal_stops_the_wait(treated, clinician):
-    result = platelets(treated, date(2024, 5, 15), 45, clinician)
+    result = platelets(treated, 45, entered_by=clinician, sample=date(2024, 5, 15))
     assert correct(result, 250, clinician).tier == "normal"
     assert not awaits(result)
 
 
 def test_a_result_entered_in_error_no_longer_awaits(treated, clinician):
-    result = platelets(treated, date(2024, 5, 15), 45, clinician)
+    result = platelets(treated, 45, entered_by=clinician, sample=date(2024, 5, 15))
     result_mark_in_error(result=result, reason="Wrong patient", marked_by=clinician)
     assert not awaits(result)
     assert flagged_awaiting() == awaiting_by_the_old_rule() == set()
 
 
 def test_a_report_entered_in_error_takes_all_its_results_out(treated, clinician):
-    report = record(treated, date(2024, 5, 15), clinician, platelets=45, neutrophils=0.8)
+    report = record(
+        treated,
+        "blood_count",
+        {"platelets": 45, "neutrophils": 0.8},
+        entered_by=clinician,
+        sample=date(2024, 5, 15),
+    )
     assert {r.tier for r in report.results.all()} == {"critical", "red"}
     assert flagged_awaiting() == {r.pk for r in report.results.all()}
     report_mark_in_error(report=report, reason="Wrong patient", marked_by=clinician)
@@ -201,9 +170,9 @@ def test_a_report_entered_in_error_takes_all_its_results_out(treated, clinician)
 def test_a_later_result_held_up_by_a_back_dated_red_count_awaits(treated, clinician):
     # Two normal counts, then a red one entered for the month before them: the first of the two
     # is held at amber until the second normal count clears the platelet flag.
-    june = platelets(treated, date(2024, 6, 15), 200, clinician)
-    july = platelets(treated, date(2024, 7, 15), 210, clinician)
-    may = platelets(treated, date(2024, 5, 15), 90, clinician)
+    june = platelets(treated, 200, entered_by=clinician, sample=date(2024, 6, 15))
+    july = platelets(treated, 210, entered_by=clinician, sample=date(2024, 7, 15))
+    may = platelets(treated, 90, entered_by=clinician, sample=date(2024, 5, 15))
     june.refresh_from_db()
     assert (may.tier, june.tier) == ("red", "amber")
     assert awaits(may) and awaits(june) and not awaits(july)
@@ -236,31 +205,39 @@ def test_imported_results_await_acknowledgement(clinic_a, clinician):
 
 def mixed_results(patient, other, user) -> None:
     """Results in every state the rule distinguishes, over two patients."""
-    platelets(patient, date(2024, 3, 15), 250, user)  # normal
-    platelets(patient, date(2024, 4, 15), 45, user)  # critical, waiting
-    acknowledge(platelets(patient, date(2024, 5, 15), 120, user), user)  # amber, acknowledged
-    moved = platelets(other, date(2024, 3, 15), 80, user)  # red, acknowledged, now amber
-    acknowledge(moved, user)
+
+    def count(whose, value, sample):
+        return platelets(whose, value, entered_by=user, sample=sample)
+
+    def panel(whose, name, values, sample):
+        return record(whose, name, values, entered_by=user, sample=sample)
+
+    count(patient, 250, date(2024, 3, 15))  # normal
+    count(patient, 45, date(2024, 4, 15))  # critical, waiting
+    acknowledge(count(patient, 120, date(2024, 5, 15)), user, note=NOTE)  # amber, acknowledged
+    moved = count(other, 80, date(2024, 3, 15))  # red, acknowledged, now amber
+    acknowledge(moved, user, note=NOTE)
     correct(moved, 120, user)
-    back = platelets(other, date(2024, 6, 15), 45, user)  # critical again after a correction
-    acknowledge(back, user)
+    back = count(other, 45, date(2024, 6, 15))  # critical again after a correction
+    acknowledge(back, user, note=NOTE)
     correct(back, 120, user)
     correct(back, 40, user)
     result_mark_in_error(
-        result=platelets(other, date(2024, 9, 15), 45, user), reason="Wrong row", marked_by=user
+        result=count(other, 45, date(2024, 9, 15)), reason="Wrong row", marked_by=user
     )
     report_mark_in_error(
-        report=record(other, date(2024, 10, 15), user, platelets=45, neutrophils=0.8),
+        report=panel(
+            other, "blood_count", {"platelets": 45, "neutrophils": 0.8}, date(2024, 10, 15)
+        ),
         reason="Wrong patient",
         marked_by=user,
     )
-    record(other, date(2024, 11, 15), user, creatinine=400)  # waiting, another panel
-    record(other, date(2024, 12, 15), user, wbc=1.0)  # low: flagged, not acknowledged
+    panel(other, "kidney", {"creatinine": 400}, date(2024, 11, 15))  # waiting, another panel
+    panel(other, "blood_count", {"wbc": 1.0}, date(2024, 12, 15))  # low: flagged, unacknowledged
 
 
 def test_the_backfill_finds_what_the_old_query_found(treated, clinician, clinic_a):
-    other = PatientFactory(clinic=clinic_a)
-    course_add(patient=other, first_infusion_date=COURSE_ONE, daily_dose_mg=Decimal(12))
+    other = treated_patient(clinic_a, on=COURSE_ONE)
     mixed_results(treated, other, clinician)
     old = awaiting_by_the_old_rule()
     assert len(old) >= 3  # the data set has waiting results

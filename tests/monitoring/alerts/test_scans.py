@@ -2,7 +2,6 @@
 escalates to the clinic lead."""
 
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -10,12 +9,9 @@ from django.test.utils import CaptureQueriesContext
 
 from monitoring.alerts.scans import clinics_alerting, escalation_scan, scans_run
 from monitoring.alerts.services import result_acknowledge
-from monitoring.models import Analyte, LabResult, Notification, ScheduledCheck
-from monitoring.results.entry import ResultInput
-from monitoring.results.services import report_record
+from monitoring.models import Notification, ScheduledCheck
 from patients.models import Patient
-from patients.services import course_add
-from tests.factories import PatientFactory, UserFactory
+from tests.builders import lead_of, nurse_of, platelets, treated_patient
 
 pytestmark = pytest.mark.django_db
 
@@ -23,6 +19,8 @@ pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 21)
 COURSE_ONE = date(2026, 9, 1)
+SAMPLE = date(2026, 11, 20)  # the day before NOW
+EMAIL = "patient@example.org"  # so the patient is reminded too
 
 Kind = Notification.Kind
 Delivery = Notification.Delivery
@@ -30,23 +28,15 @@ Delivery = Notification.Delivery
 
 @pytest.fixture
 def nurses(clinic_a):
-    first, second = UserFactory(username="nurse_a1"), UserFactory(username="nurse_a2")
-    clinic_a.nurses.add(first, second)
-    return first, second
+    return (
+        nurse_of(clinic_a, "nurse_a1", on_staff=False),
+        nurse_of(clinic_a, "nurse_a2", on_staff=False),
+    )
 
 
 @pytest.fixture
 def lead(clinic_a):
-    user = UserFactory(username="lead_a")
-    clinic_a.lead = user
-    clinic_a.save()
-    return user
-
-
-def treated(clinic, first_day=COURSE_ONE, **fields):
-    patient = PatientFactory(clinic=clinic, email="patient@example.org", **fields)
-    course_add(patient=patient, first_infusion_date=first_day, daily_dose_mg=Decimal(12))
-    return patient
+    return lead_of(clinic_a, "lead_a", on_staff=False, escalates=True)
 
 
 def overdue_checks(patient):
@@ -61,22 +51,10 @@ def rows(**filters):
     return Notification.objects.filter(**filters)
 
 
-def platelets(patient, value, user, sample=date(2026, 11, 20)):
-    analyte = Analyte.objects.get(code="platelets")
-    report = report_record(
-        patient=patient,
-        panel="blood_count",
-        sample_collected_on=sample,
-        entries=[ResultInput(analyte, str(value), "10^9/L")],
-        entered_by=user,
-    ).report
-    return report.results.get()
-
-
 def test_each_overdue_check_gets_a_digest_row_per_clinic_nurse_and_one_for_the_patient(
     clinic_a, nurses
 ):
-    patient = treated(clinic_a)
+    patient = treated_patient(clinic_a, on=COURSE_ONE, email=EMAIL)
     expected = overdue_checks(patient)
     assert expected  # October's monthly checks, among others, closed on 8 November
 
@@ -93,21 +71,21 @@ def test_each_overdue_check_gets_a_digest_row_per_clinic_nurse_and_one_for_the_p
 
 def test_a_named_nurse_is_told_instead_of_the_nurse_group(clinic_a, nurses):
     named, other = nurses
-    patient = treated(clinic_a, named_nurse=named)
+    patient = treated_patient(clinic_a, on=COURSE_ONE, email=EMAIL, named_nurse=named)
     scans_run(now=NOW)
     assert rows(kind=Kind.OVERDUE, recipient_user=named).count() == len(overdue_checks(patient))
     assert not rows(kind=Kind.OVERDUE, recipient_user=other).exists()
 
 
 def test_a_patient_who_turned_reminders_off_gets_none(clinic_a, nurses):
-    patient = treated(clinic_a, email_reminders=False)
+    patient = treated_patient(clinic_a, on=COURSE_ONE, email=EMAIL, email_reminders=False)
     scans_run(now=NOW)
     assert not rows(recipient_patient=patient).exists()
     assert rows(kind=Kind.OVERDUE, recipient_user=nurses[0]).exists()
 
 
 def test_running_the_scans_again_creates_nothing_new(clinic_a, nurses, lead):
-    treated(clinic_a)
+    treated_patient(clinic_a, on=COURSE_ONE, email=EMAIL)
     first = scans_run(now=NOW)
     count = Notification.objects.count()
     second = scans_run(now=NOW + timedelta(minutes=15))
@@ -117,7 +95,7 @@ def test_running_the_scans_again_creates_nothing_new(clinic_a, nurses, lead):
 
 
 def test_a_check_that_is_only_due_is_not_overdue(clinic_a, nurses):
-    patient = treated(clinic_a)
+    patient = treated_patient(clinic_a, on=COURSE_ONE, email=EMAIL)
     november = ScheduledCheck.objects.get(
         patient=patient, panel="blood_count", due_date=date(2026, 11, 1)
     )
@@ -139,7 +117,7 @@ def due_soon(patient):
 def test_reminders_come_at_the_lead_times_the_patient_chose(clinic_a, nurses):
     # Course 1 on 28 Nov 2026 puts the first monthly checks on 28 Dec; the pre-course checks
     # are due on 28 Nov.
-    patient = treated(clinic_a, first_day=date(2026, 11, 28))
+    patient = treated_patient(clinic_a, email=EMAIL, on=date(2026, 11, 28))
     scans_run(now=datetime(2026, 11, 20, 9, 0, tzinfo=UTC))  # 8 days before: nothing yet
     assert due_soon(patient) == set()
     scans_run(now=datetime(2026, 11, 21, 9, 0, tzinfo=UTC))  # 7 days before
@@ -150,9 +128,10 @@ def test_reminders_come_at_the_lead_times_the_patient_chose(clinic_a, nurses):
 
 
 def test_a_patient_who_chose_fourteen_days_is_reminded_fourteen_days_before(clinic_a, nurses):
-    patient = treated(
+    patient = treated_patient(
         clinic_a,
-        first_day=date(2026, 12, 5),
+        email=EMAIL,
+        on=date(2026, 12, 5),
         reminder_leads=Patient.ReminderLeads.FOURTEEN_SEVEN_ONE,
     )
     scans_run(now=NOW)  # 14 days before 5 December
@@ -160,8 +139,8 @@ def test_a_patient_who_chose_fourteen_days_is_reminded_fourteen_days_before(clin
 
 
 def test_a_critical_result_alerts_the_nurses_at_once_as_it_is_saved(clinic_a, nurses, clinician):
-    patient = treated(clinic_a)
-    result = platelets(patient, 45, clinician)
+    patient = treated_patient(clinic_a, on=COURSE_ONE, email=EMAIL)
+    result = platelets(patient, 45, entered_by=clinician, sample=SAMPLE)
     told = rows(kind=Kind.ABNORMAL_RESULT, result=result)
     assert set(told.values_list("recipient_user", "tier", "delivery")) == {
         (nurse.pk, "critical", Delivery.AT_ONCE) for nurse in nurses
@@ -169,32 +148,25 @@ def test_a_critical_result_alerts_the_nurses_at_once_as_it_is_saved(clinic_a, nu
 
 
 def test_an_amber_result_waits_for_the_daily_digest(clinic_a, nurses, clinician):
-    patient = treated(clinic_a)
-    result = platelets(patient, 140, clinician)
+    patient = treated_patient(clinic_a, on=COURSE_ONE, email=EMAIL)
+    result = platelets(patient, 140, entered_by=clinician, sample=SAMPLE)
     assert result.tier == "amber"
     assert set(rows(result=result).values_list("delivery", flat=True)) == {Delivery.NURSE_DIGEST}
 
 
 def test_a_normal_result_alerts_nobody(clinic_a, nurses, clinician):
-    patient = treated(clinic_a)
-    platelets(patient, 250, clinician)
+    patient = treated_patient(clinic_a, on=COURSE_ONE, email=EMAIL)
+    platelets(patient, 250, entered_by=clinician, sample=SAMPLE)
     assert not rows(kind=Kind.ABNORMAL_RESULT).exists()
 
 
 def test_the_scan_catches_a_result_saved_while_the_clinic_had_no_nurses(clinic_a, clinician):
-    patient = treated(clinic_a)
-    result = platelets(patient, 45, clinician)
+    patient = treated_patient(clinic_a, on=COURSE_ONE, email=EMAIL)
+    result = platelets(patient, 45, entered_by=clinician, sample=SAMPLE)
     assert not rows(result=result).exists()
-    nurse = UserFactory(username="new_nurse")
-    clinic_a.nurses.add(nurse)
+    nurse = nurse_of(clinic_a, "new_nurse", on_staff=False)
     scans_run(now=NOW)
     assert rows(kind=Kind.ABNORMAL_RESULT, result=result, recipient_user=nurse).count() == 1
-
-
-def flagged(patient, value, clinician, *, hours_ago):
-    result = platelets(patient, value, clinician)
-    LabResult.objects.filter(pk=result.pk).update(tier_since=NOW - timedelta(hours=hours_ago))
-    return result
 
 
 def escalations(**filters):
@@ -204,9 +176,14 @@ def escalations(**filters):
 def test_a_critical_result_escalates_to_the_lead_after_four_hours(
     clinic_a, nurses, lead, clinician
 ):
-    patient = treated(clinic_a)
-    waiting = flagged(patient, 45, clinician, hours_ago=3.9)
-    late = flagged(treated(clinic_a, hospital_number="H-LATE"), 40, clinician, hours_ago=4.1)
+    patient = treated_patient(clinic_a, on=COURSE_ONE, email=EMAIL)
+    waiting = platelets(
+        patient, 45, entered_by=clinician, sample=SAMPLE, tier_since=NOW - timedelta(hours=3.9)
+    )
+    other = treated_patient(clinic_a, on=COURSE_ONE, email=EMAIL, hospital_number="H-LATE")
+    late = platelets(
+        other, 40, entered_by=clinician, sample=SAMPLE, tier_since=NOW - timedelta(hours=4.1)
+    )
     escalation_scan(now=NOW, clinics=clinics_alerting(NOW))
     assert not escalations(result=waiting).exists()
     assert list(escalations(result=late).values_list("recipient_user", "delivery")) == [
@@ -215,8 +192,10 @@ def test_a_critical_result_escalates_to_the_lead_after_four_hours(
 
 
 def test_a_red_result_escalates_after_twenty_four_hours(clinic_a, nurses, lead, clinician):
-    patient = treated(clinic_a)
-    red = flagged(patient, 90, clinician, hours_ago=23)
+    patient = treated_patient(clinic_a, on=COURSE_ONE, email=EMAIL)
+    red = platelets(
+        patient, 90, entered_by=clinician, sample=SAMPLE, tier_since=NOW - timedelta(hours=23)
+    )
     assert red.tier == "red"
     scans_run(now=NOW)
     assert not escalations(result=red).exists()
@@ -227,15 +206,19 @@ def test_a_red_result_escalates_after_twenty_four_hours(clinic_a, nurses, lead, 
 def test_the_clinic_sets_its_own_escalation_deadline(clinic_a, nurses, lead, clinician):
     clinic_a.critical_escalation_hours = 1
     clinic_a.save()
-    patient = treated(clinic_a)
-    critical = flagged(patient, 45, clinician, hours_ago=1.5)
+    patient = treated_patient(clinic_a, on=COURSE_ONE, email=EMAIL)
+    critical = platelets(
+        patient, 45, entered_by=clinician, sample=SAMPLE, tier_since=NOW - timedelta(hours=1.5)
+    )
     scans_run(now=NOW)
     assert escalations(result=critical).count() == 1
 
 
 def test_an_acknowledged_result_never_escalates(clinic_a, nurses, lead, clinician):
-    patient = treated(clinic_a)
-    critical = flagged(patient, 45, clinician, hours_ago=1)
+    patient = treated_patient(clinic_a, on=COURSE_ONE, email=EMAIL)
+    critical = platelets(
+        patient, 45, entered_by=clinician, sample=SAMPLE, tier_since=NOW - timedelta(hours=1)
+    )
     result_acknowledge(
         result=critical,
         action="called_patient",
@@ -248,8 +231,10 @@ def test_an_acknowledged_result_never_escalates(clinic_a, nurses, lead, clinicia
 
 
 def test_a_clinic_without_a_lead_escalates_to_its_nurse_group(clinic_a, nurses, clinician):
-    patient = treated(clinic_a)
-    critical = flagged(patient, 45, clinician, hours_ago=5)
+    patient = treated_patient(clinic_a, on=COURSE_ONE, email=EMAIL)
+    critical = platelets(
+        patient, 45, entered_by=clinician, sample=SAMPLE, tier_since=NOW - timedelta(hours=5)
+    )
     scans_run(now=NOW)
     assert set(escalations(result=critical).values_list("recipient_user", flat=True)) == {
         nurse.pk for nurse in nurses
@@ -257,7 +242,7 @@ def test_a_clinic_without_a_lead_escalates_to_its_nurse_group(clinic_a, nurses, 
 
 
 def test_a_check_overdue_for_fourteen_days_escalates_and_not_before(clinic_a, nurses, lead):
-    patient = treated(clinic_a)
+    patient = treated_patient(clinic_a, on=COURSE_ONE, email=EMAIL)
     october = ScheduledCheck.objects.get(
         patient=patient, panel="blood_count", due_date=date(2026, 10, 1)
     )  # overdue from 9 October; 14 days later is 23 October
@@ -270,7 +255,7 @@ def test_a_check_overdue_for_fourteen_days_escalates_and_not_before(clinic_a, nu
 
 
 def test_a_waived_check_neither_alerts_nor_escalates(clinic_a, nurses, lead):
-    patient = treated(clinic_a)
+    patient = treated_patient(clinic_a, on=COURSE_ONE, email=EMAIL)
     ScheduledCheck.objects.filter(patient=patient).update(
         waived_at=NOW, waived_reason="In hospital; tests done there."
     )
@@ -287,10 +272,15 @@ def scan_queries(now) -> tuple[int, int]:
 
 
 def test_the_scans_query_count_does_not_grow_with_patients(clinic_a, nurses, lead, clinic_b):
-    treated(clinic_a)
+    treated_patient(clinic_a, on=COURSE_ONE, email=EMAIL)
     small = scan_queries(NOW)
     for number in range(8):
-        treated(clinic_a if number % 2 else clinic_b, hospital_number=f"MORE{number}")
+        treated_patient(
+            clinic_a if number % 2 else clinic_b,
+            on=COURSE_ONE,
+            email=EMAIL,
+            hospital_number=f"MORE{number}",
+        )
     large = scan_queries(NOW + timedelta(days=40))
     assert Notification.objects.filter(created_at__gt=NOW).exists()
     # Selects: clinics, nurse groups, overdue checks, 4 reminder lead times, unacknowledged

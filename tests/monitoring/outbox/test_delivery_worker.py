@@ -3,7 +3,7 @@ server on loopback. Each alert must arrive once: not lost when SMTP, the worker 
 and not doubled when scans or workers run side by side.
 
 These need PostgreSQL (the worker is another process, so the test database must be a server)
-and Redis; on the embedded defaults they are skipped, and tests/monitoring/test_delivery.py
+and Redis; on the embedded defaults they are skipped, and test_delivery.py beside this file
 covers the same delivery code in-process."""
 
 from __future__ import annotations
@@ -11,19 +11,15 @@ from __future__ import annotations
 import os
 import textwrap
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
-from accounts.roles import Role
-from monitoring.models import Analyte, Notification, ScheduledCheck
-from monitoring.results.entry import ResultInput
-from monitoring.results.services import report_record
+from monitoring.models import Notification, ScheduledCheck
 from monitoring.tasks import deliver_due, run_scans
-from patients.services import course_add
-from tests.auth import sign_in, staff_of
+from tests.auth import sign_in
+from tests.builders import nurse_of, platelets, treated_patient
 from tests.delivery_harness import (
     RedisServer,
     SmtpServer,
@@ -32,7 +28,6 @@ from tests.delivery_harness import (
     wait_for,
     worker_environment,
 )
-from tests.factories import PatientFactory, UserFactory
 
 pytestmark = [
     pytest.mark.skipif(
@@ -64,11 +59,8 @@ def clinic(clinic_a):
 
 @pytest.fixture
 def nurses(clinic):
-    named = UserFactory(username="named_nurse", email="named.nurse@example.org")
-    other = UserFactory(username="other_nurse", email="other.nurse@example.org")
-    clinic.nurses.add(named, other)
-    for nurse in (named, other):
-        staff_of(clinic, nurse, Role.NURSE)
+    named = nurse_of(clinic, "named_nurse", email="named.nurse@example.org")
+    other = nurse_of(clinic, "other_nurse", email="other.nurse@example.org")
     return named, other
 
 
@@ -99,9 +91,8 @@ def workers():
 def patient_with_one_overdue_check(clinic, named_nurse):
     """A treated patient whose only open check is a blood count overdue for three days."""
     today = timezone.localdate()
-    patient = PatientFactory(clinic=clinic, named_nurse=named_nurse, email="")
-    course_add(
-        patient=patient, first_infusion_date=today - timedelta(days=90), daily_dose_mg=Decimal(12)
+    patient = treated_patient(
+        clinic, on=today - timedelta(days=90), named_nurse=named_nurse, email=""
     )
     target = ScheduledCheck.objects.filter(patient=patient, panel="blood_count").first()
     ScheduledCheck.objects.filter(patient=patient).exclude(pk=target.pk).update(
@@ -163,33 +154,18 @@ def test_two_scans_at_once_make_one_notification_and_one_email(clinic, nurses, s
     assert len(smtp.mailbox.to(named.email)) == 1
 
 
-def critical_result(patient, user):
-    analyte = Analyte.objects.get(code="platelets")
-    return report_record(
-        patient=patient,
-        panel="blood_count",
-        sample_collected_on=timezone.localdate(),
-        entries=[ResultInput(analyte, "45", "10^9/L")],
-        entered_by=user,
-    ).report.results.get()
-
-
 @pytest.fixture
 def treated(clinic, nurses):
-    patient = PatientFactory(clinic=clinic, named_nurse=nurses[0])
-    course_add(
-        patient=patient,
-        first_infusion_date=timezone.localdate() - timedelta(days=90),
-        daily_dose_mg=Decimal(12),
+    return treated_patient(
+        clinic, on=timezone.localdate() - timedelta(days=90), named_nurse=nurses[0]
     )
-    return patient
 
 
 def test_smtp_down_then_up_delivers_the_urgent_alert_once(treated, nurses, smtp, workers):
     named, _ = nurses
     workers.append(start_worker(smtp))  # the SMTP server is not listening yet
 
-    result = critical_result(treated, named)
+    result = platelets(treated, "45", entered_by=named, sample=timezone.localdate())
     row = Notification.objects.get(result=result)
     wait_for(
         lambda: Notification.objects.filter(pk=row.pk, attempts__gte=1, last_error__gt="").exists(),
@@ -210,7 +186,7 @@ def test_smtp_down_for_good_marks_the_alert_failed_and_shows_it_on_the_worklist(
     named, _ = nurses
     workers.append(start_worker(smtp))
 
-    result = critical_result(treated, named)
+    result = platelets(treated, "45", entered_by=named, sample=timezone.localdate())
     row = Notification.objects.get(result=result)
     wait_for(
         lambda: Notification.objects.filter(pk=row.pk, status=Status.FAILED).exists(),
@@ -230,7 +206,7 @@ def test_a_worker_killed_mid_delivery_delivers_after_restart(treated, nurses, sm
     smtp.start()
     first = start_worker(smtp)
 
-    result = critical_result(treated, named)
+    result = platelets(treated, "45", entered_by=named, sample=timezone.localdate())
     wait_for(smtp.mailbox.stalled.is_set, what="the worker to be inside the SMTP exchange")
     first.kill()
     smtp.mailbox.release.set()  # the server refuses the half-sent message: nothing delivered
