@@ -3,21 +3,17 @@ as its Python twin. These tests put the two side by side on every state a row ca
 require the same answer, so the scans (SQL) and the worklist and portal (Python) cannot drift."""
 
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 
 import pytest
 
 from monitoring.alerts import rules
-from monitoring.alerts.services import result_acknowledge
-from monitoring.models import Acknowledgement, Analyte, LabResult, ScheduledCheck
-from monitoring.results.entry import ResultInput
+from monitoring.models import LabResult, ScheduledCheck
 from monitoring.results.services import (
     report_mark_in_error,
-    report_record,
     result_correct,
     result_mark_in_error,
 )
-from patients.services import course_add
+from tests.builders import acknowledge, platelets, with_course_one
 
 pytestmark = pytest.mark.django_db
 
@@ -26,33 +22,8 @@ TODAY = date(2026, 11, 21)
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def treated(patient):
-    course_add(patient=patient, first_infusion_date=COURSE_ONE, daily_dose_mg=Decimal(12))
-    return patient
-
-
 def _platelets(patient, sample: date, value: str, user) -> LabResult:
-    analyte = Analyte.objects.get(code="platelets")
-    report = report_record(
-        patient=patient,
-        panel="blood_count",
-        sample_collected_on=sample,
-        entries=[ResultInput(analyte, value, "10^9/L")],
-        entered_by=user,
-        today=TODAY,
-    ).report
-    return report.results.get()
-
-
-def _acknowledge(result: LabResult, user) -> None:
-    result_acknowledge(
-        result=result,
-        action=Acknowledgement.Action.CALLED_PATIENT,
-        note="Called the patient.",
-        acknowledged_by=user,
-        now=NOW,
-    )
+    return platelets(patient, value, entered_by=user, sample=sample, today=TODAY)
 
 
 def _python_says_awaiting(result: LabResult) -> bool:
@@ -82,12 +53,12 @@ def test_needs_acknowledgement_agrees_with_the_stored_condition_on_every_state(t
     ]:
         made[name] = _platelets(treated, day, value, clinician)
         day += timedelta(days=3)
-    _acknowledge(made["acknowledged"], clinician)
-    _acknowledge(made["corrected"], clinician)
+    acknowledge(made["acknowledged"], clinician)
+    acknowledge(made["corrected"], clinician)
     result_correct(
         result=made["corrected"], value="40", unit="10^9/L", reason="Typo", corrected_by=clinician
     )
-    _acknowledge(made["corrected_back"], clinician)
+    acknowledge(made["corrected_back"], clinician)
     corrected = result_correct(
         result=made["corrected_back"],
         value="40",
@@ -203,7 +174,7 @@ def test_escalated_results_agree_in_sql_and_python(treated, clinician, critical_
 
 def test_conditions_are_scoped_to_the_clinics_named(treated, patient_b):
     """A clinic's rule never reaches another clinic's rows."""
-    course_add(patient=patient_b, first_infusion_date=COURSE_ONE, daily_dose_mg=Decimal(12))
+    with_course_one(patient_b, on=COURSE_ONE)
     far_future = date(2030, 1, 1)
     matched = ScheduledCheck.objects.filter(
         rules.check_overdue(clinic_ids=[treated.clinic_id], today=far_future)
