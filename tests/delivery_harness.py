@@ -41,11 +41,14 @@ def wait_for(predicate, *, timeout: float = 30, what: str = "the condition"):
 class Mailbox:
     """An aiosmtpd handler keeping every accepted message. With `stall_first` set it holds the
     first DATA until `release` is set and then refuses it (451), as a server that never
-    accepted the message a dying worker was sending."""
+    accepted the message a dying worker was sending. With `stall_after_accepting` set it takes
+    the first message and then holds the client's QUIT until `release` is set, as a server whose
+    client died after the message was delivered and before it could say so."""
 
     def __init__(self) -> None:
         self.messages: list = []
         self.stall_first = False
+        self.stall_after_accepting = False
         self.stalled = threading.Event()
         self.release = threading.Event()
         self._lock = threading.Lock()
@@ -60,6 +63,13 @@ class Mailbox:
         with self._lock:
             self.messages.append((list(envelope.rcpt_tos), message))
         return "250 OK"
+
+    async def handle_QUIT(self, server, session, envelope):
+        if self.stall_after_accepting and not self.stalled.is_set():
+            self.stalled.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.05)
+        return "221 Bye"
 
     def to(self, address: str) -> list:
         with self._lock:

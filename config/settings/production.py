@@ -31,6 +31,9 @@ if not ALLOWED_HOSTS:
 DATABASES = {"default": env.db_url("DATABASE_URL")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# A kept connection is checked before a request reuses it, so the first request on each
+# worker after a database restart or failover reconnects instead of failing with a 500.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
 
 # collectstatic writes compressed copies with content hashes in their names, which WhiteNoise
 # serves with far-future cache headers.

@@ -139,6 +139,10 @@ class Notification(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     claim_token = models.UUIDField(null=True, blank=True)
+    # The identity of the message these rows went out in, kept from the first claim that sent
+    # them: a repeat after a crash carries the same Message-ID and reference, so a mail system
+    # and a reader can recognise it. A claim is fenced by claim_token; this is for the reader.
+    message_ref = models.UUIDField(null=True, blank=True, editable=False)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     sent_to = models.CharField(max_length=254, blank=True)

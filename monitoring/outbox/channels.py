@@ -11,6 +11,7 @@ import smtplib
 from dataclasses import dataclass
 from functools import cache
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -21,7 +22,8 @@ from django.utils.module_loading import import_string
 class OutgoingMessage:
     subject: str
     body: str
-    # Stable per batch of rows, so a receiving system can spot a repeat after a crash.
+    # The same for every attempt at one message, so a receiving system can spot a repeat
+    # after a crash (see monitoring.outbox.delivery).
     reference: str
 
 
@@ -50,7 +52,12 @@ class EmailChannel:
             subject=message.subject,
             body=message.body,
             to=[to],
-            headers={"X-Monitoring-Reference": message.reference},
+            headers={
+                "X-Monitoring-Reference": message.reference,
+                # Derived from the reference, not made afresh per attempt, so mail clients and
+                # servers that deduplicate on Message-ID fold a repeat into the first copy.
+                "Message-ID": f"<{message.reference}@{_message_domain()}>",
+            },
         )
         try:
             sent = email.send(fail_silently=False)
@@ -58,6 +65,10 @@ class EmailChannel:
             raise DeliveryError(f"{type(error).__name__}: {error}") from error
         if sent != 1:
             raise DeliveryError("The e-mail backend reported nothing sent.")
+
+
+def _message_domain() -> str:
+    return urlsplit(settings.SITE_URL).hostname or "localhost"
 
 
 @cache

@@ -8,7 +8,10 @@ are then marked sent, or queued again with a backoff, or failed after the last a
 
 A worker killed between sending and marking leaves rows "sending"; once the lease runs out the
 sweep claims them again. That is the one case that can repeat a message: at-least-once is the
-price of never losing one, and each message carries a stable reference header.
+price of never losing one. The repeat is recognisable: the rows of an expired claim are taken
+over on their own (never merged with rows queued since), and the message keeps the identity
+stored on the rows before the first send (Notification.message_ref), which becomes its
+Message-ID and X-Monitoring-Reference header.
 """
 
 from __future__ import annotations
@@ -115,12 +118,34 @@ def batch_deliver(*, batch: Batch, now: datetime) -> BatchOutcome:
         if when > now:
             rows.filter(status=Status.QUEUED, not_before__lt=when).update(not_before=when)
             return BatchOutcome(deferred_until=when)
-        claimed = rows.filter(_claimable(now)).update(
+        claimed = _takeover_or_queued(rows, now).update(
             status=Status.SENDING, claim_token=token, claimed_at=now, attempts=F("attempts") + 1
         )
     if not claimed:
         return BatchOutcome()
     return _send_claimed(batch, recipient, token, now)
+
+
+def _takeover_or_queued(rows, now: datetime):
+    """The rows to claim: those of one expired claim if there are any, so that the message they
+    may already have gone out in is repeated as it was; otherwise everything queued and due."""
+    expired = rows.filter(status=Status.SENDING, claimed_at__lte=now - _lease())
+    oldest = expired.order_by("claimed_at", "pk").values_list("claim_token").first()
+    if oldest is not None:
+        (token,) = oldest
+        return expired.filter(claim_token=token) if token else expired.filter(claim_token=None)
+    return rows.filter(status=Status.QUEUED, not_before__lte=now)
+
+
+def _message_ref(rows: list[Notification], token: uuid.UUID) -> uuid.UUID:
+    """The identity of the message about to go: the one these rows already went out under, if
+    they all share one (a takeover after a crash, or a retry after an error that may have
+    delivered), else the new claim's token. Stored, and committed, before the send."""
+    refs = {row.message_ref for row in rows}
+    if len(refs) == 1 and None not in refs:
+        return refs.pop()
+    Notification.objects.filter(pk__in=[row.pk for row in rows]).update(message_ref=token)
+    return token
 
 
 def _send_claimed(batch: Batch, recipient, token: uuid.UUID, now: datetime) -> BatchOutcome:
@@ -143,7 +168,8 @@ def _send_claimed(batch: Batch, recipient, token: uuid.UUID, now: datetime) -> B
         to = channel.address_of(recipient)
         if not to:
             raise DeliveryError(f"The recipient has no {channel_name} address.", permanent=True)
-        channel.send(message_for(batch.delivery, recipient, relevant, token), to=to)
+        reference = _message_ref(relevant, token)
+        channel.send(message_for(batch.delivery, recipient, relevant, reference), to=to)
     except DeliveryError as error:
         return _record_failure([row.pk for row in relevant], token, error, now)
     sent = Notification.objects.filter(

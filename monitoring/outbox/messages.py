@@ -54,16 +54,16 @@ def _still_relevant(row: Notification, acknowledged: set) -> bool:
 
 
 def message_for(
-    delivery: str, recipient, rows: list[Notification], token: uuid.UUID
+    delivery: str, recipient, rows: list[Notification], reference: uuid.UUID
 ) -> OutgoingMessage:
     count = len({(row.kind, row.scheduled_check_id, row.result_id) for row in rows})
     # Dates in the clinic's format (a nurse of several clinics: the first patient's clinic).
     locale = rows[0].patient.clinic.date_locale if rows else settings.LANGUAGE_CODE
     with translation.override(locale):
-        return _message(delivery, rows, count, recipient, token)
+        return _message(delivery, rows, count, recipient, reference)
 
 
-def _message(delivery: str, rows: list[Notification], count: int, recipient, token: uuid.UUID):
+def _message(delivery: str, rows: list[Notification], count: int, recipient, reference: uuid.UUID):
     context = {
         "recipient": recipient,
         "lines": [describe(row) for row in sorted(rows, key=_urgency)],
@@ -76,7 +76,7 @@ def _message(delivery: str, rows: list[Notification], count: int, recipient, tok
     return OutgoingMessage(
         subject=SUBJECTS[delivery].format(count=count, s="" if count == 1 else "s"),
         body=render_to_string(f"notifications/{delivery}.txt", context),
-        reference=str(token),
+        reference=str(reference),
     )
 
 

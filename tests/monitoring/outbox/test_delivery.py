@@ -241,3 +241,43 @@ def test_the_digest_follows_the_local_clock_on_the_day_the_clocks_change(
     assert bool(digests_to(nurse, mailoutbox)) is sent_at_0730_utc
     deliver_all(datetime.combine(day, time(8, 0), tzinfo=UTC))
     assert len(digests_to(nurse, mailoutbox)) == 1
+
+
+def _identity(email) -> tuple[str, str]:
+    return email.extra_headers["X-Monitoring-Reference"], email.extra_headers["Message-ID"]
+
+
+def test_a_message_repeated_after_a_crash_keeps_its_identity(
+    treated, nurse, clinician, settings, mailoutbox
+):
+    settings.NOTIFICATION_CLAIM_LEASE_SECONDS = 300
+    settings.SITE_URL = "https://monitor.example.org"
+    result = platelets_at_now(treated, 45, clinician)
+    deliver_all(NOW)
+    # The worker died after the server took the message and before the row was marked sent.
+    row = Notification.objects.get(result=result)
+    Notification.objects.filter(pk=row.pk).update(status=Status.SENDING, sent_at=None)
+    # A second alert for the same nurse, queued meanwhile, is not folded into the repeat.
+    later = platelets_at_now(treated, 23, clinician)
+
+    deliver_all(NOW + timedelta(seconds=300))
+    assert len(mailoutbox) == 2
+    first, repeat = mailoutbox
+    reference, message_id = _identity(first)
+    assert _identity(repeat) == (reference, message_id)
+    assert message_id == f"<{reference}@monitor.example.org>"
+    assert Notification.objects.get(pk=row.pk).status == Status.SENT
+
+    deliver_all(NOW + timedelta(seconds=301))
+    assert len(mailoutbox) == 3
+    assert _identity(mailoutbox[2])[0] != reference
+    assert str(Notification.objects.get(result=later).message_ref) == _identity(mailoutbox[2])[0]
+
+
+def test_each_new_message_has_its_own_identity(treated, nurse, clinician, mailoutbox):
+    platelets_at_now(treated, 45, clinician)
+    deliver_all(NOW)
+    platelets_at_now(treated, 23, clinician)
+    deliver_all(NOW + timedelta(minutes=1))
+    assert len(mailoutbox) == 2
+    assert _identity(mailoutbox[0])[0] != _identity(mailoutbox[1])[0]

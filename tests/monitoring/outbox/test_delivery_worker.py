@@ -227,6 +227,38 @@ def test_a_worker_killed_mid_delivery_delivers_after_restart(treated, nurses, sm
     assert len(smtp.mailbox.to(named.email)) == 1
 
 
+def test_a_message_delivered_twice_after_a_crash_carries_one_identity(
+    treated, nurses, smtp, workers
+):
+    named, _ = nurses
+    smtp.mailbox.stall_after_accepting = True
+    smtp.start()
+    first = start_worker(smtp)
+
+    result = platelets(treated, "45", entered_by=named, sample=timezone.localdate())
+    wait_for(smtp.mailbox.stalled.is_set, what="the server to hold the worker after accepting")
+    first.kill()
+    smtp.mailbox.release.set()
+    assert len(smtp.mailbox.to(named.email)) == 1  # delivered, but the row still says sending
+    row = Notification.objects.get(result=result)
+    assert row.status == Status.SENDING
+
+    workers.append(start_worker(smtp))
+    wait_for(
+        lambda: (
+            deliver_due.delay()
+            and Notification.objects.filter(pk=row.pk, status=Status.SENT).exists()
+        ),
+        what="the takeover after the lease",
+    )
+    # At least once: the copy is sent again, and says it is the same message.
+    original, repeat = smtp.mailbox.to(named.email)
+    row.refresh_from_db()
+    for header in ("X-Monitoring-Reference", "Message-ID"):
+        assert original[header] == repeat[header]
+    assert original["X-Monitoring-Reference"] == str(row.message_ref)
+
+
 RECORD_WITH_REDIS_DOWN = textwrap.dedent(
     """
     import logging, sys
