@@ -38,9 +38,9 @@ from tests.auth import current_code, sign_in
 from tests.builders import lead_of, platelets, with_course_one
 from tests.builders import report as build_report
 from tests.factories import PatientFactory, UserFactory
+from tests.forms import hidden_fields
 
 TIMES = 5
-HIDDEN = re.compile(r'<input type="hidden" name="(submission_key|opened_version)" value="([^"]*)"')
 
 
 @dataclass
@@ -328,7 +328,7 @@ def _page_data(client: Client, form: Form) -> dict:
     """What the page posts: its hidden fields as shown, and what the user fills in."""
     page = client.get(form.url)
     assert page.status_code == 200, page.status_code
-    return {**dict(HIDDEN.findall(page.content.decode())), **form.data()}
+    return {**hidden_fields(page), **form.data()}
 
 
 def _answers(responses) -> list[tuple[int, str]]:
@@ -463,3 +463,17 @@ def test_a_hospital_number_taken_meanwhile_is_refused_naming_the_field(clinic_a)
         )
     assert "Hospital number" in str(refused.value)
     assert Patient.objects.filter(hospital_number=taken.hospital_number).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_key_copied_from_someone_elses_submission_is_refused_not_followed(clinic_a):
+    form = add_course(clinic_a)
+    mine = _client(form)
+    data = _page_data(mine, form)
+    assert mine.post(form.url, data).status_code == 302
+    other = sign_in(Client(), lead_of(clinic_a, "lead_other"))
+
+    response = other.post(form.url, data)
+
+    assert response.status_code == 400  # not sent to the first one's outcome, nothing stored
+    assert form.stored() == 1
