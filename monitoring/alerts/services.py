@@ -121,30 +121,38 @@ def check_version(check: ScheduledCheck) -> str:
     return f"{check.updated_at.timestamp():.6f}/{latest}"
 
 
+def _version_parts(version: str) -> tuple[float, int]:
+    """(last change as a timestamp, latest note id) of a check_version; (0, 0) if unreadable."""
+    changed, _, note = version.partition("/")
+    try:
+        return float(changed), int(note)
+    except ValueError:
+        return 0.0, 0
+
+
 def _check_locked(check: ScheduledCheck, opened_version: str | None, yours: Difference):
-    """The check, locked, after refusing an action on a version older than the stored one."""
+    """The check, locked, after refusing (StaleEdit) an action on a page opened on an older
+    version: what changed since is shown as theirs, with the notes others wrote meanwhile."""
     check = ScheduledCheck.objects.select_for_update(of=("self",)).get(pk=check.pk)
-    if opened_version is None or opened_version == check_version(check):
+    current = check_version(check)
+    if opened_version is None or opened_version == current:
         return check
-    since = float(opened_version.partition("/")[0] or 0)
-    newer_notes = [
+    changed_since, last_note = _version_parts(opened_version)
+    notes = check.acknowledgements.filter(pk__gt=last_note).select_related("acknowledged_by")
+    theirs = [
         f"{note.get_action_display()}, {note.acknowledged_by}: {note.note}"
-        for note in check.acknowledgements.filter(pk__gt=int(opened_version.partition("/")[2] or 0))
-        .select_related("acknowledged_by")
-        .order_by("pk")
+        for note in notes.order_by("pk")
     ]
-    theirs = " | ".join(newer_notes)
-    if check.updated_at.timestamp() > since:
-        state = check.status_on(check.patient.clinic.today()).label
-        due = f"due {check.due_date:%d %b %Y}, {state.lower()}"
-        theirs = f"{due}; {theirs}" if theirs else due
+    if check.updated_at.timestamp() > changed_since:
+        status = check.status_on(check.patient.clinic.today()).label.lower()
+        theirs.insert(0, f"due {check.due_date:%d %b %Y}, {status}")
     version_check(
-        what=f"{check}",
+        what=str(check),
         opened=opened_version,
-        current=check_version(check),
-        differences=[Difference(yours.label, theirs, yours.yours)],
+        current=current,
+        differences=[Difference(yours.label, " | ".join(theirs), yours.yours)],
     )
-    return check
+    return check  # pragma: no cover - version_check has refused
 
 
 def check_follow_up(

@@ -205,3 +205,18 @@ def test_a_stale_course_change_in_the_admin_is_refused_showing_both(admin_me, ad
     assert InfusionCourse.objects.get(pk=course.pk).daily_dose_mg == 24
     assert admin_me.post(url, {**mine, **hidden_fields(refused)}).status_code == 302
     assert InfusionCourse.objects.get(pk=course.pk).daily_dose_mg == 10
+
+
+def test_a_garbled_opened_version_is_a_refusal_not_a_server_error(me, tsh, overdue):
+    pages = [
+        (reverse("monitoring:result_correct", args=[tsh.pk]), {"value": "5", "unit": "mU/L"}),
+        (reverse("monitoring:result_error", args=[tsh.pk]), {}),
+        (reverse("monitoring:report_error", args=[tsh.report_id]), {}),
+        (reverse("monitoring:check_follow_up", args=[overdue.pk]), {"action": "other"}),
+        (reverse("monitoring:check_waive", args=[overdue.pk]), {}),
+    ]
+    for url, fields in pages:
+        data = {**opened(me, url), **fields, "opened_version": "x/y.z", "reason": "r", "note": "n"}
+        response = me.post(url, data)
+        assert response.status_code == 200, url
+        assert "changed by someone else" in text_of(response), url
