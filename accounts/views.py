@@ -57,6 +57,10 @@ class TwoFactorSetupView(LoginRequiredMixin, View):
 
     def post(self, request):
         if confirmed_device_of(request.user):
+            # A second press of "Confirm" after the first confirmed the app and signed the
+            # session in with it: where the first one led. Otherwise, ask for a code.
+            if request.user.is_verified():
+                return redirect(_next_url(request))
             return redirect("accounts:two_factor_verify")
         device = pending_device_of(request.user)
         form = TokenForm(request.POST, device=device)

@@ -12,6 +12,8 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from simple_history.admin import SimpleHistoryAdmin
 
 from monitoring.models import ScheduledCheck
+from submissions.forms import VERSION_FIELD, OpenedVersionMixin
+from submissions.versions import StaleEdit
 
 from .admin_scope import ClinicScopedAdmin
 from .models import Clinic, InfusionCourse, Patient
@@ -41,6 +43,9 @@ class ReasonForChangeForm(forms.ModelForm):
         return cleaned
 
     def _show_refusal(self, refusal: ValidationError) -> None:
+        if isinstance(refusal, StaleEdit) and isinstance(self, OpenedVersionMixin):
+            self.stale_show(refusal)
+            return
         if not hasattr(refusal, "error_dict"):
             self.add_error(None, refusal)
             return
@@ -49,6 +54,11 @@ class ReasonForChangeForm(forms.ModelForm):
             # A field the form does not show (or none at all) is reported above the form.
             field = name if name in self.fields and name != NON_FIELD_ERRORS else None
             self.add_error(field, errors)
+
+
+class VersionedReasonForm(OpenedVersionMixin, ReasonForChangeForm):
+    """The change form of a record with a version (patients, courses): it carries the version
+    it was opened on, and the update service refuses it against a newer one."""
 
 
 class ServiceWriteAdmin:
@@ -92,7 +102,7 @@ def form_changes(form) -> dict:
     return {
         name: form.cleaned_data[name]
         for name in form.changed_data
-        if name != REASON and name in form.cleaned_data
+        if name not in (REASON, VERSION_FIELD) and name in form.cleaned_data
     }
 
 
@@ -166,6 +176,7 @@ class ScheduleInline(admin.TabularInline):
 
 @admin.register(Patient)
 class PatientAdmin(ClinicScopedAdmin, ReasonForChangeAdmin):
+    form = VersionedReasonForm
     clinic_paths = ("clinic",)
     list_display = ["hospital_number", "family_name", "given_name", "clinic", "status", "protocol"]
     list_filter = ["clinic", "status", "protocol"]
@@ -197,12 +208,14 @@ class PatientAdmin(ClinicScopedAdmin, ReasonForChangeAdmin):
                 patient=obj,
                 reason=form.cleaned_data[REASON],
                 changed_by=request.user,
+                opened_version=form.version_opened_on,
                 **form_changes(form),
             )
 
 
 @admin.register(InfusionCourse)
 class InfusionCourseAdmin(ClinicScopedAdmin, ReasonForChangeAdmin):
+    form = VersionedReasonForm
     clinic_paths = ("patient__clinic",)
     list_display = ["patient", "number", "first_infusion_date", "days", "daily_dose_mg", "status"]
     list_filter = ["status", "patient__clinic"]
@@ -239,6 +252,7 @@ class InfusionCourseAdmin(ClinicScopedAdmin, ReasonForChangeAdmin):
                 course=obj,
                 reason=form.cleaned_data[REASON],
                 changed_by=request.user,
+                opened_version=form.version_opened_on,
                 **form_changes(form),
             )
 

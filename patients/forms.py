@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from monitoring.models import MonitoringProtocol
+from submissions.forms import SubmissionKeyMixin
 
 from .models import Clinic, InfusionCourse, Patient
 
@@ -33,7 +34,7 @@ class NurseChoiceField(forms.ModelChoiceField):
         return obj.get_full_name() or obj.username
 
 
-class PatientForm(forms.ModelForm):
+class PatientForm(SubmissionKeyMixin, forms.ModelForm):
     clinic = forms.ModelChoiceField(queryset=Clinic.objects.none())
     protocol = forms.ModelChoiceField(
         queryset=MonitoringProtocol.objects.all(),
@@ -83,7 +84,7 @@ class PatientForm(forms.ModelForm):
         return self.cleaned_data["reminder_leads"] or Patient.ReminderLeads.SEVEN_AND_ONE
 
 
-class CourseForm(forms.ModelForm):
+class CourseForm(SubmissionKeyMixin, forms.ModelForm):
     """Course rules run in the model's clean(); an error about a field the form does not show
     (the course number) is shown at the top of the form instead of failing."""
 

@@ -10,6 +10,8 @@ from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from submissions.models import Versioned
+
 from .course_rules import CourseFacts, course_problems
 
 
@@ -120,7 +122,7 @@ phone_validator = RegexValidator(
 )
 
 
-class Patient(models.Model):
+class Patient(Versioned):
     class Sex(models.TextChoices):
         FEMALE = "F", "Female"
         MALE = "M", "Male"
@@ -226,7 +228,7 @@ class Patient(models.Model):
         return [value for value in cls.ReminderLeads.values if str(days) in value.split(",")]
 
 
-class InfusionCourse(models.Model):
+class InfusionCourse(Versioned):
     class Status(models.TextChoices):
         PLANNED = "planned", "Planned"
         GIVEN = "given", "Given"

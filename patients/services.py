@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from monitoring.models import MonitoringProtocol
 from monitoring.schedule.services import schedule_reconcile
+from submissions.versions import field_differences, version_check
 
 from .models import Clinic, InfusionCourse, Patient
 
@@ -46,17 +48,50 @@ def patient_create(
     )
     if protocol is not None:
         patient.protocol = protocol
-    patient.full_clean()
-    patient._history_user = created_by
-    patient.save()
+    with transaction.atomic():
+        # Two people adding patients to one clinic take turns, so the second one's check of
+        # the hospital number sees the first one's patient and names the field.
+        Clinic.objects.select_for_update().filter(pk=clinic.pk).first()
+        patient.full_clean()
+        patient._history_user = created_by
+        try:
+            with transaction.atomic():
+                patient.save()
+        except IntegrityError as error:
+            # A writer that did not take the clinic's lock got there first.
+            raise ValidationError({"hospital_number": HOSPITAL_NUMBER_TAKEN}) from error
     return patient
 
 
-def patient_update(*, patient: Patient, reason: str, changed_by=None, **fields) -> Patient:
-    """Change a patient's details; the old version stays in the history with who and why."""
+COURSE_TAKEN = (
+    "Course {number} has just been recorded by someone else; open the patient's page to see "
+    "it before adding another course."
+)
+HOSPITAL_NUMBER_TAKEN = "A patient with this hospital number is already recorded in this clinic."
+
+
+def patient_update(
+    *,
+    patient: Patient,
+    reason: str,
+    changed_by=None,
+    opened_version: int | str | None = None,
+    **fields,
+) -> Patient:
+    """Change a patient's details; the old version stays in the history with who and why.
+    `opened_version` is the version the edit form was opened on: a newer one is refused
+    (StaleEdit) rather than overwritten."""
     if not reason.strip():
         raise ValueError("A change to a patient's record needs a reason.")
     with transaction.atomic():
+        stored = Patient.objects.select_for_update(of=("self",)).get(pk=patient.pk)
+        version_check(
+            what=str(stored),
+            opened=opened_version,
+            current=stored.version,
+            differences=field_differences(stored, fields),
+        )
+        patient.version = stored.version
         for name, value in fields.items():
             setattr(patient, name, value)
         patient.full_clean()
@@ -80,14 +115,16 @@ def course_add(
     cancelled_reason: str = "",
     recorded_by=None,
 ) -> InfusionCourse:
-    """Record a course (numbered next unless given) and re-plan the schedule."""
+    """Record a course (numbered next unless given) and re-plan the schedule. A `number`
+    already taken (someone recorded that course a moment ago) is refused with a ValidationError
+    on "number", which the course form shows above its fields."""
     with transaction.atomic():
-        Patient.objects.select_for_update().filter(pk=patient.pk).first()
+        Patient.objects.select_for_update(of=("self",)).filter(pk=patient.pk).first()
+        live = patient.courses.exclude(status=InfusionCourse.Status.CANCELLED)
         if number is None:
-            latest = patient.courses.exclude(status=InfusionCourse.Status.CANCELLED).aggregate(
-                latest=Max("number")
-            )["latest"]
-            number = (latest or 0) + 1
+            number = (live.aggregate(latest=Max("number"))["latest"] or 0) + 1
+        elif live.filter(number=number).exists():
+            raise ValidationError({"number": COURSE_TAKEN.format(number=number)})
         course = InfusionCourse(
             patient=patient,
             number=number,
@@ -103,19 +140,37 @@ def course_add(
             course.override_recorded_by = recorded_by
         course.full_clean()
         course._history_user = recorded_by
-        course.save()
+        try:
+            with transaction.atomic():
+                course.save()
+        except IntegrityError as error:
+            raise ValidationError({"number": f"Course {number} is already recorded."}) from error
         schedule_reconcile(patient=patient)
     return course
 
 
 def course_update(
-    *, course: InfusionCourse, reason: str, changed_by=None, **fields
+    *,
+    course: InfusionCourse,
+    reason: str,
+    changed_by=None,
+    opened_version: int | str | None = None,
+    **fields,
 ) -> InfusionCourse:
-    """Move or correct a course; the previous version is kept in its history."""
+    """Move or correct a course; the previous version is kept in its history. A form opened
+    on an older version than the stored one is refused (StaleEdit), as in patient_update."""
     if not reason.strip():
         raise ValueError("A change to an infusion course needs a reason.")
     with transaction.atomic():
         Patient.objects.select_for_update().filter(pk=course.patient_id).first()
+        stored = InfusionCourse.objects.get(pk=course.pk)
+        version_check(
+            what=str(stored),
+            opened=opened_version,
+            current=stored.version,
+            differences=field_differences(stored, fields),
+        )
+        course.version = stored.version
         for name, value in fields.items():
             setattr(course, name, value)
         if {"days_reason", "spacing_override_reason"} & fields.keys():

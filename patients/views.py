@@ -4,12 +4,14 @@ forms validate, services write, selectors read, and patients.access decides who 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.db.models import Max
-from django.shortcuts import redirect, render
+from django.shortcuts import render
+from django.urls import reverse
 from django.views import View
 
 from audit.access import record_access
+from submissions.forms import KEY_FIELD
+from submissions.views import SubmitOnceMixin
 
 from .access import StaffAccessMixin, clinics_for, patient_for, patients_for
 from .forms import CourseForm, PatientForm
@@ -57,7 +59,7 @@ class PatientDetailView(StaffAccessMixin, View):
         return render(request, "patients/detail.html", context)
 
 
-class PatientCreateView(StaffAccessMixin, View):
+class PatientCreateView(StaffAccessMixin, SubmitOnceMixin, View):
     permission_required = ("patients.add_patient",)
 
     def get(self, request):
@@ -66,19 +68,22 @@ class PatientCreateView(StaffAccessMixin, View):
 
     def post(self, request):
         form = PatientForm(request.POST, clinics=clinics_for(request.user))
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                patient = patient_create(**data, created_by=request.user)
-            except ValidationError as error:
-                form.add_error(None, error)
-            else:
-                messages.success(request, f"{patient} added.")
-                return redirect("patients:detail", pk=patient.pk)
-        return render(request, "patients/patient_form.html", {"form": form})
+
+        def save(data) -> str:
+            fields = {name: value for name, value in data.items() if name != KEY_FIELD}
+            patient = patient_create(**fields, created_by=request.user)
+            messages.success(request, f"{patient} added.")
+            return reverse("patients:detail", args=[patient.pk])
+
+        return self.post_once(
+            request,
+            form,
+            save=save,
+            invalid=lambda form: render(request, "patients/patient_form.html", {"form": form}),
+        )
 
 
-class CourseCreateView(StaffAccessMixin, View):
+class CourseCreateView(StaffAccessMixin, SubmitOnceMixin, View):
     permission_required = ("patients.add_infusioncourse",)
 
     def _form(self, request, patient):
@@ -88,21 +93,28 @@ class CourseCreateView(StaffAccessMixin, View):
         course = InfusionCourse(patient=patient, number=(latest or 0) + 1)
         return CourseForm(request.POST or None, instance=course)
 
+    def _render(self, request, patient, form):
+        return render(request, "patients/course_form.html", {"form": form, "patient": patient})
+
     def get(self, request, pk):
         patient = patient_for(request, pk)
-        form = self._form(request, patient)
-        return render(request, "patients/course_form.html", {"form": form, "patient": patient})
+        return self._render(request, patient, self._form(request, patient))
 
     def post(self, request, pk):
         patient = patient_for(request, pk)
         form = self._form(request, patient)
-        if form.is_valid():
+
+        def save(data) -> str:
+            fields = {name: value for name, value in data.items() if name != KEY_FIELD}
             course = course_add(
-                patient=patient,
-                number=form.instance.number,
-                recorded_by=request.user,
-                **form.cleaned_data,
+                patient=patient, number=form.instance.number, recorded_by=request.user, **fields
             )
             messages.success(request, f"{course} added; the schedule is updated.")
-            return redirect("patients:detail", pk=patient.pk)
-        return render(request, "patients/course_form.html", {"form": form, "patient": patient})
+            return reverse("patients:detail", args=[patient.pk])
+
+        return self.post_once(
+            request,
+            form,
+            save=save,
+            invalid=lambda form: self._render(request, patient, form),
+        )

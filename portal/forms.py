@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import (
@@ -14,6 +12,7 @@ from django.contrib.auth.password_validation import (
 from monitoring.alerts.symptom_reports import DETAILS_MAX_LENGTH
 from monitoring.domain import symptoms
 from patients.models import Patient
+from submissions.forms import SubmissionKeyMixin
 
 
 class SetPasswordForm(forms.Form):
@@ -55,7 +54,7 @@ def account_for(patient: Patient, username: str, email: str):
     )
 
 
-class ReminderPreferencesForm(forms.Form):
+class ReminderPreferencesForm(SubmissionKeyMixin, forms.Form):
     email_reminders = forms.BooleanField(
         label="Send me e-mail reminders before my tests", required=False
     )
@@ -66,7 +65,7 @@ class ReminderPreferencesForm(forms.Form):
     )
 
 
-class SymptomReportForm(forms.Form):
+class SymptomReportForm(SubmissionKeyMixin, forms.Form):
     symptoms = forms.MultipleChoiceField(
         label="What have you noticed?",
         choices=[(symptom.code, symptom.patient_label) for symptom in symptoms.SYMPTOMS],
@@ -80,8 +79,6 @@ class SymptomReportForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="When it started, and anything that makes it better or worse.",
     )
-    # One key per form shown, so a double click sends one report.
-    submission_key = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
 
     def clean(self):
         cleaned = super().clean()
@@ -89,3 +86,11 @@ class SymptomReportForm(forms.Form):
         if symptoms.OTHER in chosen and not (cleaned.get("details") or "").strip():
             self.add_error("details", "Tell us what you have noticed.")
         return cleaned
+
+
+class CalendarLinkForm(SubmissionKeyMixin, forms.Form):
+    """Making or switching off the calendar link: the button's `action` is all it says."""
+
+
+class InviteForm(SubmissionKeyMixin, forms.Form):
+    """Sending a portal invitation: the patient's e-mail address is already on the record."""

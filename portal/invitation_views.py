@@ -7,13 +7,15 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
 from audit.access import record_access
 from patients.access import StaffAccessMixin, patient_for
+from submissions.views import SubmitOnceMixin
 
-from .forms import SetPasswordForm, account_for
+from .forms import InviteForm, SetPasswordForm, account_for
 from .invitations import (
     LINK_VALID_FOR,
     invitation_accept,
@@ -33,15 +35,17 @@ REFUSALS = {
 }
 
 
-class PatientInviteView(StaffAccessMixin, View):
+class PatientInviteView(StaffAccessMixin, SubmitOnceMixin, View):
     permission_required = ("patients.invite_patient",)
     template = "portal/invite.html"
+    already_saved_message = "That invitation was already sent; it was not sent twice."
 
-    def _render(self, request, patient, problems):
+    def _render(self, request, patient, problems, form=None):
         record_access(request, patient, "portal invitation screen")
         context = {
             "patient": patient,
             "problems": problems,
+            "form": form or InviteForm(),
             "invitations": Invitation.objects.filter(patient=patient).select_related("invited_by")[
                 :5
             ],
@@ -56,18 +60,24 @@ class PatientInviteView(StaffAccessMixin, View):
 
     def post(self, request, pk):
         patient = patient_for(request, pk)
-        try:
+
+        def save(data) -> str:
             invitation = invitation_send(
                 patient=patient, invited_by=request.user, now=timezone.now()
             )
-        except ValidationError as error:
-            return self._render(request, patient, error.message_dict)
-        messages.success(
+            messages.success(
+                request,
+                f"Invitation sent to {invitation.email}. The link works once, for "
+                f"{LINK_VALID_FOR.days} days.",
+            )
+            return reverse("patients:detail", args=[patient.pk])
+
+        return self.post_once(
             request,
-            f"Invitation sent to {invitation.email}. The link works once, for "
-            f"{LINK_VALID_FOR.days} days.",
+            InviteForm(request.POST),
+            save=save,
+            invalid=lambda form: self._render(request, patient, form.errors, InviteForm()),
         )
-        return redirect("patients:detail", pk=patient.pk)
 
 
 class InvitationAcceptView(View):
@@ -94,6 +104,10 @@ class InvitationAcceptView(View):
     def post(self, request, token):
         now = timezone.now()
         opened = invitation_open(token, now=now)
+        if opened.refusal == "used" and _opened_by(request, token, now):
+            # A second press of "Open my account" (or the back button) by the patient whose
+            # account the first press opened: where the first one led.
+            return redirect("portal:home")
         if opened.refusal:
             return self._refused(request, opened.refusal)
         invitation = opened.invitation
@@ -104,6 +118,8 @@ class InvitationAcceptView(View):
                     invitation=invitation, password=form.cleaned_data["password"], now=now
                 )
             except ValidationError as error:
+                if error.code == "used" and _opened_by(request, token, now):
+                    return redirect("portal:home")
                 if error.code in REFUSALS:
                     return self._refused(request, error.code)
                 form.add_error(None, error)
@@ -115,3 +131,13 @@ class InvitationAcceptView(View):
                 )
                 return redirect("portal:home")
         return render(request, self.template, {"invitation": invitation, "form": form})
+
+
+def _opened_by(request, token: str, now) -> bool:
+    """Whether the signed-in user is the account this (used) invitation opened."""
+    invitation = invitation_open(token, now=now).invitation
+    return (
+        invitation is not None
+        and request.user.is_authenticated
+        and invitation.user_id == request.user.pk
+    )

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
 from audit.access import record_access
 from monitoring.alerts.symptom_reports import symptom_report_create
+from submissions.views import SubmitOnceMixin
 
 from .access import PatientPortalMixin
 from .calendar_feed import (
@@ -27,7 +27,7 @@ from .calendar_feed import (
     feed_webcal_url,
     live_feed,
 )
-from .forms import ReminderPreferencesForm, SymptomReportForm
+from .forms import CalendarLinkForm, ReminderPreferencesForm, SymptomReportForm
 from .models import CalendarFeed
 from .preferences import reminder_preferences_update
 from .selectors import portal_home
@@ -49,7 +49,7 @@ class HomeView(PatientPortalMixin, View):
         return render(request, "portal/home.html", {"patient": patient, "home": home})
 
 
-class ReminderPreferencesView(PatientPortalMixin, View):
+class ReminderPreferencesView(PatientPortalMixin, SubmitOnceMixin, View):
     template = "portal/reminders.html"
 
     def get(self, request):
@@ -63,43 +63,51 @@ class ReminderPreferencesView(PatientPortalMixin, View):
         return render(request, self.template, {"form": form, "patient": self.patient})
 
     def post(self, request):
-        form = ReminderPreferencesForm(request.POST)
-        if not form.is_valid():
-            return render(request, self.template, {"form": form, "patient": self.patient})
-        reminder_preferences_update(
-            patient=self.patient,
-            email_reminders=form.cleaned_data["email_reminders"],
-            reminder_leads=form.cleaned_data["reminder_leads"],
-            changed_by=request.user,
+        def save(data) -> str:
+            reminder_preferences_update(
+                patient=self.patient,
+                email_reminders=data["email_reminders"],
+                reminder_leads=data["reminder_leads"],
+                changed_by=request.user,
+            )
+            messages.success(request, "Your reminder choices are saved.")
+            return reverse("portal:reminders")
+
+        return self.post_once(
+            request,
+            ReminderPreferencesForm(request.POST),
+            save=save,
+            invalid=lambda form: render(
+                request, self.template, {"form": form, "patient": self.patient}
+            ),
         )
-        messages.success(request, "Your reminder choices are saved.")
-        return redirect("portal:reminders")
 
 
-class SymptomReportView(PatientPortalMixin, View):
+class SymptomReportView(PatientPortalMixin, SubmitOnceMixin, View):
     template = "portal/symptom_report.html"
+    already_saved_message = "Your report was already sent; it was not sent twice."
 
     def get(self, request):
         return render(request, self.template, {"form": SymptomReportForm()})
 
     def post(self, request):
-        form = SymptomReportForm(request.POST)
-        if form.is_valid():
-            try:
-                symptom_report_create(
-                    patient=self.patient,
-                    symptom_codes=form.cleaned_data["symptoms"],
-                    details=form.cleaned_data["details"],
-                    reported_by=request.user,
-                    submission_key=form.cleaned_data["submission_key"],
-                    now=timezone.now(),
-                )
-            except ValidationError as error:
-                for name, problems in error.message_dict.items():
-                    form.add_error(name if name in form.fields else None, problems)
-            else:
-                return redirect("portal:symptom_sent")
-        return render(request, self.template, {"form": form})
+        def save(data) -> str:
+            symptom_report_create(
+                patient=self.patient,
+                symptom_codes=data["symptoms"],
+                details=data["details"],
+                reported_by=request.user,
+                submission_key=data["submission_key"],
+                now=timezone.now(),
+            )
+            return reverse("portal:symptom_sent")
+
+        return self.post_once(
+            request,
+            SymptomReportForm(request.POST),
+            save=save,
+            invalid=lambda form: render(request, self.template, {"form": form}),
+        )
 
 
 class SymptomSentView(PatientPortalMixin, View):
@@ -107,27 +115,35 @@ class SymptomSentView(PatientPortalMixin, View):
         return render(request, "portal/symptom_sent.html", {"clinic": self.patient.clinic})
 
 
-class CalendarView(PatientPortalMixin, View):
+class CalendarView(PatientPortalMixin, SubmitOnceMixin, View):
     template = "portal/calendar.html"
 
-    def get(self, request):
+    def get(self, request, form=None):
         feed = CalendarFeed.objects.live().filter(patient=self.patient).first()
         secret = request.session.pop(NEW_FEED_SESSION_KEY, None)
-        context = {"feed": feed}
+        context = {"feed": feed, "form": form or CalendarLinkForm()}
         if feed is not None and secret:
             context["https_url"] = feed_https_url(secret)
             context["webcal_url"] = feed_webcal_url(secret)
         return render(request, self.template, context)
 
     def post(self, request):
-        now = timezone.now()
-        if request.POST.get("action") == "revoke":
-            calendar_feed_revoke(patient=self.patient, now=now)
-            messages.success(request, "Your calendar link is switched off.")
-        else:
-            _, secret = calendar_feed_create(patient=self.patient, now=now)
-            request.session[NEW_FEED_SESSION_KEY] = secret
-        return redirect("portal:calendar")
+        def save(data) -> str:
+            now = timezone.now()
+            if request.POST.get("action") == "revoke":
+                calendar_feed_revoke(patient=self.patient, now=now)
+                messages.success(request, "Your calendar link is switched off.")
+            else:
+                _, secret = calendar_feed_create(patient=self.patient, now=now)
+                request.session[NEW_FEED_SESSION_KEY] = secret
+            return reverse("portal:calendar")
+
+        return self.post_once(
+            request,
+            CalendarLinkForm(request.POST),
+            save=save,
+            invalid=lambda form: self.get(request, form=form),
+        )
 
 
 class CalendarFeedView(View):

@@ -17,6 +17,7 @@ from tests.auth import sign_in
 from tests.builders import report as build_report
 from tests.builders import treated_patient, with_course_one
 from tests.factories import PatientFactory
+from tests.forms import keyed
 
 pytestmark = pytest.mark.django_db
 
@@ -112,20 +113,22 @@ def test_the_patient_list_query_count_does_not_grow_with_patients(client_a, clin
 def test_adding_a_patient_then_course_one_plans_the_schedule(client_a, clinic_a):
     response = client_a.post(
         reverse("patients:create"),
-        {
-            "clinic": clinic_a.pk,
-            "hospital_number": "N123",
-            "given_name": "Nia",
-            "family_name": "New",
-            "date_of_birth": "1991-04-02",
-            "sex": "F",
-        },
+        keyed(
+            {
+                "clinic": clinic_a.pk,
+                "hospital_number": "N123",
+                "given_name": "Nia",
+                "family_name": "New",
+                "date_of_birth": "1991-04-02",
+                "sex": "F",
+            }
+        ),
     )
     patient = Patient.objects.get(hospital_number="N123")
     assert response["Location"] == detail_url(patient)
     response = client_a.post(
         reverse("patients:course_create", args=[patient.pk]),
-        {"first_infusion_date": "2025-02-03", "daily_dose_mg": "12", "status": "given"},
+        keyed({"first_infusion_date": "2025-02-03", "daily_dose_mg": "12", "status": "given"}),
     )
     assert response["Location"] == detail_url(patient)
     course = patient.courses.get()
@@ -137,14 +140,16 @@ def test_adding_a_patient_then_course_one_plans_the_schedule(client_a, clinic_a)
 def test_a_second_patient_with_the_same_hospital_number_is_refused(client_a, clinic_a, patient):
     response = client_a.post(
         reverse("patients:create"),
-        {
-            "clinic": clinic_a.pk,
-            "hospital_number": patient.hospital_number,
-            "given_name": "X",
-            "family_name": "Y",
-            "date_of_birth": "1991-04-02",
-            "sex": "F",
-        },
+        keyed(
+            {
+                "clinic": clinic_a.pk,
+                "hospital_number": patient.hospital_number,
+                "given_name": "X",
+                "family_name": "Y",
+                "date_of_birth": "1991-04-02",
+                "sex": "F",
+            }
+        ),
     )
     assert response.status_code == 200
     assert "already exists" in response.content.decode()
@@ -154,7 +159,7 @@ def test_a_second_patient_with_the_same_hospital_number_is_refused(client_a, cli
 def test_a_course_too_soon_is_refused_on_its_field(client_a, treated):
     response = client_a.post(
         reverse("patients:course_create", args=[treated.pk]),
-        {"first_infusion_date": "2024-06-01", "daily_dose_mg": "12", "status": "planned"},
+        keyed({"first_infusion_date": "2024-06-01", "daily_dose_mg": "12", "status": "planned"}),
     )
     assert response.status_code == 200
     errors = response.context["form"].errors
@@ -173,8 +178,8 @@ def test_logging_platelets_of_45_shows_critical_on_the_patient_page(client_a, tr
 
 def test_a_double_submitted_form_stores_one_report(client_a, treated):
     form = cbc_form(platelets="200")
-    client_a.post(log_url(treated, "blood_count"), form)
-    again = client_a.post(log_url(treated, "blood_count"), form, follow=True)
+    client_a.post(log_url(treated, "blood_count"), keyed(form))
+    again = client_a.post(log_url(treated, "blood_count"), keyed(form), follow=True)
     assert "not stored twice" in again.content.decode()
     assert LabReport.objects.filter(patient=treated).count() == 1
 
@@ -227,7 +232,7 @@ def test_a_correction_through_the_screen_keeps_the_old_version(client_a, staff_a
     result = LabResult.objects.get()
     response = client_a.post(
         reverse("monitoring:result_correct", args=[result.pk]),
-        {"value": "145", "unit": "10^9/L", "reason": "Misread the printout"},
+        keyed({"value": "145", "unit": "10^9/L", "reason": "Misread the printout"}),
     )
     assert response["Location"] == detail_url(treated)
     history = client_a.get(reverse("monitoring:result_history", args=[result.pk]))
@@ -239,7 +244,9 @@ def test_a_correction_through_the_screen_keeps_the_old_version(client_a, staff_a
 def test_entered_in_error_through_the_screen_strikes_the_result_out(client_a, treated):
     client_a.post(log_url(treated, "blood_count"), cbc_form(platelets="45"))
     result = LabResult.objects.get()
-    client_a.post(reverse("monitoring:result_error", args=[result.pk]), {"reason": "Wrong tube"})
+    client_a.post(
+        reverse("monitoring:result_error", args=[result.pk]), keyed({"reason": "Wrong tube"})
+    )
     page = client_a.get(detail_url(treated)).content.decode()
     assert "entered-in-error" in page and "Wrong tube" in page
     assert LabResult.objects.filter(pk=result.pk).exists()
@@ -309,7 +316,9 @@ def test_every_result_of_a_long_record_is_a_page_away(client_a, staff_a, clinic_
 
 def upload(client, clinic, text, name="results.csv", encoding="utf-8"):
     file = SimpleUploadedFile(name, text.encode(encoding), content_type="text/csv")
-    return client.post(reverse("monitoring:import_upload"), {"clinic": clinic.pk, "file": file})
+    return client.post(
+        reverse("monitoring:import_upload"), keyed({"clinic": clinic.pk, "file": file})
+    )
 
 
 HEADER = "hospital_number,sample_date,analyte,value,unit\n"
@@ -329,7 +338,7 @@ def test_the_import_preview_shows_every_rows_problem_and_saves_nothing(client_a,
     assert 'type="submit">Import' not in page  # no way to confirm a file with problems
     assert not LabResult.objects.exists()
     # Confirming anyway imports nothing.
-    client_a.post(response["Location"])
+    client_a.post(response["Location"], keyed())
     assert not LabResult.objects.exists()
 
 
@@ -343,7 +352,7 @@ def test_a_clean_file_imports_all_at_once_and_flags(client_a, clinic_a, treated)
         )
     )
     response = upload(client_a, clinic_a, text)
-    client_a.post(response["Location"])
+    client_a.post(response["Location"], keyed())
     assert LabResult.objects.filter(patient=treated).count() == 2
     assert LabResult.objects.get(analyte__code="platelets").tier == "critical"
     assert set(LabReport.objects.values_list("source", flat=True)) == {"csv_import"}
@@ -362,7 +371,7 @@ def test_another_clinics_import_cannot_be_seen(client_a, clinic_b, clinician):
     )
     url = reverse("monitoring:import_preview", args=[staged.pk])
     assert client_a.get(url).status_code == 404
-    assert client_a.post(url).status_code == 404
+    assert client_a.post(url, keyed()).status_code == 404
 
 
 def months_shown(response):

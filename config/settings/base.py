@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "monitoring",
     "audit",
     "portal",
+    "submissions",
 ]
 
 MIDDLEWARE = [

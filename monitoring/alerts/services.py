@@ -10,6 +10,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max
 
 from audit.bulk import update_recorded
 from monitoring.alerts.recipients import nurse_ids_for
@@ -24,6 +25,7 @@ from monitoring.models import (
 )
 from monitoring.outbox.store import notification_row, notifications_store
 from patients.models import Patient
+from submissions.versions import Difference, version_check
 
 Kind = Notification.Kind
 Delivery = Notification.Delivery
@@ -111,40 +113,101 @@ def result_acknowledge(
         return acknowledgement
 
 
+def check_version(check: ScheduledCheck) -> str:
+    """What a check's action form is opened on: the check's last change (completed, waived,
+    moved by a re-plan) and its latest follow-up note, so a note written by someone else
+    meanwhile is seen before another is added."""
+    latest = check.acknowledgements.aggregate(latest=Max("pk"))["latest"] or 0
+    return f"{check.updated_at.timestamp():.6f}/{latest}"
+
+
+def _version_parts(version: str) -> tuple[float, int]:
+    """(last change as a timestamp, latest note id) of a check_version; (0, 0) if unreadable."""
+    changed, _, note = version.partition("/")
+    try:
+        return float(changed), int(note)
+    except ValueError:
+        return 0.0, 0
+
+
+def _check_locked(check: ScheduledCheck, opened_version: str | None, yours: Difference):
+    """The check, locked, after refusing (StaleEdit) an action on a page opened on an older
+    version: what changed since is shown as theirs, with the notes others wrote meanwhile."""
+    check = ScheduledCheck.objects.select_for_update(of=("self",)).get(pk=check.pk)
+    current = check_version(check)
+    if opened_version is None or opened_version == current:
+        return check
+    changed_since, last_note = _version_parts(opened_version)
+    notes = check.acknowledgements.filter(pk__gt=last_note).select_related("acknowledged_by")
+    theirs = [
+        f"{note.get_action_display()}, {note.acknowledged_by}: {note.note}"
+        for note in notes.order_by("pk")
+    ]
+    if check.updated_at.timestamp() > changed_since:
+        status = check.status_on(check.patient.clinic.today()).label.lower()
+        theirs.insert(0, f"due {check.due_date:%d %b %Y}, {status}")
+    version_check(
+        what=str(check),
+        opened=opened_version,
+        current=current,
+        differences=[Difference(yours.label, " | ".join(theirs), yours.yours)],
+    )
+    return check  # pragma: no cover - version_check has refused
+
+
 def check_follow_up(
-    *, check: ScheduledCheck, action: str, note: str, acknowledged_by, now: datetime
+    *,
+    check: ScheduledCheck,
+    action: str,
+    note: str,
+    acknowledged_by,
+    now: datetime,
+    opened_version: str | None = None,
 ) -> Acknowledgement:
     """A note on an overdue or due check (called the patient, rebooked). The check stays open
-    until a result completes it or it is waived, so it can still escalate."""
+    until a result completes it or it is waived, so it can still escalate. A form opened
+    before the check changed or someone else added a note (`opened_version`, check_version)
+    is refused: StaleEdit shows their note and yours."""
     problems = _ack_problems(action, note)
-    if not check.is_open:
-        problems["__all__"] = "This check is no longer open."
     if problems:
         raise ValidationError(problems)
-    return Acknowledgement.objects.create(
-        scheduled_check=check,
-        action=action,
-        note=note.strip(),
-        acknowledged_by=acknowledged_by,
-        acknowledged_at=now,
-    )
+    with transaction.atomic():
+        check = _check_locked(check, opened_version, Difference("The check", "", note.strip()))
+        if not check.is_open:
+            raise ValidationError({"__all__": "This check is no longer open."})
+        return Acknowledgement.objects.create(
+            scheduled_check=check,
+            action=action,
+            note=note.strip(),
+            acknowledged_by=acknowledged_by,
+            acknowledged_at=now,
+        )
 
 
-def check_waive(*, check: ScheduledCheck, reason: str, waived_by, now: datetime) -> ScheduledCheck:
+def check_waive(
+    *,
+    check: ScheduledCheck,
+    reason: str,
+    waived_by,
+    now: datetime,
+    opened_version: str | None = None,
+) -> ScheduledCheck:
     """Waive a check that will not be done (patient in hospital, test done elsewhere and not
-    reported), keeping who, when and why on the check."""
+    reported), keeping who, when and why on the check. Refused as in check_follow_up when the
+    check changed since the form was opened."""
     if not reason.strip():
         raise ValidationError({"reason": "Say why the check is waived."})
     with transaction.atomic():
-        updated = update_recorded(
-            ScheduledCheck.objects.open().filter(pk=check.pk),
+        check = _check_locked(check, opened_version, Difference("The check", "", reason.strip()))
+        if not check.is_open:
+            raise ValidationError({"__all__": "This check is no longer open."})
+        update_recorded(
+            ScheduledCheck.objects.filter(pk=check.pk),
             waived_at=now,
             waived_by=waived_by,
             waived_reason=reason.strip(),
             updated_at=now,
         )
-        if not updated:
-            raise ValidationError({"__all__": "This check is no longer open."})
     check.refresh_from_db()
     return check
 

@@ -12,15 +12,16 @@ from monitoring.domain.measurements import MeasurementError
 from monitoring.models import Analyte
 from monitoring.results.entry import ResultInput, result_check
 from patients.forms import DateInput, clinic_choice_limit
+from submissions.forms import OpenedVersionMixin, SubmissionKeyMixin
 
 
-class ReportForm(forms.Form):
+class ReportForm(SubmissionKeyMixin, forms.Form):
+    # The one-time key (SubmissionKeyMixin) is also stored on the report: a second submit of the
+    # same page is recognised and stored once even by the service alone.
     sample_collected_on = forms.DateField(label="Sample collected", widget=DateInput())
     reported_on = forms.DateField(label="Reported", required=False, widget=DateInput())
     lab_name = forms.CharField(label="Laboratory", max_length=120, required=False)
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    # One per page load: a second submit of the same page is recognised and stored once.
-    submission_key = forms.UUIDField(widget=forms.HiddenInput())
 
     def __init__(self, *args, analytes: list[Analyte], **kwargs):
         super().__init__(*args, **kwargs)
@@ -95,7 +96,7 @@ class ReportForm(forms.Form):
         )
 
 
-class ResultCorrectForm(forms.Form):
+class ResultCorrectForm(SubmissionKeyMixin, OpenedVersionMixin, forms.Form):
     value = forms.CharField(max_length=32)
     unit = forms.ChoiceField(required=False)
     reference_low = forms.CharField(label="Lab range low", required=False, max_length=32)
@@ -116,12 +117,16 @@ class ResultCorrectForm(forms.Form):
             self.fields["unit"].choices = [(u, u) for u in analyte.units]
 
 
-class EnteredInErrorForm(forms.Form):
+class EnteredInErrorForm(SubmissionKeyMixin, OpenedVersionMixin, forms.Form):
     reason = forms.CharField(
         label="Why was this entered in error?",
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+
+
+class ImportConfirmForm(SubmissionKeyMixin, forms.Form):
+    """The preview's "Import" button: nothing to fill in but the one-time key."""
 
 
 class ImportUploadForm(forms.Form):

@@ -24,7 +24,9 @@ from monitoring.domain.measurements import MeasurementError
 from monitoring.models import LabReport, LabResult, ResultImport, ScheduledCheck
 from monitoring.results.entry import ResultInput, result_check, sample_date_problems
 from monitoring.results.flag_data import patient_flag_data, results_evaluate
+from monitoring.results.selectors import report_version, result_as_of, result_version
 from patients.models import Patient
+from submissions.versions import Difference, version_check
 
 
 @dataclass(frozen=True)
@@ -193,9 +195,12 @@ def result_correct(
     corrected_by,
     reference_low: str = "",
     reference_high: str = "",
+    opened_version: int | str | None = None,
 ) -> LabResult:
     """A new version of the result with who, when and why; the old one stays in its history.
-    The result and the later results of the same analyte are flagged again."""
+    The result and the later results of the same analyte are flagged again. `opened_version`
+    (results.selectors.result_version when the form was shown) refuses a correction made on
+    an older version than the stored one: StaleEdit shows both values."""
     if not reason.strip():
         raise ValidationError({"reason": "Say why the result is corrected."})
     with transaction.atomic():
@@ -203,6 +208,12 @@ def result_correct(
         result = LabResult.objects.select_related("analyte", "report").get(pk=result.pk)
         if result.is_entered_in_error or result.report.is_entered_in_error:
             raise ValidationError({"__all__": "This result was marked entered in error."})
+        version_check(
+            what=f"{result.analyte} of {result.sample_collected_on:%d %b %Y}",
+            opened=opened_version,
+            current=result_version(result.pk),
+            differences=[Difference("Value", result.display_value, f"{value} {unit}".strip())],
+        )
         entry = ResultInput(result.analyte, value, unit, reference_low, reference_high)
         try:
             checked = result_check(entry)
@@ -217,8 +228,11 @@ def result_correct(
     return result
 
 
-def result_mark_in_error(*, result: LabResult, reason: str, marked_by) -> LabResult:
-    """Take a wrong result out of every flag, trend and count, keeping it and its history."""
+def result_mark_in_error(
+    *, result: LabResult, reason: str, marked_by, opened_version: int | str | None = None
+) -> LabResult:
+    """Take a wrong result out of every flag, trend and count, keeping it and its history.
+    A result changed since the form was opened (`opened_version`) is refused: StaleEdit."""
     if not reason.strip():
         raise ValidationError({"reason": "Say why the result was entered in error."})
     with transaction.atomic():
@@ -226,14 +240,25 @@ def result_mark_in_error(*, result: LabResult, reason: str, marked_by) -> LabRes
         result = LabResult.objects.select_related("analyte").get(pk=result.pk)
         if result.is_entered_in_error:
             return result
+        version_check(
+            what=f"{result.analyte} of {result.sample_collected_on:%d %b %Y}",
+            opened=opened_version,
+            current=result_version(result.pk),
+            differences=[
+                Difference("Value", result.display_value, result_as_of(result.pk, opened_version))
+            ],
+        )
         _mark_in_error(result, reason, marked_by)
         _alert_changed(_reflag(_later_results(result), marked_by, reason))
     return result
 
 
-def report_mark_in_error(*, report: LabReport, reason: str, marked_by) -> LabReport:
+def report_mark_in_error(
+    *, report: LabReport, reason: str, marked_by, opened_version: str | None = None
+) -> LabReport:
     """The whole report was wrong (wrong patient, say): its results leave every flag and trend,
-    and the checks it completed open again."""
+    and the checks it completed open again. A report whose results changed since the form was
+    opened (`opened_version`, results.selectors.report_version) is refused: StaleEdit."""
     if not reason.strip():
         raise ValidationError({"reason": "Say why the report was entered in error."})
     with transaction.atomic():
@@ -241,6 +266,23 @@ def report_mark_in_error(*, report: LabReport, reason: str, marked_by) -> LabRep
         report = LabReport.objects.get(pk=report.pk)
         if report.is_entered_in_error:
             return report
+        current = report_version(report.pk)
+        if opened_version is not None and opened_version != current:
+            results_opened = opened_version.rpartition(".")[2]
+            version_check(
+                what=str(report),
+                opened=opened_version,
+                current=current,
+                differences=[
+                    Difference(
+                        str(result.analyte),
+                        result.display_value,
+                        result_as_of(result.pk, results_opened),
+                    )
+                    for result in report.results.select_related("analyte")
+                    if result.display_value != result_as_of(result.pk, results_opened)
+                ],
+            )
         _mark_in_error(report, reason, marked_by)
         # Its results no longer wait for anyone; they keep their own versions unchanged.
         report.results.filter(awaits_acknowledgement=True).update(awaits_acknowledgement=False)
@@ -324,7 +366,3 @@ def _reflag(results, changed_by, reason: str, corrected=None, data=None) -> list
         result.save()
         saved.append(result)
     return saved
-
-
-def new_submission_key() -> uuid.UUID:
-    return uuid.uuid4()

@@ -4,9 +4,9 @@ error, a result's history. The CSV import's screens are in import_views."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import render
+from django.urls import reverse
 from django.views import View
 
 from audit.access import record_access
@@ -16,9 +16,8 @@ from monitoring.results.forms import (
     ReportForm,
     ResultCorrectForm,
 )
-from monitoring.results.selectors import result_for
+from monitoring.results.selectors import report_version, result_for, result_version
 from monitoring.results.services import (
-    new_submission_key,
     report_mark_in_error,
     report_record,
     result_correct,
@@ -30,6 +29,7 @@ from patients.access import (
     patient_for,
     patients_for,
 )
+from submissions.views import SubmitOnceMixin
 
 
 def _panel_analytes(panel: str) -> list[Analyte]:
@@ -39,7 +39,7 @@ def _panel_analytes(panel: str) -> list[Analyte]:
     return analytes
 
 
-class ReportCreateView(StaffAccessMixin, View):
+class ReportCreateView(StaffAccessMixin, SubmitOnceMixin, View):
     permission_required = ("monitoring.add_labreport", "monitoring.add_labresult")
     template = "monitoring/report_form.html"
 
@@ -50,19 +50,14 @@ class ReportCreateView(StaffAccessMixin, View):
     def get(self, request, pk, panel):
         patient = patient_for(request, pk)
         analytes = _panel_analytes(panel)
-        initial = {
-            "submission_key": new_submission_key(),
-            "sample_collected_on": patient.clinic.today(),
-        }
+        initial = {"sample_collected_on": patient.clinic.today()}
         return self._render(request, patient, panel, ReportForm(initial=initial, analytes=analytes))
 
     def post(self, request, pk, panel):
         patient = patient_for(request, pk)
         form = ReportForm(request.POST, analytes=_panel_analytes(panel))
-        if not form.is_valid():
-            return self._render(request, patient, panel, form)
-        data = form.cleaned_data
-        try:
+
+        def save(data) -> str:
             recorded = report_record(
                 patient=patient,
                 panel=panel,
@@ -74,20 +69,24 @@ class ReportCreateView(StaffAccessMixin, View):
                 entered_by=request.user,
                 submission_key=data["submission_key"],
             )
-        except ValidationError as error:
-            for field, problems in error.message_dict.items():
-                form.add_error(field if field in form.fields else None, problems)
-            return self._render(request, patient, panel, form)
-        if recorded.created:
-            worst = max(recorded.report.results.all(), key=lambda r: r.tier_rank)
-            # An amber-or-worse result must stand out on the page the user lands on.
-            say = messages.warning if worst.tier_rank >= 2 else messages.success
-            say(
-                request, f"{recorded.report} saved. Highest flag: {worst.tier}. {worst.next_action}"
-            )
-        else:
-            messages.info(request, "That report was already saved; it was not stored twice.")
-        return redirect("patients:detail", pk=patient.pk)
+            if recorded.created:
+                worst = max(recorded.report.results.all(), key=lambda r: r.tier_rank)
+                # An amber-or-worse result must stand out on the page the user lands on.
+                say = messages.warning if worst.tier_rank >= 2 else messages.success
+                say(
+                    request,
+                    f"{recorded.report} saved. Highest flag: {worst.tier}. {worst.next_action}",
+                )
+            else:
+                messages.info(request, "That report was already saved; it was not stored twice.")
+            return reverse("patients:detail", args=[patient.pk])
+
+        return self.post_once(
+            request,
+            form,
+            save=save,
+            invalid=lambda form: self._render(request, patient, panel, form),
+        )
 
 
 class ResultHistoryView(StaffAccessMixin, View):
@@ -102,7 +101,7 @@ class ResultHistoryView(StaffAccessMixin, View):
         )
 
 
-class ResultCorrectView(StaffAccessMixin, View):
+class ResultCorrectView(StaffAccessMixin, SubmitOnceMixin, View):
     permission_required = ("monitoring.change_labresult",)
     template = "monitoring/result_correct.html"
 
@@ -110,34 +109,38 @@ class ResultCorrectView(StaffAccessMixin, View):
         result = result_for(request, pk)
         record_access(request, result.patient, "result correction form", record=result)
         initial = {"value": result.value_text, "unit": result.unit}
-        form = ResultCorrectForm(initial=initial, analyte=result.analyte)
+        form = ResultCorrectForm(
+            initial=initial, analyte=result.analyte, opened_version=result_version(result.pk)
+        )
         return render(request, self.template, {"result": result, "form": form})
 
     def post(self, request, pk):
         result = result_for(request, pk)
         form = ResultCorrectForm(request.POST, analyte=result.analyte)
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                result_correct(
-                    result=result,
-                    value=data["value"],
-                    unit=data.get("unit", ""),
-                    reference_low=data.get("reference_low", ""),
-                    reference_high=data.get("reference_high", ""),
-                    reason=data["reason"],
-                    corrected_by=request.user,
-                )
-            except ValidationError as error:
-                for field, problems in error.message_dict.items():
-                    form.add_error(field if field in form.fields else None, problems)
-            else:
-                messages.success(request, f"{result.analyte} corrected; the old value is kept.")
-                return redirect("patients:detail", pk=result.patient_id)
-        return render(request, self.template, {"result": result, "form": form})
+
+        def save(data) -> str:
+            result_correct(
+                result=result,
+                value=data["value"],
+                unit=data.get("unit", ""),
+                reference_low=data.get("reference_low", ""),
+                reference_high=data.get("reference_high", ""),
+                reason=data["reason"],
+                corrected_by=request.user,
+                opened_version=form.version_opened_on,
+            )
+            messages.success(request, f"{result.analyte} corrected; the old value is kept.")
+            return reverse("patients:detail", args=[result.patient_id])
+
+        def invalid(form):
+            # Show the value stored now: after a refusal it is the other person's.
+            result.refresh_from_db()
+            return render(request, self.template, {"result": result, "form": form})
+
+        return self.post_once(request, form, save=save, invalid=invalid)
 
 
-class EnteredInErrorView(StaffAccessMixin, View):
+class EnteredInErrorView(StaffAccessMixin, SubmitOnceMixin, View):
     permission_required = ("monitoring.change_labresult", "monitoring.change_labreport")
     """Mark a result, or a whole report, entered in error: kept, but out of flags and trends."""
 
@@ -150,22 +153,33 @@ class EnteredInErrorView(StaffAccessMixin, View):
         reports = LabReport.objects.filter(patient__in=patients_for(request.user))
         return in_scope_or_404(request, reports.select_related("patient"), pk=pk)
 
+    def _version(self, target):
+        return result_version(target.pk) if self.kind == "result" else report_version(target.pk)
+
     def get(self, request, pk):
         target = self._target(request, pk)
         record_access(request, target.patient, f"{self.kind} entered-in-error form", record=target)
-        context = {"target": target, "kind": self.kind, "form": EnteredInErrorForm()}
+        form = EnteredInErrorForm(opened_version=self._version(target))
+        context = {"target": target, "kind": self.kind, "form": form}
         return render(request, self.template, context)
 
     def post(self, request, pk):
         target = self._target(request, pk)
         form = EnteredInErrorForm(request.POST)
-        if form.is_valid():
-            reason = form.cleaned_data["reason"]
-            if self.kind == "result":
-                result_mark_in_error(result=target, reason=reason, marked_by=request.user)
-            else:
-                report_mark_in_error(report=target, reason=reason, marked_by=request.user)
+
+        def save(data) -> str:
+            mark = result_mark_in_error if self.kind == "result" else report_mark_in_error
+            mark(
+                **{self.kind: target},
+                reason=data["reason"],
+                marked_by=request.user,
+                opened_version=form.version_opened_on,
+            )
             messages.success(request, f"{target} marked entered in error; it is kept in history.")
-            return redirect("patients:detail", pk=target.patient_id)
-        context = {"target": target, "kind": self.kind, "form": form}
-        return render(request, self.template, context)
+            return reverse("patients:detail", args=[target.patient_id])
+
+        def invalid(form):
+            context = {"target": target, "kind": self.kind, "form": form}
+            return render(request, self.template, context)
+
+        return self.post_once(request, form, save=save, invalid=invalid)

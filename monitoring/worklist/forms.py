@@ -6,11 +6,12 @@ from __future__ import annotations
 from django import forms
 
 from monitoring.models import Acknowledgement
+from submissions.forms import OpenedVersionMixin, SubmissionKeyMixin
 
 NOTE_REQUIRED = "Write a note: what you did and what happens next."
 
 
-class AcknowledgeForm(forms.Form):
+class AcknowledgeForm(SubmissionKeyMixin, forms.Form):
     # No action is preselected: a nurse must say what was done, not accept a default.
     action = forms.ChoiceField(
         label="What was done",
@@ -26,12 +27,12 @@ class AcknowledgeForm(forms.Form):
     )
 
 
-class FollowUpForm(AcknowledgeForm):
+class FollowUpForm(OpenedVersionMixin, AcknowledgeForm):
     """The same fields for a check: the note does not close the check, a result or a waiver
     does."""
 
 
-class WaiveForm(forms.Form):
+class WaiveForm(SubmissionKeyMixin, OpenedVersionMixin, forms.Form):
     reason = forms.CharField(
         label="Why is this check waived?",
         max_length=2000,

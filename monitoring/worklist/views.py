@@ -8,20 +8,25 @@ from collections.abc import Callable
 from urllib.parse import quote
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
 from accounts.redirects import safe_next_url
 from audit.access import record_access
-from monitoring.alerts.services import check_follow_up, check_waive, result_acknowledge
+from monitoring.alerts.services import (
+    check_follow_up,
+    check_version,
+    check_waive,
+    result_acknowledge,
+)
 from monitoring.models import ScheduledCheck
 from monitoring.results.selectors import result_for
 from monitoring.worklist.forms import AcknowledgeForm, FollowUpForm, WaiveForm
 from monitoring.worklist.selectors import PAGE_PARAMETERS, worklist_for
 from patients.access import StaffAccessMixin, in_scope_or_404, patients_for
+from submissions.views import SubmitOnceMixin
 
 
 def check_for(request, pk: int) -> ScheduledCheck:
@@ -32,11 +37,6 @@ def check_for(request, pk: int) -> ScheduledCheck:
 def _next_url(request) -> str:
     """Back where the user came from (the worklist or a patient page)."""
     return safe_next_url(request, reverse("monitoring:worklist"))
-
-
-def _show_errors(form, error: ValidationError) -> None:
-    for field, problems in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, problems)
 
 
 def _url_of_pk(name: str) -> Callable[[int], str]:
@@ -99,7 +99,7 @@ class WorklistView(StaffAccessMixin, View):
             section.next_url = _page_url(request, parameter, section.page + 1, anchor)
 
 
-class ResultAcknowledgeView(StaffAccessMixin, View):
+class ResultAcknowledgeView(StaffAccessMixin, SubmitOnceMixin, View):
     permission_required = ("monitoring.add_acknowledgement",)
     template = "monitoring/result_acknowledge.html"
 
@@ -120,27 +120,27 @@ class ResultAcknowledgeView(StaffAccessMixin, View):
 
     def post(self, request, pk):
         result = result_for(request, pk)
-        form = AcknowledgeForm(request.POST)
-        if form.is_valid():
-            try:
-                result_acknowledge(
-                    result=result,
-                    action=form.cleaned_data["action"],
-                    note=form.cleaned_data["note"],
-                    acknowledged_by=request.user,
-                    now=timezone.now(),
-                )
-            except ValidationError as error:
-                _show_errors(form, error)
-            else:
-                messages.success(
-                    request, f"{result.analyte.name} of {result.patient} acknowledged."
-                )
-                return redirect(_next_url(request))
-        return self._render(request, result, form)
+
+        def save(data) -> str:
+            result_acknowledge(
+                result=result,
+                action=data["action"],
+                note=data["note"],
+                acknowledged_by=request.user,
+                now=timezone.now(),
+            )
+            messages.success(request, f"{result.analyte.name} of {result.patient} acknowledged.")
+            return _next_url(request)
+
+        return self.post_once(
+            request,
+            AcknowledgeForm(request.POST),
+            save=save,
+            invalid=lambda form: self._render(request, result, form),
+        )
 
 
-class CheckActionView(StaffAccessMixin, View):
+class CheckActionView(StaffAccessMixin, SubmitOnceMixin, View):
     permission_required = ("monitoring.add_acknowledgement",)
     """A follow-up note or a waiver: the same page around a different form and service."""
 
@@ -164,22 +164,24 @@ class CheckActionView(StaffAccessMixin, View):
     def get(self, request, pk):
         check = check_for(request, pk)
         record_access(request, check.patient, f"check: {self.title.lower()} form", record=check)
-        return self._render(request, check, self.form_class())
+        return self._render(request, check, self.form_class(opened_version=check_version(check)))
 
     def post(self, request, pk):
         check = check_for(request, pk)
         form = self.form_class(request.POST)
-        if form.is_valid():
-            try:
-                done = self.save(check, form.cleaned_data, request.user)
-            except ValidationError as error:
-                _show_errors(form, error)
-            else:
-                messages.success(request, done)
-                return redirect(_next_url(request))
-        return self._render(request, check, form)
 
-    def save(self, check, data, user) -> str:
+        def save(data) -> str:
+            messages.success(request, self.save(check, data, request.user, form.version_opened_on))
+            return _next_url(request)
+
+        def invalid(form):
+            # After a refusal the page shows the check as it is now, with the others' notes.
+            check.refresh_from_db()
+            return self._render(request, check, form)
+
+        return self.post_once(request, form, save=save, invalid=invalid)
+
+    def save(self, check, data, user, opened_version) -> str:
         raise NotImplementedError
 
 
@@ -188,13 +190,14 @@ class CheckFollowUpView(CheckActionView):
     title = "Follow-up note"
     button = "Save follow-up note"
 
-    def save(self, check, data, user) -> str:
+    def save(self, check, data, user, opened_version) -> str:
         check_follow_up(
             check=check,
             action=data["action"],
             note=data["note"],
             acknowledged_by=user,
             now=timezone.now(),
+            opened_version=opened_version,
         )
         return f"Follow-up note saved on {check} for {check.patient}."
 
@@ -205,6 +208,12 @@ class CheckWaiveView(CheckActionView):
     title = "Waive check"
     button = "Waive this check"
 
-    def save(self, check, data, user) -> str:
-        check_waive(check=check, reason=data["reason"], waived_by=user, now=timezone.now())
+    def save(self, check, data, user, opened_version) -> str:
+        check_waive(
+            check=check,
+            reason=data["reason"],
+            waived_by=user,
+            now=timezone.now(),
+            opened_version=opened_version,
+        )
         return f"{check} waived for {check.patient}."

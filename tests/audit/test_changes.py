@@ -22,6 +22,7 @@ from tests.auth import sign_in
 from tests.builders import platelets, with_course_one
 from tests.builders import report as build_report
 from tests.factories import UserFactory
+from tests.forms import keyed
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +48,7 @@ def test_a_result_correction_is_recorded_with_old_and_new_values_and_no_view_can
 
     response = client_a.post(
         reverse("monitoring:result_correct", args=[result.pk]),
-        {"value": "210", "unit": "10^9/L", "reason": "Misread the printout"},
+        keyed({"value": "210", "unit": "10^9/L", "reason": "Misread the printout"}),
         REMOTE_ADDR=WARD_PC,
     )
 
@@ -83,14 +84,16 @@ def test_creating_a_patient_through_the_screen_is_recorded_with_its_values(
 ):
     client_a.post(
         reverse("patients:create"),
-        {
-            "clinic": clinic_a.pk,
-            "hospital_number": "N123",
-            "given_name": "Nia",
-            "family_name": "New",
-            "date_of_birth": "1991-04-02",
-            "sex": "F",
-        },
+        keyed(
+            {
+                "clinic": clinic_a.pk,
+                "hospital_number": "N123",
+                "given_name": "Nia",
+                "family_name": "New",
+                "date_of_birth": "1991-04-02",
+                "sex": "F",
+            }
+        ),
         REMOTE_ADDR=WARD_PC,
     )
 
@@ -107,7 +110,7 @@ def test_creating_a_patient_through_the_screen_is_recorded_with_its_values(
 def test_adding_and_moving_a_course_are_recorded(client_a, staff_a, patient):
     client_a.post(
         reverse("patients:course_create", args=[patient.pk]),
-        {"first_infusion_date": "2025-02-03", "daily_dose_mg": "12", "status": "given"},
+        keyed({"first_infusion_date": "2025-02-03", "daily_dose_mg": "12", "status": "given"}),
     )
     course = InfusionCourse.objects.get(patient=patient)
     created = the_entry_about(course, Action.CREATE)
@@ -169,7 +172,7 @@ def test_acknowledging_a_result_through_the_screen_is_recorded(client, nurse_a, 
 
     client.post(
         reverse("monitoring:result_acknowledge", args=[result.pk]),
-        {"action": "called_patient", "note": "Admitted to day unit."},
+        keyed({"action": "called_patient", "note": "Admitted to day unit."}),
         REMOTE_ADDR=WARD_PC,
     )
 
@@ -191,7 +194,7 @@ def test_waiving_a_check_through_the_screen_is_recorded_with_old_and_new_values(
 
     client.post(
         reverse("monitoring:check_waive", args=[check.pk]),
-        {"reason": "Done at the district hospital."},
+        keyed({"reason": "Done at the district hospital."}),
         REMOTE_ADDR=WARD_PC,
     )
 

@@ -15,6 +15,7 @@ from monitoring.models import ScheduledCheck
 from tests.auth import sign_in, staff_of
 from tests.builders import platelets, treated_patient
 from tests.factories import PatientFactory, UserFactory
+from tests.forms import keyed
 
 pytestmark = pytest.mark.django_db
 
@@ -188,7 +189,7 @@ def test_a_correction_reads_old_to_new_on_the_patients_trail(
     result = platelets(patient, "45", entered_by=nurse_a, days_ago=1)
     client_lead_a.post(
         reverse("monitoring:result_correct", args=[result.pk]),
-        {"value": "210", "unit": "10^9/L", "reason": "Misread the printout"},
+        keyed({"value": "210", "unit": "10^9/L", "reason": "Misread the printout"}),
     )
 
     rows = client_lead_a.get(trail_of(patient)).context["rows"]

@@ -18,6 +18,7 @@ from portal.calendar_feed import calendar_feed_create
 from portal.plain_words import CALENDAR_SUMMARIES
 from tests.builders import two_courses, with_course_one
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
+from tests.forms import keyed
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,7 @@ CALENDAR = reverse("portal:calendar")
 
 def make_feed(patient_client) -> str:
     """Make a feed through the portal page; the address it shows once, as a path."""
-    patient_client.post(CALENDAR, {"action": "create"})
+    patient_client.post(CALENDAR, keyed({"action": "create"}))
     page = patient_client.get(CALENDAR)
     return urlsplit(page.context["https_url"]).path
 
@@ -104,7 +105,7 @@ def test_a_revoked_feed_is_404(patient_client, patient, clinic_a):
     path = make_feed(patient_client)
     assert Client().get(path).status_code == 200
 
-    patient_client.post(CALENDAR, {"action": "revoke"})
+    patient_client.post(CALENDAR, keyed({"action": "revoke"}))
 
     assert Client().get(path).status_code == 404
     assert patient_client.get(CALENDAR).context["feed"] is None
@@ -126,7 +127,7 @@ def test_an_unknown_address_is_404(client):
 
 
 def test_the_address_is_shown_once_and_only_its_hash_is_kept(patient_client, patient):
-    patient_client.post(CALENDAR, {"action": "create"})
+    patient_client.post(CALENDAR, keyed({"action": "create"}))
     first = patient_client.get(CALENDAR)
     second = patient_client.get(CALENDAR)
 

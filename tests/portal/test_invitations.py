@@ -17,6 +17,7 @@ from patients.models import Patient
 from portal.models import Invitation, secret_hash
 from tests.auth import sign_in
 from tests.factories import PatientFactory, UserFactory
+from tests.forms import keyed
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +36,7 @@ def invitee(clinic_a):
 
 
 def invite(client, patient):
-    response = client.post(invite_url(patient))
+    response = client.post(invite_url(patient), keyed())
     assert response.status_code == 302, response.content.decode()[:2000]
     return link_path(mail.outbox[-1].body)
 
@@ -165,7 +166,7 @@ def test_different_passwords_are_refused_on_the_second_field(client_a, client, i
 def test_a_patient_without_an_email_address_cannot_be_invited(client_a, clinic_a):
     patient = PatientFactory(clinic=clinic_a, email="")
 
-    response = client_a.post(invite_url(patient))
+    response = client_a.post(invite_url(patient), keyed())
 
     assert response.status_code == 200
     assert "“E-mail” field" in response.content.decode()
@@ -173,7 +174,7 @@ def test_a_patient_without_an_email_address_cannot_be_invited(client_a, clinic_a
 
 
 def test_a_patient_who_has_an_account_cannot_be_invited_again(client_a, patient, patient_user):
-    response = client_a.post(invite_url(patient))
+    response = client_a.post(invite_url(patient), keyed())
 
     assert "already has a portal account" in response.content.decode()
     assert not mail.outbox
@@ -182,7 +183,7 @@ def test_a_patient_who_has_an_account_cannot_be_invited_again(client_a, patient,
 def test_an_address_already_used_by_another_account_is_refused(client_a, invitee):
     UserFactory(username="ines@example.org")
 
-    response = client_a.post(invite_url(invitee))
+    response = client_a.post(invite_url(invitee), keyed())
 
     assert "Another account already signs in as" in response.content.decode()
     assert not mail.outbox
@@ -190,7 +191,7 @@ def test_an_address_already_used_by_another_account_is_refused(client_a, invitee
 
 def test_another_clinics_staff_cannot_invite_patient_b(client_a, patient_b):
     assert client_a.get(invite_url(patient_b)).status_code == 404
-    assert client_a.post(invite_url(patient_b)).status_code == 404
+    assert client_a.post(invite_url(patient_b), keyed()).status_code == 404
     assert not Invitation.objects.exists() and not mail.outbox
 
 
@@ -203,7 +204,7 @@ def test_a_nurse_can_invite(client, nurse_a, invitee):
 
 
 def test_a_patient_cannot_reach_the_invite_screen(patient_client, invitee):
-    assert patient_client.post(invite_url(invitee)).status_code == 404
+    assert patient_client.post(invite_url(invitee), keyed()).status_code == 404
     assert not mail.outbox
 
 
@@ -220,6 +221,6 @@ def test_the_patient_page_offers_the_invitation_until_there_is_an_account(
 def test_a_withdrawn_patient_cannot_be_invited(client_a, invitee):
     Patient.objects.filter(pk=invitee.pk).update(status=Patient.Status.WITHDRAWN)
 
-    response = client_a.post(invite_url(invitee))
+    response = client_a.post(invite_url(invitee), keyed())
 
     assert "only patients in monitoring" in response.content.decode()

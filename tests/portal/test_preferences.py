@@ -4,6 +4,8 @@ naming the patient and why."""
 import pytest
 from django.urls import reverse
 
+from tests.forms import keyed
+
 pytestmark = pytest.mark.django_db
 
 REMINDERS = reverse("portal:reminders")
@@ -15,7 +17,7 @@ def test_a_change_of_reminders_is_saved_with_history(patient_client, patient, pa
         "reminder_leads": "7,1",
     }
 
-    response = patient_client.post(REMINDERS, {"reminder_leads": "14,7,1"})  # box unticked
+    response = patient_client.post(REMINDERS, keyed({"reminder_leads": "14,7,1"}))  # box unticked
 
     assert response.status_code == 302
     patient.refresh_from_db()
@@ -31,7 +33,9 @@ def test_a_change_of_reminders_is_saved_with_history(patient_client, patient, pa
 def test_an_unknown_choice_is_refused_and_nothing_changes(patient_client, patient):
     versions = patient.history.count()
 
-    response = patient_client.post(REMINDERS, {"email_reminders": "on", "reminder_leads": "2"})
+    response = patient_client.post(
+        REMINDERS, keyed({"email_reminders": "on", "reminder_leads": "2"})
+    )
 
     assert response.status_code == 200 and response.context["form"].errors["reminder_leads"]
     patient.refresh_from_db()
@@ -41,6 +45,6 @@ def test_an_unknown_choice_is_refused_and_nothing_changes(patient_client, patien
 def test_saving_the_same_choices_adds_no_history(patient_client, patient):
     versions = patient.history.count()
 
-    patient_client.post(REMINDERS, {"email_reminders": "on", "reminder_leads": "7,1"})
+    patient_client.post(REMINDERS, keyed({"email_reminders": "on", "reminder_leads": "7,1"}))
 
     assert patient.history.count() == versions

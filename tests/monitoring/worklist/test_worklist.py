@@ -17,6 +17,7 @@ from patients.models import Patient
 from tests.auth import sign_in
 from tests.builders import nurse_of, platelets, treated_patient
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
+from tests.forms import keyed
 
 pytestmark = pytest.mark.django_db
 
@@ -101,7 +102,9 @@ def test_acknowledging_removes_the_result_and_records_who_when_what_and_why(
 
     response = client_nurse_a.post(
         url,
-        {"action": "called_patient", "note": "Admitted to day unit today.", "next": WORKLIST},
+        keyed(
+            {"action": "called_patient", "note": "Admitted to day unit today.", "next": WORKLIST}
+        ),
         follow=True,
     )
 
@@ -124,7 +127,7 @@ def test_acknowledging_without_a_note_is_refused_on_the_note_field(
     result = platelets(patient, 45, entered_by=nurse_a, days_ago=1)
     url = reverse("monitoring:result_acknowledge", args=[result.pk])
 
-    response = client_nurse_a.post(url, {"action": "called_patient", "note": "   "})
+    response = client_nurse_a.post(url, keyed({"action": "called_patient", "note": "   "}))
 
     assert response.status_code == 200
     assert "Write a note" in " ".join(response.context["form"].errors["note"])
@@ -137,9 +140,9 @@ def test_a_second_acknowledgement_at_the_same_tier_is_refused_with_the_services_
 ):
     result = platelets(patient, 45, entered_by=nurse_a, days_ago=1)
     url = reverse("monitoring:result_acknowledge", args=[result.pk])
-    client_nurse_a.post(url, {"action": "reviewed", "note": "Seen."})
+    client_nurse_a.post(url, keyed({"action": "reviewed", "note": "Seen."}))
 
-    again = client_nurse_a.post(url, {"action": "reviewed", "note": "Seen twice."})
+    again = client_nurse_a.post(url, keyed({"action": "reviewed", "note": "Seen twice."}))
 
     assert "already been acknowledged" in " ".join(again.context["form"].non_field_errors())
     assert Acknowledgement.objects.count() == 1
@@ -150,7 +153,7 @@ def test_only_a_local_next_address_is_followed(client_nurse_a, nurse_a, patient)
     url = reverse("monitoring:result_acknowledge", args=[result.pk])
 
     response = client_nurse_a.post(
-        url, {"action": "reviewed", "note": "Seen.", "next": "https://evil.example/phish"}
+        url, keyed({"action": "reviewed", "note": "Seen.", "next": "https://evil.example/phish"})
     )
 
     assert response["Location"] == WORKLIST
@@ -164,14 +167,16 @@ def test_waiving_needs_a_reason_and_then_the_check_leaves_the_overdue_list(
     assert check.pk in [c.pk for c in listed(client_nurse_a.get(WORKLIST), "overdue")]
     url = reverse("monitoring:check_waive", args=[check.pk])
 
-    refused = client_nurse_a.post(url, {"reason": ""})
+    refused = client_nurse_a.post(url, keyed({"reason": ""}))
 
     assert refused.status_code == 200
     assert "Say why" in " ".join(refused.context["form"].errors["reason"])
     check.refresh_from_db()
     assert check.is_open
 
-    done = client_nurse_a.post(url, {"reason": "Done at the district hospital.", "next": WORKLIST})
+    done = client_nurse_a.post(
+        url, keyed({"reason": "Done at the district hospital.", "next": WORKLIST})
+    )
 
     assert done["Location"] == WORKLIST
     check.refresh_from_db()
@@ -185,8 +190,8 @@ def test_overdue_checks_come_longest_overdue_first_with_their_latest_follow_up(
     patient = treated_patient(clinic_a, days_ago=75, given=True)
     oldest = overdue_of(patient)[0]
     url = reverse("monitoring:check_follow_up", args=[oldest.pk])
-    client_nurse_a.post(url, {"action": "called_patient", "note": "No answer."})
-    client_nurse_a.post(url, {"action": "rebooked", "note": "Booked for Monday."})
+    client_nurse_a.post(url, keyed({"action": "called_patient", "note": "No answer."}))
+    client_nurse_a.post(url, keyed({"action": "rebooked", "note": "Booked for Monday."}))
 
     response = client_nurse_a.get(WORKLIST)
     rows = listed(response, "overdue")
@@ -202,7 +207,7 @@ def test_a_follow_up_note_without_an_action_is_refused(client_nurse_a, clinic_a)
     check = overdue_of(treated_patient(clinic_a, days_ago=75, given=True))[0]
     url = reverse("monitoring:check_follow_up", args=[check.pk])
 
-    response = client_nurse_a.post(url, {"action": "", "note": "Called."})
+    response = client_nurse_a.post(url, keyed({"action": "", "note": "Called."}))
 
     assert "Choose what was done" in " ".join(response.context["form"].errors["action"])
     assert not Acknowledgement.objects.exists()
@@ -275,7 +280,7 @@ def test_a_nurse_of_clinic_b_gets_404_for_clinic_a_and_sees_none_of_its_rows(
         (reverse("monitoring:check_waive", args=[check.pk]), {"reason": "Not ours."}),
     ]:
         assert client.get(url).status_code == 404
-        assert client.post(url, {**data, "note": "Seen."}).status_code == 404
+        assert client.post(url, keyed({**data, "note": "Seen."})).status_code == 404
 
     response = client.get(WORKLIST)
     assert response.status_code == 200
@@ -411,7 +416,8 @@ def test_the_patient_page_offers_acknowledge_and_shows_the_acknowledgement(
     assert acknowledge in client_nurse_a.get(detail).content.decode()
 
     response = client_nurse_a.post(
-        acknowledge, {"action": "repeat_ordered", "note": "Repeat FBC tomorrow.", "next": detail}
+        acknowledge,
+        keyed({"action": "repeat_ordered", "note": "Repeat FBC tomorrow.", "next": detail}),
     )
 
     assert response["Location"] == detail
@@ -439,9 +445,9 @@ def test_the_patient_form_sets_a_named_nurse_of_the_clinic_and_reminders(
         "reminder_leads": "14,7,1",
     }
 
-    refused = client_a.post(reverse("patients:create"), {**data, "named_nurse": nurse_b.pk})
+    refused = client_a.post(reverse("patients:create"), keyed({**data, "named_nurse": nurse_b.pk}))
     assert "named_nurse" in refused.context["form"].errors
-    client_a.post(reverse("patients:create"), data)
+    client_a.post(reverse("patients:create"), keyed(data))
 
     patient = Patient.objects.get(hospital_number="N200")
     assert (patient.named_nurse, patient.email_reminders, patient.reminder_leads) == (
