@@ -63,22 +63,29 @@ class TrailRow:
     address: str
     action: str
     record: str
-    patient: object
-    clinic: object
+    patient: object  # None for configuration
+    clinic: object  # None for configuration every clinic shares
     viewed: str
     changes: list[Change]
+    reason: str = ""  # why, when the change was made with a reason
+
+    @property
+    def is_configuration(self) -> bool:
+        return self.patient is None
 
 
-def trail_rows(subjects) -> list[TrailRow]:
+def trail_rows(subjects, *, shared_zone=UTC) -> list[TrailRow]:
     """One row per EntrySubject (with its entry, actor, content type, clinic and patient
-    loaded), in the same order. Queries: at most one per kind of named foreign key target."""
+    loaded), in the same order. Shared configuration has no clinic: its times are shown in
+    `shared_zone` (the reader's clinic's). Queries: at most one per kind of named foreign key
+    target."""
     names = _target_names(subjects)
-    return [_row(subject, names) for subject in subjects]
+    return [_row(subject, names, shared_zone) for subject in subjects]
 
 
-def _row(subject, names) -> TrailRow:
+def _row(subject, names, shared_zone) -> TrailRow:
     entry = subject.entry
-    zone = subject.clinic.zone
+    zone = subject.clinic.zone if subject.clinic is not None else shared_zone
     local = timezone.localtime(entry.timestamp, zone)
     model = entry.content_type.model_class()
     return TrailRow(
@@ -90,9 +97,15 @@ def _row(subject, names) -> TrailRow:
         record=f"{_kind(model, entry)}: {entry.object_repr}",
         patient=subject.patient,
         clinic=subject.clinic,
-        viewed=(entry.additional_data or {}).get("viewed", ""),
+        viewed=_extra(entry).get("viewed", ""),
         changes=_changes(model, entry.changes or {}, zone, names),
+        reason=_extra(entry).get("reason", ""),
     )
+
+
+def _extra(entry) -> dict:
+    extra = entry.additional_data
+    return extra if isinstance(extra, dict) else {}
 
 
 def _kind(model, entry) -> str:
