@@ -14,12 +14,12 @@ from django.contrib import admin
 from django.db.models import Q
 
 from patients.access import clinics_for
-from patients.admin_scope import ViewOnlyAdmin
+from patients.admin_scope import ScopedChoicesAdmin, ViewOnlyAdmin
 
 LogEntry = get_logentry_model()
 
 
-class ReadOnlyLogEntryAdmin(ViewOnlyAdmin, LogEntryAdmin):
+class ReadOnlyLogEntryAdmin(ScopedChoicesAdmin, ViewOnlyAdmin, LogEntryAdmin):
     list_display = [
         "created",
         "resource_url",
