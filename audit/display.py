@@ -130,7 +130,9 @@ def _changes(model, changes: dict, zone, names) -> list[Change]:
 def _fields_by_name(model) -> dict[str, models.Field]:
     if model is None:
         return {}
-    return {field.name: field for field in model._meta.concrete_fields}
+    return {
+        field.name: field for field in [*model._meta.concrete_fields, *model._meta.many_to_many]
+    }
 
 
 def _label(field, name: str) -> str:
@@ -143,6 +145,8 @@ def _value(field, stored, zone, names) -> str:
     stored = str(stored)
     if field is None:
         return stored
+    if field.many_to_many:
+        return stored  # already names (audit.memberships), not ids
     if field.is_relation:
         target = field.related_model
         label = names.get((target, stored))
@@ -206,7 +210,7 @@ def _target_names(subjects) -> dict[tuple[type, str], str]:
         fields = _fields_by_name(model)
         for name, values in (subject.entry.changes or {}).items():
             field = fields.get(name)
-            if field is None or not field.is_relation or field.related_model not in NAMED_TARGETS:
+            if field is None or field.many_to_many or field.related_model not in NAMED_TARGETS:
                 continue
             wanted[field.related_model].update(
                 str(value) for value in values if value not in (None, "None")

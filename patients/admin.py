@@ -18,6 +18,7 @@ from django.urls import path, reverse
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.roles import Role, role_group_names
+from audit.memberships import clinic_members, clinic_members_record
 from monitoring.models import ScheduledCheck
 
 from .access import clinics_for, staff_users_for
@@ -146,6 +147,13 @@ class ClinicAdmin(ClinicScopedAdmin, SimpleHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def save_related(self, request, form, formsets, change):
+        # The staff and the nurse group are written here, after the clinic's own columns:
+        # their changes are recorded in the audit trail as one entry about the clinic.
+        before = clinic_members(form.instance) if change else clinic_members(Clinic())
+        super().save_related(request, form, formsets, change)
+        clinic_members_record(clinic=form.instance, before=before)
 
     def get_field_queryset(self, db, db_field, request):
         # Staff, nurses and the lead are chosen among the people who already work for the

@@ -6,8 +6,9 @@ import pytest
 from django.urls import reverse
 
 from monitoring.models import Analyte, FlagRule, MonitoringProtocol
-from tests.auth import sign_in
+from tests.auth import sign_in, staff_of
 from tests.builders import lead_of
+from tests.factories import UserFactory
 from tests.test_admin import form_data
 
 pytestmark = pytest.mark.django_db
@@ -135,3 +136,20 @@ def test_a_clinics_settings_change_is_shown_to_its_leads_and_not_another_clinics
     # Nor in the admin's own list of entries.
     listing = client.get(reverse("admin:auditlog_logentry_changelist")).content.decode()
     assert "Clinic A" not in listing
+
+
+def test_a_change_to_a_clinics_nurse_group_is_shown_with_the_members_before_and_after(
+    client, clinic_a, admin_lead_a, lead_b
+):
+    nurse = staff_of(clinic_a, UserFactory(username="nora", first_name="Nora", last_name="Nurse"))
+    sign_in(client, admin_lead_a)
+    url = reverse("admin:patients_clinic_change", args=[clinic_a.pk])
+    data = form_data(client.get(url))
+    data["nurses"] = [nurse.pk]
+    assert client.post(url, data).status_code == 302
+
+    rows = configuration_rows(client, admin_lead_a)
+    row = next(row for row in rows if "Nurses" in changed(row))
+    assert changed(row) == {"Nurses": ("—", "Nora Nurse")}
+    assert row.clinic == clinic_a and row.who == "Lea Lead"
+    assert not [row for row in configuration_rows(client, lead_b) if "Nurses" in changed(row)]
