@@ -63,22 +63,29 @@ class TrailRow:
     address: str
     action: str
     record: str
-    patient: object
-    clinic: object
+    patient: object  # None for configuration
+    clinic: object  # None for configuration every clinic shares
     viewed: str
     changes: list[Change]
+    reason: str = ""  # why, when the change was made with a reason
+
+    @property
+    def is_configuration(self) -> bool:
+        return self.patient is None
 
 
-def trail_rows(subjects) -> list[TrailRow]:
+def trail_rows(subjects, *, shared_zone=UTC) -> list[TrailRow]:
     """One row per EntrySubject (with its entry, actor, content type, clinic and patient
-    loaded), in the same order. Queries: at most one per kind of named foreign key target."""
+    loaded), in the same order. Shared configuration has no clinic: its times are shown in
+    `shared_zone` (the reader's clinic's). Queries: at most one per kind of named foreign key
+    target."""
     names = _target_names(subjects)
-    return [_row(subject, names) for subject in subjects]
+    return [_row(subject, names, shared_zone) for subject in subjects]
 
 
-def _row(subject, names) -> TrailRow:
+def _row(subject, names, shared_zone) -> TrailRow:
     entry = subject.entry
-    zone = subject.clinic.zone
+    zone = subject.clinic.zone if subject.clinic is not None else shared_zone
     local = timezone.localtime(entry.timestamp, zone)
     model = entry.content_type.model_class()
     return TrailRow(
@@ -90,9 +97,15 @@ def _row(subject, names) -> TrailRow:
         record=f"{_kind(model, entry)}: {entry.object_repr}",
         patient=subject.patient,
         clinic=subject.clinic,
-        viewed=(entry.additional_data or {}).get("viewed", ""),
+        viewed=_extra(entry).get("viewed", ""),
         changes=_changes(model, entry.changes or {}, zone, names),
+        reason=_extra(entry).get("reason", ""),
     )
+
+
+def _extra(entry) -> dict:
+    extra = entry.additional_data
+    return extra if isinstance(extra, dict) else {}
 
 
 def _kind(model, entry) -> str:
@@ -117,7 +130,9 @@ def _changes(model, changes: dict, zone, names) -> list[Change]:
 def _fields_by_name(model) -> dict[str, models.Field]:
     if model is None:
         return {}
-    return {field.name: field for field in model._meta.concrete_fields}
+    return {
+        field.name: field for field in [*model._meta.concrete_fields, *model._meta.many_to_many]
+    }
 
 
 def _label(field, name: str) -> str:
@@ -130,6 +145,8 @@ def _value(field, stored, zone, names) -> str:
     stored = str(stored)
     if field is None:
         return stored
+    if field.many_to_many:
+        return stored  # already names (audit.memberships), not ids
     if field.is_relation:
         target = field.related_model
         label = names.get((target, stored))
@@ -193,7 +210,7 @@ def _target_names(subjects) -> dict[tuple[type, str], str]:
         fields = _fields_by_name(model)
         for name, values in (subject.entry.changes or {}).items():
             field = fields.get(name)
-            if field is None or not field.is_relation or field.related_model not in NAMED_TARGETS:
+            if field is None or field.many_to_many or field.related_model not in NAMED_TARGETS:
                 continue
             wanted[field.related_model].update(
                 str(value) for value in values if value not in (None, "None")

@@ -19,7 +19,7 @@ from django.db.models.signals import pre_save
 from django.utils.encoding import smart_str
 
 from audit.models import EntrySubject
-from audit.registry import clinic_ids_of, patient_id_of
+from audit.registry import subjects_of
 
 
 class AuditTrailImmutable(PermissionDenied):
@@ -56,17 +56,16 @@ def entries_store(entries: Sequence, instances: Sequence[Model]) -> None:
 
 
 def subjects_store(entries: Sequence, instances: Sequence[Model]) -> None:
-    """Link stored entries to the patient and clinic of the instance each one is about."""
-    patient_ids = [patient_id_of(instance) for instance in instances]
-    clinics = clinic_ids_of(instances, patient_ids)
+    """Link stored entries to the patient and clinic of the instance each one is about (for
+    configuration: its clinic, or none when shared)."""
     EntrySubject.objects.bulk_create(
         EntrySubject(
             entry=entry,
-            clinic_id=clinics[patient_id],
+            clinic_id=clinic_id,
             patient_id=patient_id,
             timestamp=entry.timestamp,
         )
-        for entry, patient_id in zip(entries, patient_ids, strict=True)
+        for entry, (clinic_id, patient_id) in zip(entries, subjects_of(instances), strict=True)
     )
 
 

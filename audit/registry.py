@@ -4,6 +4,11 @@ Each audited model is registered with django-auditlog (its saves log CREATE and 
 with old and new values) and says how to reach the patient it belongs to, so every entry can be
 linked to a patient and a clinic (audit.models.EntrySubject).
 
+Configuration (CONFIGURATION_RECORDS: clinic settings, protocols and their items, analytes,
+flag rules) belongs to no patient: its entries are linked to the clinic it configures, or to no
+clinic when it is shared by every clinic. A lead reads their own clinics' entries and the shared
+ones, never another clinic's.
+
 To follow another model (the portal's, say), add an AuditedRecord to AUDITED_RECORDS: the model's
 label, how to get its patient's id, and any fields too noisy to record. Writes that bypass
 save() (queryset update, bulk_create) must go through audit.bulk to be recorded.
@@ -11,7 +16,7 @@ save() (queryset update, bulk_create) must go through audit.bulk to be recorded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from operator import attrgetter
@@ -31,6 +36,18 @@ class AuditedRecord:
     model: str  # "app_label.ModelName"
     patient_id: Callable[[Model], int | None]
     exclude_fields: tuple[str, ...] = TIMESTAMPS
+
+
+@dataclass(frozen=True)
+class ConfigurationRecord:
+    model: str  # "app_label.ModelName"
+    # The clinic the configuration belongs to, or None when every clinic shares it.
+    clinic_id: Callable[[Model], int | None]
+    exclude_fields: tuple[str, ...] = TIMESTAMPS
+
+
+def _shared(instance) -> None:
+    return None
 
 
 def _acknowledged_patient_id(acknowledgement) -> int | None:
@@ -66,9 +83,23 @@ AUDITED_RECORDS: list[AuditedRecord] = [
 ]
 
 
+CONFIGURATION_RECORDS: list[ConfigurationRecord] = [
+    # The clinic's own settings: alert deadlines, quiet hours, its lead, its date format...
+    ConfigurationRecord("patients.Clinic", attrgetter("pk")),
+    # Shared by every clinic: one catalogue of analytes, one set of flag rules and protocols.
+    ConfigurationRecord("monitoring.MonitoringProtocol", _shared),
+    ConfigurationRecord("monitoring.ProtocolItem", _shared),
+    ConfigurationRecord("monitoring.Analyte", _shared),
+    ConfigurationRecord("monitoring.FlagRule", _shared),
+]
+
+
 @cache
-def _records_by_model() -> dict[type[Model], AuditedRecord]:
-    return {apps.get_model(record.model): record for record in AUDITED_RECORDS}
+def _records_by_model() -> dict[type[Model], AuditedRecord | ConfigurationRecord]:
+    return {
+        apps.get_model(record.model): record
+        for record in [*AUDITED_RECORDS, *CONFIGURATION_RECORDS]
+    }
 
 
 def audited_models_register() -> None:
@@ -76,6 +107,11 @@ def audited_models_register() -> None:
     for model, record in _records_by_model().items():
         if not auditlog.contains(model):
             auditlog.register(model, exclude_fields=[*record.exclude_fields, *_not_columns(model)])
+        if not hasattr(model, "get_additional_data"):
+            # django-auditlog stores what this returns with each entry it writes from a save:
+            # the reason the services give django-simple-history (`_change_reason`), so the
+            # trail says why as well as who and what.
+            model.get_additional_data = _change_reason
 
 
 def _not_columns(model: type[Model]) -> list[str]:
@@ -85,10 +121,39 @@ def _not_columns(model: type[Model]) -> list[str]:
     return [model._meta.pk.name, *reverse]
 
 
-def patient_id_of(instance: Model) -> int:
+def _change_reason(instance) -> dict | None:
+    reason = getattr(instance, "_change_reason", None)
+    return {"reason": str(reason)} if reason else None
+
+
+def _record_of(instance: Model) -> AuditedRecord | ConfigurationRecord:
     record = _records_by_model().get(instance._meta.concrete_model)
     if record is None:
         raise LookupError(f"{instance._meta.label} is not an audited record.")
+    return record
+
+
+def subjects_of(instances: Sequence[Model]) -> list[tuple[int | None, int | None]]:
+    """(clinic id, patient id) for each instance: a patient's record is linked to the patient
+    and their clinic, configuration to its clinic (None when shared) and no patient."""
+    records = [_record_of(instance) for instance in instances]
+    patient_ids = [
+        patient_id_of(instance) if isinstance(record, AuditedRecord) else None
+        for instance, record in zip(instances, records, strict=True)
+    ]
+    clinics = clinic_ids_of(instances, [pk for pk in patient_ids if pk is not None])
+    return [
+        (clinics[patient_id], patient_id)
+        if patient_id is not None
+        else (record.clinic_id(instance), None)
+        for instance, record, patient_id in zip(instances, records, patient_ids, strict=True)
+    ]
+
+
+def patient_id_of(instance: Model) -> int:
+    record = _record_of(instance)
+    if not isinstance(record, AuditedRecord):
+        raise LookupError(f"{instance._meta.label} is configuration, not a patient's record.")
     patient_id = record.patient_id(instance)
     if patient_id is None:
         raise LookupError(f"{instance._meta.label} {instance.pk} belongs to no patient.")

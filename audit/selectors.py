@@ -1,5 +1,8 @@
 """Reading the trail for a clinic lead: one clinic's (or one patient's) entries, newest first.
 
+The whole trail also holds the configuration entries a lead may read: their own clinics'
+settings, and the configuration every clinic shares (entries with no clinic).
+
 Pages are cut by position (keyset), not by offset: "older than this entry" is an index range
 scan on (clinic, timestamp) however long the trail grows, and needs no COUNT of the whole
 trail. A page is one query, with the entry, its actor and content type, the clinic and the
@@ -65,12 +68,16 @@ def trail_page(
     before: Position | None = None,
     size: int = PAGE_SIZE,
 ) -> TrailPage:
-    """The newest `size` entries about `clinics`' patients (or `patient` alone) that match
-    `filters`, older than `before`. `clinics` is a list of Clinic: their time zones turn the
-    date range into instants."""
-    subjects = EntrySubject.objects.filter(clinic__in=[clinic.pk for clinic in clinics])
+    """The newest `size` entries about `clinics`' patients and configuration, with the shared
+    configuration's (or about `patient` alone), that match `filters`, older than `before`.
+    `clinics` is a list of Clinic: their time zones turn the date range into instants."""
+    ours = Q(clinic__in=[clinic.pk for clinic in clinics])
     if patient is not None:
-        subjects = subjects.filter(patient=patient)
+        subjects = EntrySubject.objects.filter(ours, patient=patient)
+    elif clinics:
+        subjects = EntrySubject.objects.filter(ours | Q(clinic__isnull=True))
+    else:
+        subjects = EntrySubject.objects.none()
     if filters.hospital_number:
         subjects = subjects.filter(patient__hospital_number=filters.hospital_number)
     if filters.actor:
@@ -98,10 +105,11 @@ def trail_page(
 
 def _within_dates(clinics, date_from: date | None, date_to: date | None) -> Q:
     """Entries whose clinic-local date is within the range: a day starts and ends at local
-    midnight in each clinic's own zone (a 23- or 25-hour day when the clocks change)."""
+    midnight in each clinic's own zone (a 23- or 25-hour day when the clocks change). Shared
+    configuration's entries count when they are within the range in any of the clinics."""
     within = Q(pk__in=[])
     for clinic in clinics:
-        here = Q(clinic=clinic)
+        here = Q(clinic=clinic) | Q(clinic__isnull=True)
         if date_from:
             here &= Q(timestamp__gte=datetime.combine(date_from, time(), tzinfo=clinic.zone))
         if date_to:

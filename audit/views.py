@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from django.contrib.auth import get_user_model
 from django.shortcuts import render
 from django.views import View
@@ -14,7 +16,8 @@ from patients.access import StaffAccessMixin, clinics_for, patient_for
 
 
 class TrailView(StaffAccessMixin, View):
-    """Every entry about the patients of the lead's clinics."""
+    """Every entry about the patients and the configuration of the lead's clinics, and about
+    the configuration all clinics share."""
 
     permission_required = ("auditlog.view_logentry",)
 
@@ -46,7 +49,7 @@ def _trail_response(request, *, patient):
             filters=filters,
             before=Position.decode(request.GET.get("before", "")),
         )
-        rows = trail_rows(page.subjects)
+        rows = trail_rows(page.subjects, shared_zone=clinics[0].zone if clinics else UTC)
     context = {
         "form": form,
         "patient": patient,

@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from simple_history.admin import SimpleHistoryAdmin
 
 from patients.admin import REASON, ReasonForChangeAdmin, ReasonForChangeForm, ServiceWriteAdmin
-from patients.admin_scope import ClinicScopedAdmin, ViewOnlyAdmin
+from patients.admin_scope import ClinicScopedAdmin, ScopedChoicesAdmin, ViewOnlyAdmin
 
 from .models import (
     Acknowledgement,
@@ -34,7 +34,7 @@ class ProtocolItemInline(admin.StackedInline):
 
 
 @admin.register(MonitoringProtocol)
-class MonitoringProtocolAdmin(ServiceWriteAdmin, SimpleHistoryAdmin):
+class MonitoringProtocolAdmin(ScopedChoicesAdmin, ServiceWriteAdmin, SimpleHistoryAdmin):
     """A protocol and its items are stored by one call to protocol_replan, which keeps who and
     why in their history and queues the re-planning of every patient who follows the protocol
     on a worker: a programme's schedules are too many to re-plan inside this request."""
@@ -98,13 +98,13 @@ class ScheduledCheckAdmin(ClinicScopedAdmin, ViewOnlyAdmin, admin.ModelAdmin):
 
 
 @admin.register(Analyte)
-class AnalyteAdmin(ReasonForChangeAdmin):
+class AnalyteAdmin(ScopedChoicesAdmin, ReasonForChangeAdmin):
     list_display = ["name", "code", "loinc", "panel", "canonical_unit", "plausible_max"]
     list_filter = ["panel"]
 
 
 @admin.register(FlagRule)
-class FlagRuleAdmin(ReasonForChangeAdmin):
+class FlagRuleAdmin(ScopedChoicesAdmin, ReasonForChangeAdmin):
     """Clinic leads tune the rules here. A change applies to results recorded from then on;
     results already flagged keep the flag they were given, with its reasons."""
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import logging
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 
 from accounts.client_address import client_address
@@ -38,6 +39,34 @@ def patients_for(user) -> QuerySet[Patient]:
     if user.is_superuser:
         return Patient.objects.all()
     return Patient.objects.filter(clinic__in=clinics_for(user))
+
+
+def users_for(user) -> QuerySet:
+    """The accounts a member of staff may see named: the staff, nurses and leads of their
+    clinics, and the portal accounts of their clinics' patients (now, or linked at any time
+    in a record's history). Never another clinic's people."""
+    users = get_user_model().objects.all()
+    if user.is_superuser:
+        return users
+    clinics = clinics_for(user)
+    portal_accounts = (
+        Patient.history.filter(clinic__in=clinics, user__isnull=False).values("user_id").distinct()
+    )
+    return users.filter(
+        Q(pk__in=Clinic.staff.through.objects.filter(clinic__in=clinics).values("user_id"))
+        | Q(pk__in=Clinic.nurses.through.objects.filter(clinic__in=clinics).values("user_id"))
+        | Q(pk__in=clinics.exclude(lead=None).values("lead_id"))
+        | Q(pk__in=portal_accounts)
+    )
+
+
+def staff_users_for(user) -> QuerySet:
+    """The staff of the user's clinics: whom a lead may name as staff, nurse or lead."""
+    users = get_user_model().objects.all()
+    if user.is_superuser:
+        return users
+    members = Clinic.staff.through.objects.filter(clinic__in=clinics_for(user))
+    return users.filter(pk__in=members.values("user_id"))
 
 
 def access_refused(request, what: str) -> None:

@@ -7,17 +7,33 @@ admin is validated, recorded and re-planned exactly as one made on a screen.
 """
 
 from django import forms
-from django.contrib import admin
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.db.models import Q
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from simple_history.admin import SimpleHistoryAdmin
 
+from accounts.roles import Role, role_group_names
+from audit.memberships import clinic_members, clinic_members_record
 from monitoring.models import ScheduledCheck
 from submissions.forms import VERSION_FIELD, OpenedVersionMixin
 from submissions.versions import StaleEdit
 
+from .access import clinics_for, staff_users_for
 from .admin_scope import ClinicScopedAdmin
 from .models import Clinic, InfusionCourse, Patient
-from .services import course_add, course_update, patient_create, patient_update
+from .services import (
+    course_add,
+    course_update,
+    patient_create,
+    patient_move,
+    patient_update,
+    portal_account_refusal,
+)
 
 REASON = "reason_for_change"
 
@@ -142,6 +158,21 @@ class ClinicAdmin(ClinicScopedAdmin, SimpleHistoryAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def save_related(self, request, form, formsets, change):
+        # The staff and the nurse group are written here, after the clinic's own columns:
+        # their changes are recorded in the audit trail as one entry about the clinic.
+        before = clinic_members(form.instance) if change else clinic_members(Clinic())
+        super().save_related(request, form, formsets, change)
+        clinic_members_record(clinic=form.instance, before=before)
+
+    def get_field_queryset(self, db, db_field, request):
+        # Staff, nurses and the lead are chosen among the people who already work for the
+        # lead's clinics: never another clinic's staff, never a patient's portal account.
+        queryset = super().get_field_queryset(db, db_field, request)
+        if db_field.name in ("staff", "nurses", "lead") and not request.user.is_superuser:
+            return queryset.filter(pk__in=staff_users_for(request.user).values("pk"))
+        return queryset
+
 
 class CourseInline(admin.TabularInline):
     model = InfusionCourse
@@ -174,10 +205,50 @@ class ScheduleInline(admin.TabularInline):
         return check.status_on(check.patient.clinic.today()).label
 
 
+class PatientAdminForm(VersionedReasonForm):
+    """A portal sign-in is offered and accepted only when it is a patient's own account that
+    opens no other record; the service checks the same rule again under its lock."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        account = self.fields.get("user")
+        if account is not None:
+            others = Patient.objects.exclude(pk=self.instance.pk).exclude(user=None)
+            account.queryset = account.queryset.filter(
+                groups__name__in=role_group_names(Role.PATIENT)
+            ).exclude(pk__in=others.values("user_id"))
+
+    def clean_user(self):
+        user = self.cleaned_data.get("user")
+        if user is not None:
+            refusal = portal_account_refusal(user=user, patient=self.instance)
+            if refusal:
+                raise ValidationError(refusal)
+        return user
+
+
+class PatientMoveForm(forms.Form):
+    clinic = forms.ModelChoiceField(queryset=Clinic.objects.none(), label="Move to")
+    reason = forms.CharField(
+        max_length=255, help_text="Kept in the record's history and the audit trail."
+    )
+
+    def __init__(self, *args, patient: Patient, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["clinic"].queryset = Clinic.objects.exclude(pk=patient.clinic_id)
+
+    def show_refusal(self, refusal: ValidationError) -> None:
+        if not hasattr(refusal, "error_dict"):
+            self.add_error(None, refusal)
+            return
+        for name, errors in refusal.error_dict.items():
+            self.add_error(name if name in self.fields else None, errors)
+
+
 @admin.register(Patient)
 class PatientAdmin(ClinicScopedAdmin, ReasonForChangeAdmin):
-    form = VersionedReasonForm
     clinic_paths = ("clinic",)
+    form = PatientAdminForm
     list_display = ["hospital_number", "family_name", "given_name", "clinic", "status", "protocol"]
     list_filter = ["clinic", "status", "protocol"]
     search_fields = ["hospital_number", "family_name", "given_name"]
@@ -198,6 +269,62 @@ class PatientAdmin(ClinicScopedAdmin, ReasonForChangeAdmin):
 
     def get_fields(self, request, obj=None):
         return self.add_fields if obj is None else super().get_fields(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        # Moving a patient to another clinic is not an edit: an administrator does it on its
+        # own page (move_view), with a reason, through patient_move.
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "clinic"] if obj is not None else fields
+
+    def get_field_queryset(self, db, db_field, request):
+        queryset = super().get_field_queryset(db, db_field, request)
+        if db_field.name == "named_nurse":
+            # Nurses of the clinics the user sees; the model refuses one of another clinic.
+            if queryset is None:
+                queryset = db_field.related_model._default_manager.using(db)
+            nurses = Q(nursing_clinics__in=clinics_for(request.user))
+            return queryset.filter(pk__in=queryset.model.objects.filter(nurses).values("pk"))
+        return queryset
+
+    def get_urls(self):
+        move = path(
+            "<path:object_id>/move/",
+            self.admin_site.admin_view(self.move_view),
+            name="patients_patient_move",
+        )
+        return [move, *super().get_urls()]
+
+    def move_view(self, request, object_id):
+        """Move a patient to another clinic: superusers only, with a reason."""
+        if not request.user.is_superuser:
+            raise PermissionDenied("Only an administrator may move a patient to another clinic.")
+        patient = self.get_object(request, unquote(object_id))
+        if patient is None:
+            raise Http404("No such patient.")
+        form = PatientMoveForm(request.POST or None, patient=patient)
+        if request.method == "POST" and form.is_valid():
+            try:
+                patient_move(
+                    patient=patient,
+                    clinic=form.cleaned_data["clinic"],
+                    reason=form.cleaned_data["reason"],
+                    moved_by=request.user,
+                )
+            except ValidationError as refusal:
+                form.show_refusal(refusal)
+            else:
+                self.message_user(
+                    request, f"{patient} moved to {form.cleaned_data['clinic']}.", messages.SUCCESS
+                )
+                return redirect(reverse("admin:patients_patient_change", args=[patient.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Move {patient} to another clinic",
+            "form": form,
+            "original": patient,
+            "opts": self.opts,
+        }
+        return TemplateResponse(request, "admin/patients/patient/move.html", context)
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from accounts.roles import Role, is_staff_member, role_group_names
 from monitoring.models import MonitoringProtocol
 from monitoring.schedule.services import schedule_reconcile
 from submissions.versions import field_differences, version_check
@@ -80,9 +81,18 @@ def patient_update(
 ) -> Patient:
     """Change a patient's details; the old version stays in the history with who and why.
     `opened_version` is the version the edit form was opened on: a newer one is refused
-    (StaleEdit) rather than overwritten."""
+    (StaleEdit) rather than overwritten. A change of clinic is not an edit: it goes through
+    patient_move."""
     if not reason.strip():
         raise ValueError("A change to a patient's record needs a reason.")
+    if "clinic" in fields and fields["clinic"] != patient.clinic:
+        raise ValidationError(
+            {"clinic": "A patient moves to another clinic only through patient_move."}
+        )
+    if fields.get("user") is not None:
+        refusal = portal_account_refusal(user=fields["user"], patient=patient)
+        if refusal:
+            raise ValidationError({"user": refusal})
     with transaction.atomic():
         stored = Patient.objects.select_for_update(of=("self",)).get(pk=patient.pk)
         version_check(
@@ -97,6 +107,51 @@ def patient_update(
         patient.full_clean()
         patient._history_user = changed_by
         patient._change_reason = reason
+        patient.save()
+        schedule_reconcile(patient=patient)
+    return patient
+
+
+def portal_account_refusal(*, user, patient: Patient) -> str:
+    """Why `user` cannot be `patient`'s portal sign-in, or "" when it can. A portal account is
+    the patient's own: it holds the patient role and no staff role, and opens no other record
+    (a staff account linked to a record would open it in the portal)."""
+    if not user.groups.filter(name__in=role_group_names(Role.PATIENT)).exists():
+        return "Choose an account with the patient role: this one is not a patient's."
+    if is_staff_member(user):
+        return "Choose a patient's own account: this one belongs to a member of staff."
+    if Patient.objects.filter(user=user).exclude(pk=patient.pk).exists():
+        return "This account already opens another patient's record."
+    return ""
+
+
+def patient_move(*, patient: Patient, clinic: Clinic, reason: str, moved_by) -> Patient:
+    """Move a patient to another clinic: administrators only, with a reason kept in the
+    record's history and the audit trail. A named nurse who is not one of the new clinic's
+    nurses is cleared (the new clinic's nurse group is alerted until it names one), and the
+    schedule is re-planned in the new clinic's calendar."""
+    if moved_by is None or not moved_by.is_superuser:
+        raise PermissionDenied("Only an administrator may move a patient to another clinic.")
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the patient is moving to another clinic."})
+    with transaction.atomic():
+        patient = Patient.objects.select_for_update(of=("self",)).get(pk=patient.pk)
+        old_clinic = patient.clinic
+        if clinic.pk == old_clinic.pk:
+            raise ValidationError({"clinic": f"The patient is already in {clinic}."})
+        clash = Patient.objects.filter(
+            clinic=clinic, hospital_number__iexact=patient.hospital_number
+        )
+        if clash.exists():
+            raise ValidationError(
+                {"clinic": f"{clinic} already has a patient with this hospital number."}
+            )
+        patient.clinic = clinic
+        if patient.named_nurse_id and not clinic.nurses.filter(pk=patient.named_nurse_id).exists():
+            patient.named_nurse = None
+        patient.full_clean()
+        patient._history_user = moved_by
+        patient._change_reason = f"Moved from {old_clinic} to {clinic}: {reason.strip()}"
         patient.save()
         schedule_reconcile(patient=patient)
     return patient
