@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from monitoring.domain.input_rules import hospital_number_clean
 from monitoring.models import MonitoringProtocol
 from monitoring.schedule.services import schedule_reconcile
 
@@ -33,7 +34,7 @@ def patient_create(
 ) -> Patient:
     patient = Patient(
         clinic=clinic,
-        hospital_number=hospital_number.strip(),
+        hospital_number=hospital_number_clean(hospital_number),
         given_name=given_name.strip(),
         family_name=family_name.strip(),
         date_of_birth=date_of_birth,
@@ -48,8 +49,27 @@ def patient_create(
         patient.protocol = protocol
     patient.full_clean()
     patient._history_user = created_by
-    patient.save()
+    _save_holding_the_number(patient)
     return patient
+
+
+def _save_holding_the_number(patient: Patient) -> None:
+    """Save; when another save took the same hospital number since full_clean() looked, the
+    database's constraint refuses it and this says so as clean() would have."""
+    try:
+        with transaction.atomic():
+            patient.save()
+    except IntegrityError:
+        if (
+            not Patient.objects.filter(
+                clinic_id=patient.clinic_id, hospital_number_key=patient.hospital_number_key
+            )
+            .exclude(pk=patient.pk)
+            .exists()
+        ):
+            raise
+        patient.clean()  # raises the hospital number's field error, naming the record
+        raise
 
 
 def patient_update(*, patient: Patient, reason: str, changed_by=None, **fields) -> Patient:
@@ -62,7 +82,7 @@ def patient_update(*, patient: Patient, reason: str, changed_by=None, **fields) 
         patient.full_clean()
         patient._history_user = changed_by
         patient._change_reason = reason
-        patient.save()
+        _save_holding_the_number(patient)
         schedule_reconcile(patient=patient)
     return patient
 

@@ -25,6 +25,7 @@ from monitoring.domain.csv_reading import (
     row_cells,
     sha256_of,
 )
+from monitoring.domain.input_rules import hospital_number_key
 from monitoring.domain.measurements import MeasurementError
 from monitoring.models import Analyte, LabReport, LabResult, Panel, ResultImport
 from monitoring.results.entry import (
@@ -183,10 +184,12 @@ def _check_rows(clinic, columns, lines, today) -> list[PreviewRow]:
     """Every row checked on its own, then against the other rows and the stored results.
     Three queries: patients, analytes, stored results."""
     cells_by_row = [(number, row_cells(columns, cells)) for number, cells in lines]
-    numbers = {cells["hospital_number"] for _, cells in cells_by_row if cells}
+    # By the canonical key, as the staff form and the admin compare them: "demo0001" in a
+    # lab's file is the patient recorded as "DEMO0001".
+    keys = {hospital_number_key(cells["hospital_number"]) for _, cells in cells_by_row if cells}
     patients = {
-        p.hospital_number: p
-        for p in Patient.objects.filter(clinic=clinic, hospital_number__in=numbers)
+        p.hospital_number_key: p
+        for p in Patient.objects.filter(clinic=clinic, hospital_number_key__in=keys)
     }
     analytes = _analyte_index()
     rows = [
@@ -238,7 +241,7 @@ def _patient(row: PreviewRow, clinic: Clinic, patients: dict[str, Patient]) -> P
     if not row.hospital_number:
         row.add_problem("hospital_number", "Enter the patient's hospital number.")
         return None
-    patient = patients.get(row.hospital_number)
+    patient = patients.get(hospital_number_key(row.hospital_number))
     if patient is None:
         row.add_problem(
             "hospital_number",
