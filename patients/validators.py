@@ -18,6 +18,7 @@ from monitoring.domain.input_rules import (
 # Length limits of the free text that has no other limit: a note or a reason is a paragraph,
 # not a document.
 NOTE_MAX_LENGTH = 2000
+REASON_MAX_LENGTH = 500  # why a result was corrected or entered in error
 LONG_TEXT_MAX_LENGTH = 10000  # clinic instructions, protocol descriptions and rationales
 
 
@@ -71,3 +72,22 @@ MULTI_LINE_TEXT = [multi_line, no_formula]
 def note_rules(limit: int = NOTE_MAX_LENGTH) -> list:
     """A model TextField's validators: Django checks a TextField's max_length only in forms."""
     return [MaxLengthValidator(limit), *MULTI_LINE_TEXT]
+
+
+def text_problems(**fields: tuple[str, int, bool]) -> dict[str, str]:
+    """For services that take free text without a model's full_clean: name=(text, most
+    characters, multi-line) in, the first problem of each field out (empty when all pass)."""
+    problems: dict[str, str] = {}
+    for name, (text, limit, is_multi_line) in fields.items():
+        rules = [
+            MaxLengthValidator(limit),
+            multi_line if is_multi_line else single_line,
+            no_formula,
+        ]
+        for rule in rules:
+            try:
+                rule(text)
+            except ValidationError as error:
+                problems[name] = " ".join(error.messages)
+                break
+    return problems

@@ -13,6 +13,7 @@ from django.contrib.auth.password_validation import (
 
 from monitoring.alerts.symptom_reports import DETAILS_MAX_LENGTH
 from monitoring.domain import symptoms
+from patients.form_fields import free_text
 from patients.models import Patient
 
 
@@ -73,12 +74,15 @@ class SymptomReportForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": "Choose at least one."},
     )
-    details = forms.CharField(
-        label="Tell us more (optional, unless you chose “something else”)",
-        required=False,
-        max_length=DETAILS_MAX_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="When it started, and anything that makes it better or worse.",
+    details = free_text(
+        forms.CharField(
+            label="Tell us more (optional, unless you chose “something else”)",
+            required=False,
+            max_length=DETAILS_MAX_LENGTH,
+            widget=forms.Textarea(attrs={"rows": 4}),
+            help_text="When it started, and anything that makes it better or worse.",
+        ),
+        multi_line=True,
     )
     # One key per form shown, so a double click sends one report.
     submission_key = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)

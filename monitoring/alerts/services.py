@@ -24,6 +24,7 @@ from monitoring.models import (
 )
 from monitoring.outbox.store import notification_row, notifications_store
 from patients.models import Patient
+from patients.validators import NOTE_MAX_LENGTH, text_problems
 
 Kind = Notification.Kind
 Delivery = Notification.Delivery
@@ -135,6 +136,8 @@ def check_waive(*, check: ScheduledCheck, reason: str, waived_by, now: datetime)
     reported), keeping who, when and why on the check."""
     if not reason.strip():
         raise ValidationError({"reason": "Say why the check is waived."})
+    if problems := text_problems(reason=(reason, NOTE_MAX_LENGTH, True)):
+        raise ValidationError(problems)
     with transaction.atomic():
         updated = update_recorded(
             ScheduledCheck.objects.open().filter(pk=check.pk),
@@ -155,4 +158,5 @@ def _ack_problems(action: str, note: str) -> dict[str, str]:
         problems["action"] = "Choose what was done."
     if not note.strip():
         problems["note"] = "Write a note: what you did and what happens next."
+    problems.update(text_problems(note=(note, NOTE_MAX_LENGTH, True)))
     return problems

@@ -31,6 +31,7 @@ class ImportUploadView(StaffAccessMixin, View):
             content=upload.read(),
             file_name=upload.name,
             uploaded_by=request.user,
+            date_order=form.cleaned_data["date_order"],
         )
         if staged is None:
             return render(request, self.template, {"form": form, "preview": preview})
@@ -47,9 +48,7 @@ class ImportPreviewView(StaffAccessMixin, View):
 
     def get(self, request, pk):
         staged = self._staged(request, pk)
-        preview = csv_import.import_read(
-            clinic=staged.clinic, content=staged.content.encode(), file_name=staged.file_name
-        )
+        preview = _preview(staged)
         return render(request, self.template, {"staged": staged, "preview": preview})
 
     def post(self, request, pk):
@@ -57,9 +56,7 @@ class ImportPreviewView(StaffAccessMixin, View):
         try:
             outcome = csv_import.import_apply(result_import=staged, imported_by=request.user)
         except csv_import.ImportRejected as rejected:
-            preview = csv_import.import_read(
-                clinic=staged.clinic, content=staged.content.encode(), file_name=staged.file_name
-            )
+            preview = _preview(staged)
             messages.error(request, f"Nothing was imported: {len(rejected.problems)} problem(s).")
             return render(request, self.template, {"staged": staged, "preview": preview})
         messages.success(
@@ -68,3 +65,12 @@ class ImportPreviewView(StaffAccessMixin, View):
             f"({outcome.skipped} already recorded, skipped).",
         )
         return redirect("patients:list")
+
+
+def _preview(staged: ResultImport):
+    return csv_import.import_read(
+        clinic=staged.clinic,
+        content=staged.content.encode(),
+        file_name=staged.file_name,
+        date_order=staged.date_order,
+    )

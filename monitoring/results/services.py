@@ -25,6 +25,7 @@ from monitoring.models import LabReport, LabResult, ResultImport, ScheduledCheck
 from monitoring.results.entry import ResultInput, result_check, sample_date_problems
 from monitoring.results.flag_data import patient_flag_data, results_evaluate
 from patients.models import Patient
+from patients.validators import NOTE_MAX_LENGTH, REASON_MAX_LENGTH, text_problems
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,11 @@ def report_record(
     Raises ValidationError keyed by field ("sample_collected_on", "<analyte code>",
     "<analyte code>_unit", ...) and stores nothing when anything is wrong.
     """
+    if problems := text_problems(
+        lab_name=(lab_name, LabReport._meta.get_field("lab_name").max_length, False),
+        notes=(notes, NOTE_MAX_LENGTH, True),
+    ):
+        raise ValidationError(problems)
     with transaction.atomic():
         patient = (
             Patient.objects.select_for_update(of=("self",))
@@ -198,6 +204,7 @@ def result_correct(
     The result and the later results of the same analyte are flagged again."""
     if not reason.strip():
         raise ValidationError({"reason": "Say why the result is corrected."})
+    _check_reason(reason)
     with transaction.atomic():
         Patient.objects.select_for_update(of=("self",)).get(pk=result.patient_id)
         result = LabResult.objects.select_related("analyte", "report").get(pk=result.pk)
@@ -221,6 +228,7 @@ def result_mark_in_error(*, result: LabResult, reason: str, marked_by) -> LabRes
     """Take a wrong result out of every flag, trend and count, keeping it and its history."""
     if not reason.strip():
         raise ValidationError({"reason": "Say why the result was entered in error."})
+    _check_reason(reason)
     with transaction.atomic():
         Patient.objects.select_for_update(of=("self",)).get(pk=result.patient_id)
         result = LabResult.objects.select_related("analyte").get(pk=result.pk)
@@ -236,6 +244,7 @@ def report_mark_in_error(*, report: LabReport, reason: str, marked_by) -> LabRep
     and the checks it completed open again."""
     if not reason.strip():
         raise ValidationError({"reason": "Say why the report was entered in error."})
+    _check_reason(reason)
     with transaction.atomic():
         patient = Patient.objects.select_for_update(of=("self",)).get(pk=report.patient_id)
         report = LabReport.objects.get(pk=report.pk)
@@ -324,6 +333,11 @@ def _reflag(results, changed_by, reason: str, corrected=None, data=None) -> list
         result.save()
         saved.append(result)
     return saved
+
+
+def _check_reason(reason: str) -> None:
+    if problems := text_problems(reason=(reason, REASON_MAX_LENGTH, True)):
+        raise ValidationError(problems)
 
 
 def new_submission_key() -> uuid.UUID:

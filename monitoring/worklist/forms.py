@@ -6,6 +6,8 @@ from __future__ import annotations
 from django import forms
 
 from monitoring.models import Acknowledgement
+from patients.form_fields import free_text
+from patients.validators import NOTE_MAX_LENGTH
 
 NOTE_REQUIRED = "Write a note: what you did and what happens next."
 
@@ -17,12 +19,15 @@ class AcknowledgeForm(forms.Form):
         choices=[("", "Choose what was done"), *Acknowledgement.Action.choices],
         error_messages={"required": "Choose what was done."},
     )
-    note = forms.CharField(
-        label="Note",
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Kept with your name and the time; it cannot be edited later.",
-        error_messages={"required": NOTE_REQUIRED},
+    note = free_text(
+        forms.CharField(
+            label="Note",
+            max_length=NOTE_MAX_LENGTH,
+            widget=forms.Textarea(attrs={"rows": 3}),
+            help_text="Kept with your name and the time; it cannot be edited later.",
+            error_messages={"required": NOTE_REQUIRED},
+        ),
+        multi_line=True,
     )
 
 
@@ -32,10 +37,13 @@ class FollowUpForm(AcknowledgeForm):
 
 
 class WaiveForm(forms.Form):
-    reason = forms.CharField(
-        label="Why is this check waived?",
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="For example: done at another hospital, patient in hospital.",
-        error_messages={"required": "Say why the check is waived."},
+    reason = free_text(
+        forms.CharField(
+            label="Why is this check waived?",
+            max_length=NOTE_MAX_LENGTH,
+            widget=forms.Textarea(attrs={"rows": 3}),
+            help_text="For example: done at another hospital, patient in hospital.",
+            error_messages={"required": "Say why the check is waived."},
+        ),
+        multi_line=True,
     )
