@@ -191,7 +191,8 @@ class Patient(models.Model):
     hospital_number = models.CharField(max_length=32, validators=SINGLE_LINE_TEXT)
     # hospital_number_key() of it, filled by clean() and save(): what the clinic's
     # constraint keeps unique, so "demo0001" cannot sit beside "DEMO0001".
-    hospital_number_key = models.CharField(max_length=32, editable=False)
+    # Longer than the number: case folding may lengthen it ("ß" is "ss").
+    hospital_number_key = models.CharField(max_length=64, editable=False)
     given_name = models.CharField(max_length=100, validators=SINGLE_LINE_TEXT)
     family_name = models.CharField(max_length=100, validators=SINGLE_LINE_TEXT)
     date_of_birth = models.DateField()
@@ -281,6 +282,12 @@ class Patient(models.Model):
         self.hospital_number_key = hospital_number_key(self.hospital_number)
         if not self.hospital_number_key:
             raise ValidationError({"hospital_number": "Enter the hospital number."})
+        limit = self._meta.get_field("hospital_number").max_length
+        if len(self.hospital_number) > limit or len(self.hospital_number_key) > 2 * limit:
+            # NFKC can lengthen a character ("㍿" is four letters).
+            raise ValidationError(
+                {"hospital_number": f"A hospital number has at most {limit} characters."}
+            )
         if not self.clinic_id:
             return
         holder = (

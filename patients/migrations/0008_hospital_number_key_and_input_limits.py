@@ -68,13 +68,13 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='historicalpatient',
             name='hospital_number_key',
-            field=models.CharField(default='', editable=False, max_length=32),
+            field=models.CharField(default='', editable=False, max_length=64),
             preserve_default=False,
         ),
         migrations.AddField(
             model_name='patient',
             name='hospital_number_key',
-            field=models.CharField(default='', editable=False, max_length=32),
+            field=models.CharField(default='', editable=False, max_length=64),
             preserve_default=False,
         ),
         migrations.RunPython(fill_keys, migrations.RunPython.noop, elidable=False),

@@ -5,6 +5,8 @@ migration that introduced the key reports existing look-alikes instead of mergin
 # Look-alike characters are what these tests are about.
 # ruff: noqa: RUF001
 
+import threading
+import time
 from datetime import date
 from io import StringIO
 
@@ -115,6 +117,20 @@ def test_the_service_stores_the_clean_form_and_its_key(clinic_a):
     )
     patient.refresh_from_db()
     assert (patient.hospital_number, patient.hospital_number_key) == ("AB12", "ab12")
+
+
+@pytest.mark.django_db
+def test_a_number_that_normalisation_lengthens_past_the_column_is_a_field_error(clinic_a):
+    with pytest.raises(ValidationError) as refusal:
+        patient_create(
+            clinic=clinic_a,
+            hospital_number="\u337f" * 10,  # each becomes four letters under NFKC
+            given_name="B",
+            family_name="C",
+            date_of_birth=date(1980, 1, 1),
+            sex="M",
+        )
+    assert "at most 32 characters" in refusal.value.message_dict["hospital_number"][0]
 
 
 @pytest.mark.django_db
@@ -247,3 +263,68 @@ def test_the_command_says_when_there_is_nothing_to_resolve(demo):
     out = StringIO()
     call_command("hospital_number_collisions", stdout=out)
     assert "No two patient records" in out.getvalue()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_look_alike_saved_while_the_first_is_uncommitted_gets_the_field_error(clinic_a):
+    """The form's check cannot see a record another transaction has not committed yet; the
+    constraint then makes the second save wait and fail, and the service answers with the same
+    field error, never an IntegrityError (a 500)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("Concurrent writers need PostgreSQL; SQLite serialises the whole database.")
+    first_saved = threading.Event()
+    commit_now = threading.Event()
+    outcomes: dict[str, object] = {}
+
+    def create(name: str, number: str, hold: bool) -> None:
+        try:
+            with transaction.atomic():
+                patient_create(
+                    clinic=clinic_a,
+                    hospital_number=number,
+                    given_name=name,
+                    family_name="Race",
+                    date_of_birth=date(1980, 1, 1),
+                    sex="F",
+                )
+                if hold:
+                    first_saved.set()
+                    commit_now.wait(10)
+            outcomes[name] = "stored"
+        except Exception as error:
+            outcomes[name] = error
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=create, args=("First", "DEMO0001", True))
+    second = threading.Thread(target=create, args=("Second", "demo\u200b0001", False))
+    first.start()
+    assert first_saved.wait(10)
+    second.start()
+    _wait_until_a_session_waits_for_a_lock()
+    commit_now.set()
+    first.join(10)
+    second.join(10)
+    assert outcomes["First"] == "stored"
+    refusal = outcomes["Second"]
+    assert isinstance(refusal, ValidationError), refusal
+    assert (
+        "already the hospital number of RACE, First" in refusal.message_dict["hospital_number"][0]
+    )
+    assert list(Patient.objects.values_list("given_name", flat=True)) == ["First"]
+
+
+def _wait_until_a_session_waits_for_a_lock() -> None:
+    """Until the second save is blocked on the first's uncommitted row (at most 10 s)."""
+    deadline = time.monotonic() + 10
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.02)
+    raise AssertionError("The second save never waited for the first.")
