@@ -5,13 +5,16 @@ from django.core.exceptions import ValidationError
 
 from audit.display import ACTION_LABELS
 from audit.selectors import TrailFilters
+from patients.form_fields import TypedDateField, free_text
 
 
 class TrailFilterForm(forms.Form):
     """The lead's filters, from the query string. Every field is optional."""
 
-    hospital_number = forms.CharField(label="Hospital number", max_length=32, required=False)
-    actor = forms.CharField(label="User name", max_length=150, required=False)
+    hospital_number = free_text(
+        forms.CharField(label="Hospital number", max_length=32, required=False)
+    )
+    actor = free_text(forms.CharField(label="User name", max_length=150, required=False))
     action = forms.TypedChoiceField(
         label="What happened",
         choices=[("", "Anything"), *ACTION_LABELS.items()],
@@ -19,12 +22,9 @@ class TrailFilterForm(forms.Form):
         empty_value=None,
         required=False,
     )
-    date_from = forms.DateField(
-        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(
-        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    # Within the sane range, so the day after date_to can always be counted.
+    date_from = TypedDateField(label="From", required=False)
+    date_to = TypedDateField(label="To", required=False)
 
     def __init__(self, *args, for_one_patient: bool = False, **kwargs):
         super().__init__(*args, **kwargs)

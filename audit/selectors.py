@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.db.models import Q
 
 from audit.models import EntrySubject
+from monitoring.domain.input_rules import hospital_number_key
 
 PAGE_SIZE = 50
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -79,7 +80,8 @@ def trail_page(
     else:
         subjects = EntrySubject.objects.none()
     if filters.hospital_number:
-        subjects = subjects.filter(patient__hospital_number=filters.hospital_number)
+        key = hospital_number_key(filters.hospital_number)
+        subjects = subjects.filter(patient__hospital_number_key=key)
     if filters.actor:
         subjects = subjects.filter(entry__actor__username=filters.actor)
     if filters.action is not None:

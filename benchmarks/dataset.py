@@ -35,6 +35,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.roles import Role, grant_role
+from monitoring.domain.input_rules import hospital_number_key
 from monitoring.models import (
     Acknowledgement,
     Analyte,
@@ -176,6 +177,8 @@ def patients_create(clinics, protocol, nurse, count: int, today: date) -> list[P
             Patient(
                 clinic=clinics[n // PATIENTS_PER_CLINIC],
                 hospital_number=f"B{n:07d}",
+                # bulk_create skips save(), which fills the key the clinic keeps unique.
+                hospital_number_key=hospital_number_key(f"B{n:07d}"),
                 given_name=f"Given{n}",
                 family_name=f"Family{n:06d}",
                 date_of_birth=date(1970, 1, 1) + timedelta(days=(n * 37) % 11000),

@@ -136,7 +136,7 @@ class ClinicAdmin(ClinicScopedAdmin, SimpleHistoryAdmin):
     search_fields = ["name", "code"]
     filter_horizontal = ["staff", "nurses"]
     fieldsets = [
-        (None, {"fields": ["name", "code", "time_zone", "date_locale", "staff"]}),
+        (None, {"fields": ["name", "code", "time_zone", "date_locale", "csv_date_order", "staff"]}),
         ("Patient portal", {"fields": ["test_instructions"]}),
         (
             "Alerts",

@@ -13,7 +13,10 @@ from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
 
+from monitoring.domain.input_rules import clinical_date_problem
+
 MIN_SPACING_MONTHS = 12
+MAX_DAYS = 10  # the model's check constraint too
 FIRST_COURSE_DAYS = 5
 LATER_COURSE_DAYS = 3
 
@@ -58,9 +61,14 @@ def _spacing_problem(course: CourseFacts, previous: CourseFacts) -> str | None:
 
 
 def course_problems(
-    course: CourseFacts, *, others: Sequence[CourseFacts], birth_date: date | None
+    course: CourseFacts,
+    *,
+    others: Sequence[CourseFacts],
+    birth_date: date | None,
+    today: date | None = None,
 ) -> dict[str, list[str]]:
-    """Problems with `course` among the patient's other non-cancelled courses, by field name."""
+    """Problems with `course` among the patient's other non-cancelled courses, by field name.
+    With `today`, the first day must also be within the sane range around it."""
     problems: dict[str, list[str]] = {}
 
     def add(field: str, message: str) -> None:
@@ -68,10 +76,14 @@ def course_problems(
 
     if course.number < 1:
         add("number", "Course numbers start at 1.")
-    if course.days < 1:
-        add("days", "A course lasts at least one day.")
+    if not 1 <= course.days <= MAX_DAYS:
+        add("days", f"A course lasts from 1 to {MAX_DAYS} days.")
+    if today is not None and (problem := clinical_date_problem(course.first_day, today=today)):
+        add("first_day", problem)
+    if "days" in problems or "first_day" in problems:
+        return problems  # the days it spans cannot be counted: the rest would be noise
     expected_days = standard_days(course.number)
-    if course.days >= 1 and course.days != expected_days and not course.days_reason.strip():
+    if course.days != expected_days and not course.days_reason.strip():
         add(
             "days_reason",
             f"Course {course.number} is normally given over {expected_days} days; record a "

@@ -10,14 +10,10 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from monitoring.models import MonitoringProtocol
 from submissions.forms import SubmissionKeyMixin
 
+from .form_fields import DateInput, model_form_field
 from .models import Clinic, InfusionCourse, Patient
 
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def __init__(self, **kwargs):
-        super().__init__(format="%Y-%m-%d", **kwargs)
+__all__ = ["CourseForm", "DateInput", "PatientForm", "clinic_choice_limit"]
 
 
 def clinic_choice_limit(field: forms.ModelChoiceField, clinics) -> None:
@@ -50,6 +46,7 @@ class PatientForm(SubmissionKeyMixin, forms.ModelForm):
 
     class Meta:
         model = Patient
+        formfield_callback = model_form_field
         fields = [
             "clinic",
             "hospital_number",
@@ -90,6 +87,7 @@ class CourseForm(SubmissionKeyMixin, forms.ModelForm):
 
     class Meta:
         model = InfusionCourse
+        formfield_callback = model_form_field
         fields = [
             "first_infusion_date",
             "days",

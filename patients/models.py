@@ -10,9 +10,35 @@ from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from monitoring.domain.input_rules import (
+    DateOrder,
+    birth_date_problem,
+    hospital_number_clean,
+    hospital_number_key,
+)
 from submissions.models import Versioned
 
 from .course_rules import CourseFacts, course_problems
+from .validators import (
+    LONG_TEXT_MAX_LENGTH,
+    NOTE_MAX_LENGTH,
+    SINGLE_LINE_TEXT,
+    note_rules,
+    single_line,
+)
+
+# The order a clinic's date format writes day and month in, for dates typed into its forms.
+DATE_ORDER_OF_LOCALE = {"en-gb": DateOrder.DAY_FIRST, "en-us": DateOrder.MONTH_FIRST}
+
+
+def date_order_of_locale(language: str | None) -> str:
+    return DATE_ORDER_OF_LOCALE.get((language or "").lower(), DateOrder.ISO_ONLY)
+
+
+class CsvDateOrder(models.TextChoices):
+    DAY_FIRST = DateOrder.DAY_FIRST, "Day first: 03/02/2024 is 3 February"
+    MONTH_FIRST = DateOrder.MONTH_FIRST, "Month first: 03/02/2024 is 2 March"
+    ISO_ONLY = DateOrder.ISO_ONLY, "Only YYYY-MM-DD"
 
 
 def validate_time_zone(value: str) -> None:
@@ -21,7 +47,7 @@ def validate_time_zone(value: str) -> None:
 
 
 class Clinic(models.Model):
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=SINGLE_LINE_TEXT)
     code = models.SlugField(
         max_length=32, unique=True, help_text="Short code used by imports and the command line."
     )
@@ -40,6 +66,15 @@ class Clinic(models.Model):
         default="en-gb",
         help_text="How dates and times are written on screens and in messages. Staff and "
         "patients see a change the next time they sign in.",
+    )
+    # A lab's export need not follow the clinic's screens; ambiguous dates are refused anyway.
+    csv_date_order = models.CharField(
+        "dates in CSV imports",
+        max_length=3,
+        choices=CsvDateOrder.choices,
+        default=CsvDateOrder.DAY_FIRST,
+        help_text="How the lab's CSV files write dates with slashes. YYYY-MM-DD is always "
+        "read; a date such as 03/02/2024 that could be either day or month is refused.",
     )
     staff = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
@@ -87,6 +122,8 @@ class Clinic(models.Model):
     test_instructions = models.TextField(
         "where patients have their tests",
         blank=True,
+        max_length=LONG_TEXT_MAX_LENGTH,
+        validators=note_rules(LONG_TEXT_MAX_LENGTH),
         help_text="Shown to patients in the portal beside each test: where to go, opening "
         "hours, whether to book. Plain words, no abbreviations.",
     )
@@ -152,13 +189,17 @@ class Patient(Versioned):
     PLANNED_STATUSES = (Status.ACTIVE, Status.MONITORING_COMPLETE)
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
-    hospital_number = models.CharField(max_length=32)
-    given_name = models.CharField(max_length=100)
-    family_name = models.CharField(max_length=100)
+    hospital_number = models.CharField(max_length=32, validators=SINGLE_LINE_TEXT)
+    # hospital_number_key() of it, filled by clean() and save(): what the clinic's
+    # constraint keeps unique, so "demo0001" cannot sit beside "DEMO0001".
+    # Longer than the number: case folding may lengthen it ("ß" is "ss").
+    hospital_number_key = models.CharField(max_length=64, editable=False)
+    given_name = models.CharField(max_length=100, validators=SINGLE_LINE_TEXT)
+    family_name = models.CharField(max_length=100, validators=SINGLE_LINE_TEXT)
     date_of_birth = models.DateField()
     sex = models.CharField(max_length=1, choices=Sex.choices)
     email = models.EmailField(blank=True)
-    phone = models.CharField(max_length=32, blank=True, validators=[phone_validator])
+    phone = models.CharField(max_length=32, blank=True, validators=[single_line, phone_validator])
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.ACTIVE)
     protocol = models.ForeignKey(
         "monitoring.MonitoringProtocol",
@@ -201,22 +242,78 @@ class Patient(Versioned):
         permissions = [("invite_patient", "Can invite a patient to the portal")]
         constraints = [
             models.UniqueConstraint(
-                fields=["clinic", "hospital_number"], name="patient_hospital_number_per_clinic"
+                fields=["clinic", "hospital_number_key"], name="patient_hospital_number_per_clinic"
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.family_name.upper()}, {self.given_name} ({self.hospital_number})"
 
+    def save(self, *args, **kwargs) -> None:
+        self.hospital_number_key = hospital_number_key(self.hospital_number)
+        if kwargs.get("update_fields") is not None and "hospital_number" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "hospital_number_key"}
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
-        if self.date_of_birth and self.clinic_id and self.date_of_birth > self.clinic.today():
-            raise ValidationError({"date_of_birth": "The date of birth is in the future."})
+        self._clean_hospital_number()
+        if (
+            self.date_of_birth
+            and self.clinic_id
+            and (problem := birth_date_problem(self.date_of_birth, today=self.clinic.today()))
+        ):
+            raise ValidationError({"date_of_birth": problem})
         if (
             self.named_nurse_id
             and self.clinic_id
             and not self.clinic.nurses.filter(pk=self.named_nurse_id).exists()
         ):
             raise ValidationError({"named_nurse": "Choose a nurse of this patient's clinic."})
+
+    def validate_constraints(self, exclude=None) -> None:
+        # clean() has checked the hospital number's key, naming the record that holds it; the
+        # constraint's own message would only say "already exists". The database still has
+        # the last word (a race between two saves ends in IntegrityError).
+        super().validate_constraints(exclude={*(exclude or ()), "hospital_number_key"})
+
+    def _clean_hospital_number(self) -> None:
+        if not self.hospital_number:
+            return
+        self.hospital_number = hospital_number_clean(self.hospital_number)
+        self.hospital_number_key = hospital_number_key(self.hospital_number)
+        if not self.hospital_number_key:
+            raise ValidationError({"hospital_number": "Enter the hospital number."})
+        limit = self._meta.get_field("hospital_number").max_length
+        if len(self.hospital_number) > limit or len(self.hospital_number_key) > 2 * limit:
+            # NFKC can lengthen a character ("㍿" is four letters).
+            raise ValidationError(
+                {"hospital_number": f"A hospital number has at most {limit} characters."}
+            )
+        if not self.clinic_id:
+            return
+        holder = (
+            Patient.objects.filter(
+                clinic_id=self.clinic_id, hospital_number_key=self.hospital_number_key
+            )
+            .exclude(pk=self.pk)
+            .first()
+        )
+        if holder is not None:
+            differently = (
+                ""
+                if holder.hospital_number == self.hospital_number
+                else f" (written “{holder.hospital_number}”: case, spaces, hidden or "
+                "full-width characters do not make another number)"
+            )
+            raise ValidationError(
+                {
+                    "hospital_number": (
+                        f"“{self.hospital_number}” is already the hospital number of {holder}, "
+                        f"record {holder.pk}, in this clinic{differently}. One person has one "
+                        "record: open theirs instead."
+                    )
+                }
+            )
 
     @property
     def is_planned(self) -> bool:
@@ -250,10 +347,15 @@ class InfusionCourse(Versioned):
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PLANNED)
     days_reason = models.TextField(
-        blank=True, help_text="Why this course has a non-standard number of days."
+        blank=True,
+        max_length=NOTE_MAX_LENGTH,
+        validators=note_rules(),
+        help_text="Why this course has a non-standard number of days.",
     )
     spacing_override_reason = models.TextField(
         blank=True,
+        max_length=NOTE_MAX_LENGTH,
+        validators=note_rules(),
         help_text="A clinician's reason for starting earlier than 12 months after the last course.",
     )
     override_recorded_by = models.ForeignKey(
@@ -264,7 +366,9 @@ class InfusionCourse(Versioned):
         related_name="+",
         help_text="Who recorded the override reasons.",
     )
-    cancelled_reason = models.TextField(blank=True)
+    cancelled_reason = models.TextField(
+        blank=True, max_length=NOTE_MAX_LENGTH, validators=note_rules()
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
@@ -299,7 +403,10 @@ class InfusionCourse(Versioned):
             )
         ]
         problems = course_problems(
-            self.facts(), others=others, birth_date=self.patient.date_of_birth
+            self.facts(),
+            others=others,
+            birth_date=self.patient.date_of_birth,
+            today=self.patient.clinic.today(),
         )
         if problems:
             field_names = {"first_day": "first_infusion_date"}

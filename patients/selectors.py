@@ -11,6 +11,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, Min, Prefetch, Q, QuerySet
 
 from monitoring.domain import planning
+from monitoring.domain.input_rules import hospital_number_key
 from monitoring.models import (
     Acknowledgement,
     LabReport,
@@ -40,6 +41,8 @@ def patient_search(patients: QuerySet[Patient], *, query: str) -> QuerySet[Patie
             Q(given_name__icontains=word)
             | Q(family_name__icontains=word)
             | Q(hospital_number__icontains=word)
+            # "demo0001" or a full-width copy finds "DEMO0001".
+            | Q(hospital_number_key__contains=hospital_number_key(word))
         )
     return patients.select_related("clinic").order_by("family_name", "given_name", "pk")
 

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from accounts.roles import Role, is_staff_member, role_group_names
+from monitoring.domain.input_rules import hospital_number_clean
 from monitoring.models import MonitoringProtocol
 from monitoring.schedule.services import schedule_reconcile
 from submissions.versions import field_differences, version_check
@@ -36,7 +37,7 @@ def patient_create(
 ) -> Patient:
     patient = Patient(
         clinic=clinic,
-        hospital_number=hospital_number.strip(),
+        hospital_number=hospital_number_clean(hospital_number),
         given_name=given_name.strip(),
         family_name=family_name.strip(),
         date_of_birth=date_of_birth,
@@ -55,12 +56,7 @@ def patient_create(
         Clinic.objects.select_for_update().filter(pk=clinic.pk).first()
         patient.full_clean()
         patient._history_user = created_by
-        try:
-            with transaction.atomic():
-                patient.save()
-        except IntegrityError as error:
-            # A writer that did not take the clinic's lock got there first.
-            raise ValidationError({"hospital_number": HOSPITAL_NUMBER_TAKEN}) from error
+        _save_holding_the_number(patient)
     return patient
 
 
@@ -68,7 +64,25 @@ COURSE_TAKEN = (
     "Course {number} has just been recorded by someone else; open the patient's page to see "
     "it before adding another course."
 )
-HOSPITAL_NUMBER_TAKEN = "A patient with this hospital number is already recorded in this clinic."
+
+
+def _save_holding_the_number(patient: Patient) -> None:
+    """Save; when another save took the same hospital number since full_clean() looked, the
+    database's constraint refuses it and this says so as clean() would have."""
+    try:
+        with transaction.atomic():
+            patient.save()
+    except IntegrityError:
+        if (
+            not Patient.objects.filter(
+                clinic_id=patient.clinic_id, hospital_number_key=patient.hospital_number_key
+            )
+            .exclude(pk=patient.pk)
+            .exists()
+        ):
+            raise
+        patient.clean()  # raises the hospital number's field error, naming the record
+        raise
 
 
 def patient_update(
@@ -107,7 +121,7 @@ def patient_update(
         patient.full_clean()
         patient._history_user = changed_by
         patient._change_reason = reason
-        patient.save()
+        _save_holding_the_number(patient)
         schedule_reconcile(patient=patient)
     return patient
 
@@ -140,7 +154,7 @@ def patient_move(*, patient: Patient, clinic: Clinic, reason: str, moved_by) -> 
         if clinic.pk == old_clinic.pk:
             raise ValidationError({"clinic": f"The patient is already in {clinic}."})
         clash = Patient.objects.filter(
-            clinic=clinic, hospital_number__iexact=patient.hospital_number
+            clinic=clinic, hospital_number_key=patient.hospital_number_key
         )
         if clash.exists():
             raise ValidationError(

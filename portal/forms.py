@@ -11,6 +11,7 @@ from django.contrib.auth.password_validation import (
 
 from monitoring.alerts.symptom_reports import DETAILS_MAX_LENGTH
 from monitoring.domain import symptoms
+from patients.form_fields import free_text
 from patients.models import Patient
 from submissions.forms import SubmissionKeyMixin
 
@@ -72,12 +73,15 @@ class SymptomReportForm(SubmissionKeyMixin, forms.Form):
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": "Choose at least one."},
     )
-    details = forms.CharField(
-        label="Tell us more (optional, unless you chose “something else”)",
-        required=False,
-        max_length=DETAILS_MAX_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="When it started, and anything that makes it better or worse.",
+    details = free_text(
+        forms.CharField(
+            label="Tell us more (optional, unless you chose “something else”)",
+            required=False,
+            max_length=DETAILS_MAX_LENGTH,
+            widget=forms.Textarea(attrs={"rows": 4}),
+            help_text="When it started, and anything that makes it better or worse.",
+        ),
+        multi_line=True,
     )
 
     def clean(self):

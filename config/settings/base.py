@@ -63,6 +63,9 @@ MIDDLEWARE = [
     "accounts.middleware.NoStoreForSignedInMiddleware",
     "accounts.middleware.ClinicTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A NUL or other control character in a parameter is a clear 400, before any view reads it
+    # (after sign-in and messages, so the 400 page is drawn like every other page).
+    "accounts.request_guard.ControlCharacterGuardMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records which user made each change in the history tables, and who and from where in the
     # audit trail.

@@ -25,6 +25,7 @@ from monitoring.models import (
 )
 from monitoring.outbox.store import notification_row, notifications_store
 from patients.models import Patient
+from patients.validators import NOTE_MAX_LENGTH, text_problems
 from submissions.versions import Difference, version_check
 
 Kind = Notification.Kind
@@ -197,6 +198,8 @@ def check_waive(
     check changed since the form was opened."""
     if not reason.strip():
         raise ValidationError({"reason": "Say why the check is waived."})
+    if problems := text_problems(reason=(reason, NOTE_MAX_LENGTH, True)):
+        raise ValidationError(problems)
     with transaction.atomic():
         check = _check_locked(check, opened_version, Difference("The check", "", reason.strip()))
         if not check.is_open:
@@ -218,4 +221,5 @@ def _ack_problems(action: str, note: str) -> dict[str, str]:
         problems["action"] = "Choose what was done."
     if not note.strip():
         problems["note"] = "Write a note: what you did and what happens next."
+    problems.update(text_problems(note=(note, NOTE_MAX_LENGTH, True)))
     return problems

@@ -14,14 +14,14 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from monitoring.domain.input_rules import DateOrder, typed_date
+
 REQUIRED_COLUMNS = ("hospital_number", "sample_date", "analyte", "value", "unit")
 OPTIONAL_COLUMNS = ("reference_low", "reference_high", "reported_date", "lab_name")
 # Delimiters a spreadsheet may use instead of commas (a semicolon where the decimal mark is ",").
 OTHER_DELIMITERS = {";": "';'", "\t": "tabs", "|": "'|'"}
 # Workbooks saved under a .csv name: .xlsx/.ods are zip archives, .xls an OLE2 compound file.
 WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
-ISO_DATE = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$")
-UK_DATE = re.compile(r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})$")
 QUOTED_MAX = 40  # a cell quoted in a message is cut here, so one huge cell cannot flood a page
 
 
@@ -146,17 +146,10 @@ def quoted(text: str) -> str:
     return f"“{short}”"
 
 
-def parse_date(text: str) -> tuple[date | None, str]:
-    """A date written YYYY-MM-DD or DD/MM/YYYY, and "" or why it is not one."""
+def parse_date(text: str, order: str = DateOrder.DAY_FIRST) -> tuple[date | None, str]:
+    """A date written YYYY-MM-DD, or with slashes in `order` (the clinic's setting or the
+    file's) where that is unambiguous; and "" or why it is not read. The form's date field
+    reads dates by the same rule (monitoring.domain.input_rules.typed_date)."""
     if not text:
         return None, ""
-    if match := ISO_DATE.match(text):
-        year, month, day = match.groups()
-    elif match := UK_DATE.match(text):
-        day, month, year = match.groups()
-    else:
-        return None, f"{quoted(text)} is not a date; write it as YYYY-MM-DD (or DD/MM/YYYY)."
-    try:
-        return date(int(year), int(month), int(day)), ""
-    except ValueError:
-        return None, f"{quoted(text)} is not a real date."
+    return typed_date(text, order)

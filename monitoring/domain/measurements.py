@@ -12,10 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from monitoring.domain.input_rules import ascii_digits, non_ascii_digits
+
 MAX_SIGNIFICANT_DIGITS = 8
 # A leading =, +, @ or a tab/CR can make a spreadsheet run the cell as a formula.
 FORMULA_START = re.compile(r"^[=+@\t\r]|^-[^0-9.]")
-NUMBER = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)$")
+NUMBER = re.compile(r"^-?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
 
 
 class MeasurementError(ValueError):
@@ -61,6 +63,13 @@ def read_measurement(analyte: Analyte, value: str | None, unit: str | None) -> M
     if FORMULA_START.match(text):
         raise MeasurementError(
             "value", f"{analyte.name}: “{text}” looks like a spreadsheet formula, not a result."
+        )
+    if non_ascii_digits(text):
+        # Refused rather than converted: the record shows what was typed, and a reader of
+        # "٤٥" may not see 45. The message gives the plain form to type instead.
+        raise MeasurementError(
+            "value",
+            f"{analyte.name}: write “{text}” with the digits 0-9, as {ascii_digits(text)}.",
         )
     if analyte.is_ordinal:
         return _read_ordinal(analyte, text, unit)

@@ -15,6 +15,10 @@ from monitoring.domain import send_times
 from monitoring.domain.tiers import ACKNOWLEDGE_TIERS, URGENT_TIERS
 from monitoring.models.labs import LabResult
 from monitoring.models.schedule import ScheduledCheck
+from patients.validators import (
+    NOTE_MAX_LENGTH,
+    note_rules,
+)
 
 __all__ = ["ACKNOWLEDGE_TIERS", "URGENT_TIERS", "Acknowledgement", "Notification"]
 
@@ -48,7 +52,7 @@ class Acknowledgement(models.Model):
         related_name="acknowledgements",
     )
     action = models.CharField(max_length=20, choices=Action.choices)
-    note = models.TextField()
+    note = models.TextField(max_length=NOTE_MAX_LENGTH, validators=note_rules())
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

@@ -12,6 +12,11 @@ from simple_history.models import HistoricalRecords
 
 from monitoring.domain import flagging, measurements
 from monitoring.models.schedule import Panel
+from patients.validators import (
+    LONG_TEXT_MAX_LENGTH,
+    SINGLE_LINE_TEXT,
+    note_rules,
+)
 
 
 class Analyte(models.Model):
@@ -157,8 +162,12 @@ class FlagRule(models.Model):
     )
     with_condition = models.CharField(max_length=32, choices=CONDITION_CHOICES, blank=True)
     with_threshold = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True)
-    next_action = models.CharField(max_length=255)
-    rationale = models.TextField(help_text="Why, and the source; shown to clinicians.")
+    next_action = models.CharField(max_length=255, validators=SINGLE_LINE_TEXT)
+    rationale = models.TextField(
+        help_text="Why, and the source; shown to clinicians.",
+        max_length=LONG_TEXT_MAX_LENGTH,
+        validators=note_rules(LONG_TEXT_MAX_LENGTH),
+    )
     is_active = models.BooleanField(default=True)
     history = HistoricalRecords()
 

@@ -13,6 +13,12 @@ from simple_history.models import HistoricalRecords
 from monitoring.domain import flagging
 from monitoring.models.catalogue import Analyte
 from monitoring.models.schedule import Panel
+from patients.validators import (
+    NOTE_MAX_LENGTH,
+    REASON_MAX_LENGTH,
+    SINGLE_LINE_TEXT,
+    note_rules,
+)
 
 
 class ResultImport(models.Model):
@@ -28,6 +34,10 @@ class ResultImport(models.Model):
     content = models.TextField(help_text="The file as uploaded, decoded as UTF-8.")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PREVIEWED)
     row_count = models.PositiveIntegerField(default=0)
+    # How this file writes dates with slashes, when the uploader said; else the clinic's setting.
+    date_order = models.CharField(
+        max_length=3, blank=True, help_text="dmy, mdy or iso; empty: the clinic's setting."
+    )
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -54,8 +64,10 @@ class LabReport(models.Model):
     panel = models.CharField(max_length=24, choices=Panel.choices)
     sample_collected_on = models.DateField("sample collected")
     reported_on = models.DateField("reported", null=True, blank=True)
-    lab_name = models.CharField("laboratory", max_length=120, blank=True)
-    notes = models.TextField(blank=True)
+    lab_name = models.CharField(
+        "laboratory", max_length=120, blank=True, validators=SINGLE_LINE_TEXT
+    )
+    notes = models.TextField(blank=True, max_length=NOTE_MAX_LENGTH, validators=note_rules())
     source = models.CharField(max_length=12, choices=Source.choices, default=Source.MANUAL)
     result_import = models.ForeignKey(
         ResultImport, on_delete=models.PROTECT, null=True, blank=True, related_name="reports"
@@ -67,7 +79,9 @@ class LabReport(models.Model):
     )
     entered_at = models.DateTimeField(auto_now_add=True)
     entered_in_error_at = models.DateTimeField(null=True, blank=True)
-    entered_in_error_reason = models.TextField(blank=True)
+    entered_in_error_reason = models.TextField(
+        blank=True, max_length=REASON_MAX_LENGTH, validators=note_rules(REASON_MAX_LENGTH)
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -127,7 +141,9 @@ class LabResult(models.Model):
     next_action = models.CharField(max_length=255, blank=True)
     rationale = models.TextField(blank=True, help_text="Why the rules that fired exist.")
     entered_in_error_at = models.DateTimeField(null=True, blank=True)
-    entered_in_error_reason = models.TextField(blank=True)
+    entered_in_error_reason = models.TextField(
+        blank=True, max_length=REASON_MAX_LENGTH, validators=note_rules(REASON_MAX_LENGTH)
+    )
     # When the result took its current tier: the clock for acknowledgement and escalation.
     tier_since = models.DateTimeField(null=True, blank=True)
     # Amber or worse, current, and no acknowledgement at this tier: kept by the services that

@@ -10,6 +10,12 @@ from simple_history.models import HistoricalRecords
 
 from monitoring.domain import panels, planning
 from monitoring.domain.check_status import CheckStatus, check_status
+from patients.validators import (
+    LONG_TEXT_MAX_LENGTH,
+    NOTE_MAX_LENGTH,
+    SINGLE_LINE_TEXT,
+    note_rules,
+)
 
 
 class Panel(models.TextChoices):
@@ -37,9 +43,11 @@ PANEL_SHORT_NAMES = {
 
 
 class MonitoringProtocol(models.Model):
-    name = models.CharField(max_length=120)
+    name = models.CharField(max_length=120, validators=SINGLE_LINE_TEXT)
     slug = models.SlugField(max_length=40, unique=True, help_text="Used on the command line.")
-    description = models.TextField(blank=True)
+    description = models.TextField(
+        blank=True, max_length=LONG_TEXT_MAX_LENGTH, validators=note_rules(LONG_TEXT_MAX_LENGTH)
+    )
     follow_up_months = models.PositiveSmallIntegerField(
         validators=[MinValueValidator(1), MaxValueValidator(240)],
         help_text="Months of follow-up after the last infusion of the latest course.",
@@ -245,7 +253,9 @@ class ScheduledCheck(models.Model):
         blank=True,
         related_name="+",
     )
-    waived_reason = models.TextField(blank=True)
+    waived_reason = models.TextField(
+        blank=True, max_length=NOTE_MAX_LENGTH, validators=note_rules()
+    )
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancelled_reason = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -8,6 +8,10 @@ from django.conf import settings
 from django.db import models
 
 from monitoring.domain import symptoms
+from patients.validators import (
+    NOTE_MAX_LENGTH,
+    note_rules,
+)
 
 
 class SymptomReport(models.Model):
@@ -16,7 +20,9 @@ class SymptomReport(models.Model):
     )
     # Codes from monitoring.domain.symptoms.SYMPTOMS, as the patient ticked them.
     symptoms = models.JSONField(default=list)
-    details = models.TextField("in the patient's words", blank=True)
+    details = models.TextField(
+        "in the patient's words", blank=True, max_length=NOTE_MAX_LENGTH, validators=note_rules()
+    )
     reported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.utils.formats import date_format
 
+from monitoring.domain.input_rules import CLINICAL_EARLIEST
 from monitoring.domain.measurements import MeasurementError, read_measurement
 from monitoring.models import Analyte
 
@@ -88,6 +89,11 @@ def sample_date_problems(
         problems["sample_collected_on"] = (
             f"The sample date {_day(sample_collected_on)} is in the future."
         )
+    elif sample_collected_on < CLINICAL_EARLIEST:
+        problems["sample_collected_on"] = (
+            f"The sample date {_day(sample_collected_on)} is before {_day(CLINICAL_EARLIEST)}, "
+            "earlier than any result this service keeps."
+        )
     elif sample_collected_on < date_of_birth:
         problems["sample_collected_on"] = (
             f"The sample date {_day(sample_collected_on)} is before the patient's birth."
@@ -95,6 +101,10 @@ def sample_date_problems(
     if reported_on is not None:
         if reported_on > today:
             problems["reported_on"] = f"The report date {_day(reported_on)} is in the future."
+        elif reported_on < CLINICAL_EARLIEST:
+            problems["reported_on"] = (
+                f"The report date {_day(reported_on)} is before {_day(CLINICAL_EARLIEST)}."
+            )
         elif sample_collected_on and reported_on < sample_collected_on:
             problems["reported_on"] = "The report date is before the sample was collected."
     return problems

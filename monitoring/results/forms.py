@@ -11,17 +11,27 @@ from django.core.exceptions import ValidationError
 from monitoring.domain.measurements import MeasurementError
 from monitoring.models import Analyte
 from monitoring.results.entry import ResultInput, result_check
-from patients.forms import DateInput, clinic_choice_limit
+from patients.form_fields import TypedDateField, free_text
+from patients.forms import clinic_choice_limit
+from patients.models import CsvDateOrder
+from patients.validators import NOTE_MAX_LENGTH, REASON_MAX_LENGTH
 from submissions.forms import OpenedVersionMixin, SubmissionKeyMixin
 
 
 class ReportForm(SubmissionKeyMixin, forms.Form):
     # The one-time key (SubmissionKeyMixin) is also stored on the report: a second submit of the
     # same page is recognised and stored once even by the service alone.
-    sample_collected_on = forms.DateField(label="Sample collected", widget=DateInput())
-    reported_on = forms.DateField(label="Reported", required=False, widget=DateInput())
-    lab_name = forms.CharField(label="Laboratory", max_length=120, required=False)
-    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    sample_collected_on = TypedDateField(label="Sample collected")
+    reported_on = TypedDateField(label="Reported", required=False)
+    lab_name = free_text(forms.CharField(label="Laboratory", max_length=120, required=False))
+    notes = free_text(
+        forms.CharField(
+            required=False,
+            max_length=NOTE_MAX_LENGTH,
+            widget=forms.Textarea(attrs={"rows": 2}),
+        ),
+        multi_line=True,
+    )
 
     def __init__(self, *args, analytes: list[Analyte], **kwargs):
         super().__init__(*args, **kwargs)
@@ -101,8 +111,13 @@ class ResultCorrectForm(SubmissionKeyMixin, OpenedVersionMixin, forms.Form):
     unit = forms.ChoiceField(required=False)
     reference_low = forms.CharField(label="Lab range low", required=False, max_length=32)
     reference_high = forms.CharField(label="Lab range high", required=False, max_length=32)
-    reason = forms.CharField(
-        label="Reason for the correction", max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    reason = free_text(
+        forms.CharField(
+            label="Reason for the correction",
+            max_length=REASON_MAX_LENGTH,
+            widget=forms.Textarea(attrs={"rows": 2}),
+        ),
+        multi_line=True,
     )
 
     def __init__(self, *args, analyte: Analyte, **kwargs):
@@ -118,10 +133,13 @@ class ResultCorrectForm(SubmissionKeyMixin, OpenedVersionMixin, forms.Form):
 
 
 class EnteredInErrorForm(SubmissionKeyMixin, OpenedVersionMixin, forms.Form):
-    reason = forms.CharField(
-        label="Why was this entered in error?",
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 2}),
+    reason = free_text(
+        forms.CharField(
+            label="Why was this entered in error?",
+            max_length=REASON_MAX_LENGTH,
+            widget=forms.Textarea(attrs={"rows": 2}),
+        ),
+        multi_line=True,
     )
 
 
@@ -132,6 +150,13 @@ class ImportConfirmForm(SubmissionKeyMixin, forms.Form):
 class ImportUploadForm(forms.Form):
     clinic = forms.ModelChoiceField(queryset=None)
     file = forms.FileField(label="CSV file", help_text="One row per result.")
+    date_order = forms.ChoiceField(
+        label="Dates in this file",
+        choices=[("", "As the clinic's setting says"), *CsvDateOrder.choices],
+        required=False,
+        help_text="YYYY-MM-DD is always read; a date such as 03/02/2024 that could be "
+        "either day or month is refused.",
+    )
 
     def __init__(self, *args, clinics, **kwargs):
         super().__init__(*args, **kwargs)

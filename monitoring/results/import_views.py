@@ -34,6 +34,7 @@ class ImportUploadView(StaffAccessMixin, View):
             content=upload.read(),
             file_name=upload.name,
             uploaded_by=request.user,
+            date_order=form.cleaned_data["date_order"],
         )
         if staged is None:
             return render(request, self.template, {"form": form, "preview": preview})
@@ -50,7 +51,10 @@ class ImportPreviewView(StaffAccessMixin, SubmitOnceMixin, View):
 
     def _render(self, request, staged, form):
         preview = csv_import.import_read(
-            clinic=staged.clinic, content=staged.content.encode(), file_name=staged.file_name
+            clinic=staged.clinic,
+            content=staged.content.encode(),
+            file_name=staged.file_name,
+            date_order=staged.date_order,
         )
         context = {"staged": staged, "preview": preview, "form": form}
         return render(request, self.template, context)

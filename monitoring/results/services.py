@@ -26,6 +26,7 @@ from monitoring.results.entry import ResultInput, result_check, sample_date_prob
 from monitoring.results.flag_data import patient_flag_data, results_evaluate
 from monitoring.results.selectors import report_version, result_as_of, result_version
 from patients.models import Patient
+from patients.validators import NOTE_MAX_LENGTH, REASON_MAX_LENGTH, text_problems
 from submissions.versions import Difference, version_check
 
 
@@ -54,6 +55,11 @@ def report_record(
     Raises ValidationError keyed by field ("sample_collected_on", "<analyte code>",
     "<analyte code>_unit", ...) and stores nothing when anything is wrong.
     """
+    if problems := text_problems(
+        lab_name=(lab_name, LabReport._meta.get_field("lab_name").max_length, False),
+        notes=(notes, NOTE_MAX_LENGTH, True),
+    ):
+        raise ValidationError(problems)
     with transaction.atomic():
         patient = (
             Patient.objects.select_for_update(of=("self",))
@@ -203,6 +209,7 @@ def result_correct(
     an older version than the stored one: StaleEdit shows both values."""
     if not reason.strip():
         raise ValidationError({"reason": "Say why the result is corrected."})
+    _check_reason(reason)
     with transaction.atomic():
         Patient.objects.select_for_update(of=("self",)).get(pk=result.patient_id)
         result = LabResult.objects.select_related("analyte", "report").get(pk=result.pk)
@@ -235,6 +242,7 @@ def result_mark_in_error(
     A result changed since the form was opened (`opened_version`) is refused: StaleEdit."""
     if not reason.strip():
         raise ValidationError({"reason": "Say why the result was entered in error."})
+    _check_reason(reason)
     with transaction.atomic():
         Patient.objects.select_for_update(of=("self",)).get(pk=result.patient_id)
         result = LabResult.objects.select_related("analyte").get(pk=result.pk)
@@ -261,6 +269,7 @@ def report_mark_in_error(
     opened (`opened_version`, results.selectors.report_version) is refused: StaleEdit."""
     if not reason.strip():
         raise ValidationError({"reason": "Say why the report was entered in error."})
+    _check_reason(reason)
     with transaction.atomic():
         patient = Patient.objects.select_for_update(of=("self",)).get(pk=report.patient_id)
         report = LabReport.objects.get(pk=report.pk)
@@ -366,3 +375,8 @@ def _reflag(results, changed_by, reason: str, corrected=None, data=None) -> list
         result.save()
         saved.append(result)
     return saved
+
+
+def _check_reason(reason: str) -> None:
+    if problems := text_problems(reason=(reason, REASON_MAX_LENGTH, True)):
+        raise ValidationError(problems)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from django import forms
 
 from monitoring.models import Acknowledgement
+from patients.form_fields import free_text
+from patients.validators import NOTE_MAX_LENGTH
 from submissions.forms import OpenedVersionMixin, SubmissionKeyMixin
 
 NOTE_REQUIRED = "Write a note: what you did and what happens next."
@@ -18,12 +20,15 @@ class AcknowledgeForm(SubmissionKeyMixin, forms.Form):
         choices=[("", "Choose what was done"), *Acknowledgement.Action.choices],
         error_messages={"required": "Choose what was done."},
     )
-    note = forms.CharField(
-        label="Note",
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Kept with your name and the time; it cannot be edited later.",
-        error_messages={"required": NOTE_REQUIRED},
+    note = free_text(
+        forms.CharField(
+            label="Note",
+            max_length=NOTE_MAX_LENGTH,
+            widget=forms.Textarea(attrs={"rows": 3}),
+            help_text="Kept with your name and the time; it cannot be edited later.",
+            error_messages={"required": NOTE_REQUIRED},
+        ),
+        multi_line=True,
     )
 
 
@@ -33,10 +38,13 @@ class FollowUpForm(OpenedVersionMixin, AcknowledgeForm):
 
 
 class WaiveForm(SubmissionKeyMixin, OpenedVersionMixin, forms.Form):
-    reason = forms.CharField(
-        label="Why is this check waived?",
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="For example: done at another hospital, patient in hospital.",
-        error_messages={"required": "Say why the check is waived."},
+    reason = free_text(
+        forms.CharField(
+            label="Why is this check waived?",
+            max_length=NOTE_MAX_LENGTH,
+            widget=forms.Textarea(attrs={"rows": 3}),
+            help_text="For example: done at another hospital, patient in hospital.",
+            error_messages={"required": "Say why the check is waived."},
+        ),
+        multi_line=True,
     )

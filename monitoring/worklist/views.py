@@ -48,9 +48,14 @@ def _url_of_pk(name: str) -> Callable[[int], str]:
     return lambda pk: f"{prefix}{pk}{suffix}"
 
 
+# No worklist section has this many pages; a larger number in the address is clamped to it
+# rather than becoming an offset the database must count past.
+MAX_PAGE = 10_000
+
+
 def _page_number(value: str | None) -> int:
     try:
-        return max(1, int(value or 1))
+        return min(max(1, int(value or 1)), MAX_PAGE)
     except ValueError:
         return 1
 

@@ -107,6 +107,9 @@ def test_filters_by_hospital_number_user_action_and_dates(client_lead_a, lead_a,
         return client_lead_a.get(TRAIL, query).context["rows"]
 
     assert {row.patient for row in listed(hospital_number=one.hospital_number)} == {one}
+    # Compared by the canonical key, as everywhere: lower case and a hidden character too.
+    written_otherwise = one.hospital_number.lower()[:2] + "\u200b" + one.hospital_number[2:]
+    assert {row.patient for row in listed(hospital_number=written_otherwise)} == {one}
     assert {row.viewed for row in listed(actor="lead_a")} == {"patient page"}
     assert {row.action for row in listed(action=LogEntry.Action.ACCESS)} == {"Viewed"}
     assert len(listed(date_from=today, date_to=today)) == LogEntry.objects.count()

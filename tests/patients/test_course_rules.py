@@ -110,8 +110,10 @@ def test_course_add_refuses_close_spacing_on_the_spacing_field(patient):
 
 @pytest.mark.django_db
 def test_course_add_refuses_a_course_before_birth_on_the_date_field(patient):
+    patient.date_of_birth = date(1995, 6, 15)
+    patient.save()
     with pytest.raises(ValidationError) as refusal:
-        course_add(patient=patient, first_infusion_date=date(1984, 1, 1), daily_dose_mg=12)
+        course_add(patient=patient, first_infusion_date=date(1994, 1, 1), daily_dose_mg=12)
     assert "before the patient's birth" in refusal.value.message_dict["first_infusion_date"][0]
 
 

@@ -47,7 +47,7 @@ def test_a_hospital_number_is_unique_within_a_clinic(clinic_a, patient):
             date_of_birth=date(1990, 1, 1),
             sex=Patient.Sex.MALE,
         )
-    assert "already exists" in str(refusal.value)
+    assert "already the hospital number of" in refusal.value.message_dict["hospital_number"][0]
 
 
 def test_a_date_of_birth_in_the_future_is_refused(clinic_a):

@@ -461,7 +461,7 @@ def test_a_hospital_number_taken_meanwhile_is_refused_naming_the_field(clinic_a)
             date_of_birth=date(1991, 4, 2),
             sex="F",
         )
-    assert "Hospital number" in str(refused.value)
+    assert "already the hospital number of" in str(refused.value.message_dict["hospital_number"])
     assert Patient.objects.filter(hospital_number=taken.hospital_number).count() == 1
 
 

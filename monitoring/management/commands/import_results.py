@@ -40,6 +40,14 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="Check the file and save nothing."
         )
         parser.add_argument(
+            "--date-order",
+            choices=["dmy", "mdy", "iso"],
+            default="",
+            help="How the file writes dates with slashes: dmy (03/02/2024 is 3 February), mdy, "
+            "or iso (YYYY-MM-DD only). Default: the clinic's setting. Ambiguous dates are "
+            "refused either way.",
+        )
+        parser.add_argument(
             "--user",
             metavar="USERNAME",
             help=f"Who the results are recorded as entered by (default: {IMPORT_USERNAME}).",
@@ -53,14 +61,18 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot read {path}: {error.strerror}.") from error
         clinic = self._clinic(options["clinic"])
         if options["dry_run"]:
-            self._dry_run(clinic, content, path.name)
+            self._dry_run(clinic, content, path.name, options["date_order"])
             return
         try:
             # The staged file and the import user are rolled back with everything else.
             with transaction.atomic():
                 user = self._user(options["user"])
                 result_import, preview = import_stage(
-                    clinic=clinic, content=content, file_name=path.name, uploaded_by=user
+                    clinic=clinic,
+                    content=content,
+                    file_name=path.name,
+                    uploaded_by=user,
+                    date_order=options["date_order"],
                 )
                 if result_import is None or not preview.ok:
                     raise ImportRejected(preview.problems)
@@ -74,8 +86,10 @@ class Command(BaseCommand):
             f"({outcome.skipped} duplicates skipped)"
         )
 
-    def _dry_run(self, clinic: Clinic, content: bytes, file_name: str) -> None:
-        preview: ImportPreview = import_read(clinic=clinic, content=content, file_name=file_name)
+    def _dry_run(self, clinic: Clinic, content: bytes, file_name: str, date_order: str) -> None:
+        preview: ImportPreview = import_read(
+            clinic=clinic, content=content, file_name=file_name, date_order=date_order
+        )
         if not preview.ok:
             self._refuse(preview.problems)
         self.stdout.write(

@@ -25,6 +25,7 @@ from monitoring.domain.csv_reading import (
     row_cells,
     sha256_of,
 )
+from monitoring.domain.input_rules import formula_message, formula_start, hospital_number_key
 from monitoring.domain.measurements import MeasurementError
 from monitoring.models import Analyte, LabReport, LabResult, Panel, ResultImport
 from monitoring.results.entry import (
@@ -113,13 +114,21 @@ class ImportPreview:
 
 
 def import_read(
-    *, clinic: Clinic, content: bytes, file_name: str = "", today: date | None = None
+    *,
+    clinic: Clinic,
+    content: bytes,
+    file_name: str = "",
+    today: date | None = None,
+    date_order: str = "",
 ) -> ImportPreview:
-    """Check a file without storing anything: every problem, and what would be imported."""
+    """Check a file without storing anything: every problem, and what would be imported.
+    `date_order` ("dmy", "mdy", "iso"; empty: the clinic's setting) reads dates with slashes."""
     text, problem = decoded_upload(content, file_name)
     if problem is not None:
         return ImportPreview(rows=[], problems=[problem])
-    return read_text(clinic=clinic, text=text, sha256=sha256_of(content), today=today)
+    return read_text(
+        clinic=clinic, text=text, sha256=sha256_of(content), today=today, date_order=date_order
+    )
 
 
 def decoded_upload(content: bytes, file_name: str) -> tuple[str, None] | tuple[None, ImportProblem]:
@@ -127,7 +136,9 @@ def decoded_upload(content: bytes, file_name: str) -> tuple[str, None] | tuple[N
     return decoded(content, file_name, settings.RESULT_IMPORT_MAX_BYTES)
 
 
-def read_text(*, clinic: Clinic, text: str, sha256: str, today: date | None) -> ImportPreview:
+def read_text(
+    *, clinic: Clinic, text: str, sha256: str, today: date | None, date_order: str = ""
+) -> ImportPreview:
     found, unreadable = records(text)
     file_problems = _already_imported(clinic, sha256)
     trailing = [unreadable] if unreadable else []
@@ -139,7 +150,8 @@ def read_text(*, clinic: Clinic, text: str, sha256: str, today: date | None) -> 
         return _preview(file_problems + header_problems, [], trailing)
     if not lines and not unreadable:
         file_problems.append(file_problem("The file has a header but no results."))
-    rows = _check_rows(clinic, columns, lines, today or clinic.today())
+    order = date_order or clinic.csv_date_order
+    rows = _check_rows(clinic, columns, lines, today or clinic.today(), order)
     return _preview(file_problems, rows, trailing)
 
 
@@ -179,18 +191,20 @@ class _Stored:
     current: bool  # False when it, or its report, was marked entered in error
 
 
-def _check_rows(clinic, columns, lines, today) -> list[PreviewRow]:
+def _check_rows(clinic, columns, lines, today, order) -> list[PreviewRow]:
     """Every row checked on its own, then against the other rows and the stored results.
     Three queries: patients, analytes, stored results."""
     cells_by_row = [(number, row_cells(columns, cells)) for number, cells in lines]
-    numbers = {cells["hospital_number"] for _, cells in cells_by_row if cells}
+    # By the canonical key, as the staff form and the admin compare them: "demo0001" in a
+    # lab's file is the patient recorded as "DEMO0001".
+    keys = {hospital_number_key(cells["hospital_number"]) for _, cells in cells_by_row if cells}
     patients = {
-        p.hospital_number: p
-        for p in Patient.objects.filter(clinic=clinic, hospital_number__in=numbers)
+        p.hospital_number_key: p
+        for p in Patient.objects.filter(clinic=clinic, hospital_number_key__in=keys)
     }
     analytes = _analyte_index()
     rows = [
-        _check_row(number, cells, len(columns), clinic, patients, analytes, today)
+        _check_row(number, cells, len(columns), clinic, patients, analytes, today, order)
         for number, cells in cells_by_row
     ]
     _check_repeats(rows)
@@ -208,7 +222,7 @@ def _analyte_index() -> dict[str, Analyte]:
     return index
 
 
-def _check_row(number, cells, field_count, clinic, patients, analytes, today) -> PreviewRow:
+def _check_row(number, cells, field_count, clinic, patients, analytes, today, order):
     if cells is None:
         row = PreviewRow(number, "", None, None, "", "")
         row.add_problem(
@@ -227,10 +241,11 @@ def _check_row(number, cells, field_count, clinic, patients, analytes, today) ->
         lab_name=cells["lab_name"],
     )
     row.patient = _patient(row, clinic, patients)
-    _read_dates(row, cells, today)
+    _read_dates(row, cells, today, order)
     row.analyte = _analyte(row, cells["analyte"], analytes)
     row.checked = _measurement(row)
-    _check_length(row, "lab_name", row.lab_name)
+    if _check_length(row, "lab_name", row.lab_name) and (start := formula_start(row.lab_name)):
+        row.add_problem("lab_name", formula_message(start))
     return row
 
 
@@ -238,7 +253,7 @@ def _patient(row: PreviewRow, clinic: Clinic, patients: dict[str, Patient]) -> P
     if not row.hospital_number:
         row.add_problem("hospital_number", "Enter the patient's hospital number.")
         return None
-    patient = patients.get(row.hospital_number)
+    patient = patients.get(hospital_number_key(row.hospital_number))
     if patient is None:
         row.add_problem(
             "hospital_number",
@@ -247,9 +262,9 @@ def _patient(row: PreviewRow, clinic: Clinic, patients: dict[str, Patient]) -> P
     return patient
 
 
-def _read_dates(row: PreviewRow, cells: dict[str, str], today: date) -> None:
-    row.sample_date, sample_error = parse_date(cells["sample_date"])
-    row.reported_date, reported_error = parse_date(cells["reported_date"])
+def _read_dates(row: PreviewRow, cells: dict[str, str], today: date, order: str) -> None:
+    row.sample_date, sample_error = parse_date(cells["sample_date"], order)
+    row.reported_date, reported_error = parse_date(cells["reported_date"], order)
     if sample_error:
         row.add_problem("sample_date", sample_error)
     if reported_error:

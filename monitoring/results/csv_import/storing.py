@@ -47,6 +47,7 @@ def import_stage(
     file_name: str,
     uploaded_by,
     today: date | None = None,
+    date_order: str = "",
 ) -> tuple[ResultImport | None, ImportPreview]:
     """Keep the uploaded file for its preview, even when rows have problems, so the preview can
     be shown from it. None when there is no text to keep (too big, not UTF-8, empty)."""
@@ -54,7 +55,7 @@ def import_stage(
     if problem is not None:
         return None, ImportPreview(rows=[], problems=[problem])
     sha256 = sha256_of(content)
-    preview = read_text(clinic=clinic, text=text, sha256=sha256, today=today)
+    preview = read_text(clinic=clinic, text=text, sha256=sha256, today=today, date_order=date_order)
     result_import = ResultImport.objects.create(
         clinic=clinic,
         file_name=file_name[: ResultImport._meta.get_field("file_name").max_length],
@@ -62,6 +63,7 @@ def import_stage(
         content=text,
         row_count=len(preview.rows),
         uploaded_by=uploaded_by,
+        date_order=date_order,
     )
     return result_import, preview
 
@@ -78,7 +80,11 @@ def import_apply(
         if result_import.status == ResultImport.Status.IMPORTED:
             raise ImportRejected([file_problem(imported_message(result_import, clinic))])
         preview = read_text(
-            clinic=clinic, text=result_import.content, sha256=result_import.sha256, today=today
+            clinic=clinic,
+            text=result_import.content,
+            sha256=result_import.sha256,
+            today=today,
+            date_order=result_import.date_order,
         )
         if not preview.ok:
             raise ImportRejected(preview.problems)

@@ -36,7 +36,7 @@ HEADER = "hospital_number,sample_date,analyte,value,unit"
 
 @pytest.fixture
 def ada(clinic_a):
-    return PatientFactory(clinic=clinic_a, hospital_number="H100", date_of_birth=date(1985, 6, 15))
+    return PatientFactory(clinic=clinic_a, hospital_number="H100", date_of_birth=date(1995, 6, 15))
 
 
 @pytest.fixture
@@ -472,8 +472,13 @@ def patient_of_clinic_b(db):
             "sample_date: The sample date 22 Nov 2026 is in the future.",
         ),
         (
-            "H100,1985-06-14,platelets,45,10^9/L",
-            "sample_date: The sample date 14 Jun 1985 is before the patient's birth.",
+            "H100,1995-06-14,platelets,45,10^9/L",
+            "sample_date: The sample date 14 Jun 1995 is before the patient's birth.",
+        ),
+        (
+            "H100,1989-12-31,platelets,45,10^9/L",
+            "sample_date: The sample date 31 Dec 1989 is before 1 Jan 1990, earlier than any "
+            "result this service keeps.",
         ),
         (
             "H100,2026-03-02,ferritin,45,ug/L",
@@ -563,7 +568,7 @@ def test_the_lab_reference_range_is_checked_like_the_form(ada):
 def test_a_report_date_before_the_sample_is_refused(ada):
     header = f"{HEADER},reported_date"
     preview = read(
-        ada.clinic, csv_file("H100,2026-03-02,platelets,45,10^9/L,01/03/2026", header=header)
+        ada.clinic, csv_file("H100,2026-03-02,platelets,45,10^9/L,28/02/2026", header=header)
     )
     assert messages(preview) == [
         "Row 2, reported_date: The report date is before the sample was collected."
@@ -587,7 +592,7 @@ def test_the_same_result_twice_in_the_file_names_the_first_row(ada):
         csv_file(
             "H100,2026-03-02,platelets,45,10^9/L",
             "H100,2026-03-02,wbc,5.1,10^9/L",
-            "H100,02/03/2026,777-3,45,10^3/uL",
+            "H100,2026-3-2,777-3,45,10^3/uL",
             "H100,2026-03-02,Platelets,54,10^9/L",
         ),
     )
