@@ -201,7 +201,17 @@ AUDITLOG_INCLUDE_ALL_MODELS = False
 AUDITLOG_DISABLE_REMOTE_ADDR = False
 
 # Lab result CSV uploads larger than this are refused before they are read.
-RESULT_IMPORT_MAX_BYTES = env.int("RESULT_IMPORT_MAX_BYTES", default=2 * 1024 * 1024)
+# 16 MiB holds a 100,000-row export (about 4 MiB) with room for long lab names.
+RESULT_IMPORT_MAX_BYTES = env.int("RESULT_IMPORT_MAX_BYTES", default=16 * 1024 * 1024)
+# An import is recorded this many reports per transaction, each holding the clinic's lock only
+# for its own batch (a few hundred reports take about a second), so a crash loses one batch.
+RESULT_IMPORT_BATCH_REPORTS = env.int("RESULT_IMPORT_BATCH_REPORTS", default=200)
+# The upload page records a file of up to this many results while the user waits; a larger
+# one goes to a Celery task and the page shows its progress.
+RESULT_IMPORT_INLINE_RESULTS = env.int("RESULT_IMPORT_INLINE_RESULTS", default=1000)
+# One import task works this long, then queues its continuation and ends: well under the task
+# time limits below, so a worker restart or deploy waits for one short run at most.
+RESULT_IMPORT_TASK_SECONDS = env.int("RESULT_IMPORT_TASK_SECONDS", default=45)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
@@ -251,6 +261,7 @@ CELERY_TASK_TIME_LIMIT = 120
 CELERY_BEAT_SCHEDULE = {
     "monitoring-scan": {"task": "monitoring.tasks.run_scans", "schedule": crontab(minute="*/15")},
     "notification-sweep": {"task": "monitoring.tasks.deliver_due", "schedule": 60.0},
+    "import-sweep": {"task": "monitoring.tasks.import_sweep", "schedule": 5 * 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
