@@ -127,7 +127,16 @@ def decoded_upload(content: bytes, file_name: str) -> tuple[str, None] | tuple[N
     return decoded(content, file_name, settings.RESULT_IMPORT_MAX_BYTES)
 
 
-def read_text(*, clinic: Clinic, text: str, sha256: str, today: date | None) -> ImportPreview:
+def read_text(
+    *,
+    clinic: Clinic,
+    text: str,
+    sha256: str,
+    today: date | None,
+    result_import: ResultImport | None = None,
+) -> ImportPreview:
+    """`result_import`: the import being recorded, whose own stored results are left out of the
+    check, so the file reads the same before its first batch and after its last."""
     found, unreadable = records(text)
     file_problems = _already_imported(clinic, sha256)
     trailing = [unreadable] if unreadable else []
@@ -139,7 +148,7 @@ def read_text(*, clinic: Clinic, text: str, sha256: str, today: date | None) -> 
         return _preview(file_problems + header_problems, [], trailing)
     if not lines and not unreadable:
         file_problems.append(file_problem("The file has a header but no results."))
-    rows = _check_rows(clinic, columns, lines, today or clinic.today())
+    rows = _check_rows(clinic, columns, lines, today or clinic.today(), result_import)
     return _preview(file_problems, rows, trailing)
 
 
@@ -179,7 +188,7 @@ class _Stored:
     current: bool  # False when it, or its report, was marked entered in error
 
 
-def _check_rows(clinic, columns, lines, today) -> list[PreviewRow]:
+def _check_rows(clinic, columns, lines, today, result_import=None) -> list[PreviewRow]:
     """Every row checked on its own, then against the other rows and the stored results.
     Three queries: patients, analytes, stored results."""
     cells_by_row = [(number, row_cells(columns, cells)) for number, cells in lines]
@@ -194,7 +203,7 @@ def _check_rows(clinic, columns, lines, today) -> list[PreviewRow]:
         for number, cells in cells_by_row
     ]
     _check_repeats(rows)
-    _check_stored(rows, _stored_results(rows))
+    check_stored(rows, stored_results(rows, result_import))
     _check_reports(rows)
     return rows
 
@@ -325,8 +334,11 @@ def _same_value(one: CheckedResult, other: CheckedResult) -> bool:
     return one.canonical_value == other.canonical_value
 
 
-def _stored_results(rows: list[PreviewRow]) -> dict[tuple[int, int, date], list[_Stored]]:
-    """The stored results the rows may repeat, in one query; entered-in-error ones included."""
+def stored_results(
+    rows: list[PreviewRow], result_import: ResultImport | None = None
+) -> dict[tuple[int, int, date], list[_Stored]]:
+    """The stored results the rows may repeat, in one query; entered-in-error ones included,
+    the ones `result_import` stored left out."""
     keyed = [row.result_key for row in rows if row.result_key]
     if not keyed:
         return {}
@@ -336,7 +348,10 @@ def _stored_results(rows: list[PreviewRow]) -> dict[tuple[int, int, date], list[
         analyte_id__in={analyte for _, analyte, _ in keyed},
         # A range keeps the query small in parameters however many dates the file has.
         sample_collected_on__range=(min(dates), max(dates)),
-    ).values_list(
+    )
+    if result_import is not None:
+        found = found.exclude(report__result_import=result_import)
+    found = found.values_list(
         "patient_id",
         "analyte_id",
         "sample_collected_on",
@@ -355,7 +370,7 @@ def _stored_results(rows: list[PreviewRow]) -> dict[tuple[int, int, date], list[
     return stored
 
 
-def _check_stored(rows: Iterable[PreviewRow], stored) -> None:
+def check_stored(rows: Iterable[PreviewRow], stored) -> None:
     for row in rows:
         if row.problems or row.result_key is None:
             continue
