@@ -1,16 +1,30 @@
 """Staff screens for the CSV import of results: upload, then a preview of every row's problem
-before anything is saved, then all rows or none."""
+before anything is saved, then the import: here and now for a small file, on a worker for a
+large one, with a page showing its progress.
+
+These views are outside the request's transaction (ATOMIC_REQUESTS): the import commits batch
+by batch, and one transaction round all of them would hold the clinic's lock to the end."""
 
 from __future__ import annotations
 
+import logging
+
+from django.conf import settings
 from django.contrib import messages
+from django.db import transaction
 from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
 from django.views import View
 
 from monitoring.models import ResultImport
 from monitoring.results import csv_import
 from monitoring.results.forms import ImportUploadForm
-from patients.access import StaffAccessMixin, clinics_for, in_scope_or_404
+from monitoring.results.selectors import import_for
+from monitoring.results.tasks import import_continue
+from patients.access import StaffAccessMixin, clinics_for
+
+logger = logging.getLogger(__name__)
+Status = ResultImport.Status
 
 
 class ImportUploadView(StaffAccessMixin, View):
@@ -37,34 +51,65 @@ class ImportUploadView(StaffAccessMixin, View):
         return redirect("monitoring:import_preview", pk=staged.pk)
 
 
+@method_decorator(transaction.non_atomic_requests, name="dispatch")
 class ImportPreviewView(StaffAccessMixin, View):
     permission_required = ("monitoring.add_resultimport",)
     template = "monitoring/import_preview.html"
 
-    def _staged(self, request, pk):
-        imports = ResultImport.objects.filter(clinic__in=clinics_for(request.user))
-        return in_scope_or_404(request, imports.select_related("clinic"), pk=pk)
-
     def get(self, request, pk):
-        staged = self._staged(request, pk)
+        staged = import_for(request, pk)
+        if staged.status in (Status.IMPORTING, Status.FAILED):
+            return redirect("monitoring:import_progress", pk=staged.pk)
         preview = csv_import.import_read(
             clinic=staged.clinic, content=staged.content.encode(), file_name=staged.file_name
         )
         return render(request, self.template, {"staged": staged, "preview": preview})
 
     def post(self, request, pk):
-        staged = self._staged(request, pk)
+        """Confirm the import, or resume one that stopped."""
+        staged = import_for(request, pk)
         try:
-            outcome = csv_import.import_apply(result_import=staged, imported_by=request.user)
+            started = csv_import.import_start(result_import=staged, imported_by=request.user)
         except csv_import.ImportRejected as rejected:
             preview = csv_import.import_read(
                 clinic=staged.clinic, content=staged.content.encode(), file_name=staged.file_name
             )
             messages.error(request, f"Nothing was imported: {len(rejected.problems)} problem(s).")
             return render(request, self.template, {"staged": staged, "preview": preview})
+        if started.results_total - started.results_done > settings.RESULT_IMPORT_INLINE_RESULTS:
+            _queue(started)
+            return redirect("monitoring:import_progress", pk=started.pk)
+        try:
+            done = csv_import.import_continue(result_import=started)
+        except csv_import.ImportRejected:
+            return redirect("monitoring:import_progress", pk=started.pk)
+        outcome = csv_import.outcome_of(done)
         messages.success(
             request,
             f"Imported {outcome.results} results in {outcome.reports} reports "
             f"({outcome.skipped} already recorded, skipped).",
         )
         return redirect("patients:list")
+
+
+def _queue(result_import: ResultImport) -> None:
+    try:
+        import_continue.delay(result_import.pk)
+    except Exception:  # the broker is unreachable: the import sweep will queue it
+        logger.warning("Could not queue import %s; left for the sweep.", result_import.pk)
+
+
+class ImportProgressView(StaffAccessMixin, View):
+    """How far an import has gone, read from its record alone (the file is not read again), so
+    the page can refresh itself every few seconds while the import runs."""
+
+    permission_required = ("monitoring.add_resultimport",)
+    template = "monitoring/import_progress.html"
+
+    def get(self, request, pk):
+        result_import = import_for(request, pk)
+        return render(
+            request,
+            self.template,
+            {"result_import": result_import, "running": result_import.status == Status.IMPORTING},
+        )
