@@ -25,6 +25,22 @@ from patients.access import StaffAccessMixin, clinics_for
 
 logger = logging.getLogger(__name__)
 Status = ResultImport.Status
+# The preview lists every row with a problem, and the first rows of the rest: a table of
+# 100,000 rows would take longer to render than a request may last.
+PREVIEW_ROWS = 500
+
+
+def _preview_page(request, staged, preview):
+    listed = [
+        row for number, row in enumerate(preview.rows) if number < PREVIEW_ROWS or row.problems
+    ]
+    context = {
+        "staged": staged,
+        "preview": preview,
+        "listed": listed,
+        "unlisted": len(preview.rows) - len(listed),
+    }
+    return render(request, "monitoring/import_preview.html", context)
 
 
 class ImportUploadView(StaffAccessMixin, View):
@@ -54,7 +70,6 @@ class ImportUploadView(StaffAccessMixin, View):
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
 class ImportPreviewView(StaffAccessMixin, View):
     permission_required = ("monitoring.add_resultimport",)
-    template = "monitoring/import_preview.html"
 
     def get(self, request, pk):
         staged = import_for(request, pk)
@@ -63,7 +78,7 @@ class ImportPreviewView(StaffAccessMixin, View):
         preview = csv_import.import_read(
             clinic=staged.clinic, content=staged.content.encode(), file_name=staged.file_name
         )
-        return render(request, self.template, {"staged": staged, "preview": preview})
+        return _preview_page(request, staged, preview)
 
     def post(self, request, pk):
         """Confirm the import, or resume one that stopped."""
@@ -75,7 +90,7 @@ class ImportPreviewView(StaffAccessMixin, View):
                 clinic=staged.clinic, content=staged.content.encode(), file_name=staged.file_name
             )
             messages.error(request, f"Nothing was imported: {len(rejected.problems)} problem(s).")
-            return render(request, self.template, {"staged": staged, "preview": preview})
+            return _preview_page(request, staged, preview)
         if started.results_total - started.results_done > settings.RESULT_IMPORT_INLINE_RESULTS:
             _queue(started)
             return redirect("monitoring:import_progress", pk=started.pk)

@@ -20,7 +20,13 @@ IMPORT_CONTINUE = "monitoring.tasks.import_continue"
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name=IMPORT_CONTINUE)
+# A run lasts its budget, plus the reading of the file and the batch in hand when the time runs
+# out; the default limits (set for deliveries) are shorter than that.
+@shared_task(
+    name=IMPORT_CONTINUE,
+    soft_time_limit=settings.RESULT_IMPORT_TASK_SECONDS + 240,
+    time_limit=settings.RESULT_IMPORT_TASK_SECONDS + 300,
+)
 def import_continue(result_import_id: int) -> int | None:
     result_import = (
         ResultImport.objects.filter(pk=result_import_id, status=ResultImport.Status.IMPORTING)

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring.models import LabReport, LabResult, ResultImport
-from monitoring.results import csv_import
+from monitoring.results import csv_import, import_views
 from monitoring.results.csv_import import batches
 from monitoring.results.selectors import stalled_imports
 from tests.factories import PatientFactory, UserFactory
@@ -259,3 +259,17 @@ def test_a_stopped_import_shows_why_and_resumes_from_its_page(
     assert client_a.post(preview_url)["Location"] == reverse("patients:list")
     assert LabResult.objects.count() == 12 and stored_once()
     assert "Imported" in client_a.get(progress_url).content.decode()
+
+
+def test_the_preview_lists_every_problem_but_not_every_clean_row(
+    client_a, clinic_a, patients, staff_a, monkeypatch
+):
+    monkeypatch.setattr(import_views, "PREVIEW_ROWS", 2)
+    content = six_reports_file(patients) + b"H300,2026-05-02,platelets,lots,10^9/L\n"
+    staged, _ = csv_import.import_stage(
+        clinic=clinic_a, content=content, file_name="results.csv", uploaded_by=staff_a
+    )
+    page = client_a.get(reverse("monitoring:import_preview", args=[staged.pk])).content.decode()
+    assert page.count("<tr class=") == 3  # rows 2 and 3, and row 14 with its problem
+    assert "“lots” is not a number" in page
+    assert "10 more rows without problems not listed." in page
