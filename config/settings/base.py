@@ -214,6 +214,9 @@ RESULT_IMPORT_INLINE_RESULTS = env.int("RESULT_IMPORT_INLINE_RESULTS", default=3
 # or deploy waits for one short run at most. Each run reads the file again (about 10 s for
 # 100,000 rows), hence not much shorter. The task has its own time limits, above this.
 RESULT_IMPORT_TASK_SECONDS = env.int("RESULT_IMPORT_TASK_SECONDS", default=120)
+# An import with no batch stored for this long lost its run (a worker killed, its message gone):
+# the import sweep (beat, every five minutes) queues it again. Three budgets: never a live run.
+RESULT_IMPORT_STALLED_SECONDS = env.int("RESULT_IMPORT_STALLED_SECONDS", default=3 * 120)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"

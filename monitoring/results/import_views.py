@@ -83,13 +83,17 @@ class ImportPreviewView(StaffAccessMixin, View):
     def post(self, request, pk):
         """Confirm the import, or resume one that stopped."""
         staged = import_for(request, pk)
+        if staged.status == Status.IMPORTING:
+            # A second click, or the back button: the first run carries on.
+            return redirect("monitoring:import_progress", pk=staged.pk)
         try:
             started = csv_import.import_start(result_import=staged, imported_by=request.user)
         except csv_import.ImportRejected as rejected:
             preview = csv_import.import_read(
                 clinic=staged.clinic, content=staged.content.encode(), file_name=staged.file_name
             )
-            messages.error(request, f"Nothing was imported: {len(rejected.problems)} problem(s).")
+            nothing = "Nothing more" if staged.results_done else "Nothing"
+            messages.error(request, f"{nothing} was imported: {len(rejected.problems)} problem(s).")
             return _preview_page(request, staged, preview)
         if started.results_total - started.results_done > settings.RESULT_IMPORT_INLINE_RESULTS:
             _queue(started)

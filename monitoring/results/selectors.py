@@ -17,12 +17,12 @@ def result_for(request, pk: int) -> LabResult:
 
 
 def stalled_imports(*, now: datetime) -> list[int]:
-    """Imports still IMPORTING whose last batch is older than three time budgets (and five
-    minutes): a run would have stored a batch or queued its continuation by then."""
-    quiet = max(3 * settings.RESULT_IMPORT_TASK_SECONDS, 5 * 60)
+    """Imports still IMPORTING whose last batch is older than RESULT_IMPORT_STALLED_SECONDS: a
+    run would have stored a batch or queued its continuation by then."""
+    quiet = timedelta(seconds=settings.RESULT_IMPORT_STALLED_SECONDS)
     return list(
         ResultImport.objects.filter(
-            status=ResultImport.Status.IMPORTING, progressed_at__lt=now - timedelta(seconds=quiet)
+            status=ResultImport.Status.IMPORTING, progressed_at__lte=now - quiet
         ).values_list("pk", flat=True)
     )
 

@@ -31,12 +31,13 @@ TODAY = date(2026, 11, 21)
 Status = ResultImport.Status
 
 
-def six_reports_file(patients) -> bytes:
-    """Two blood counts (platelets and white cells, one report each) for each of three patients:
-    12 rows, 6 reports, recorded patient by patient, oldest sample first."""
+def six_reports_file(patients, months: int = 2) -> bytes:
+    """A blood count (platelets and white cells, one report) a month, from January, for each of
+    three patients: by default 12 rows, 6 reports, recorded patient by patient, oldest first."""
     lines = ["hospital_number,sample_date,analyte,value,unit"]
     for patient in patients:
-        for day in ("2026-03-02", "2026-04-02"):
+        for month in range(1, 1 + months):
+            day = f"2026-{month:02d}-02"
             lines.append(f"{patient.hospital_number},{day},platelets,250,10^9/L")
             lines.append(f"{patient.hospital_number},{day},wbc,5.1,10^9/L")
     return ("\n".join(lines) + "\n").encode()
@@ -167,7 +168,7 @@ def test_the_time_budget_stops_a_run_after_a_batch_and_the_next_run_carries_on(
 def test_an_import_that_stopped_progressing_is_found_by_the_sweep(
     clinic_a, patients, nurse, settings
 ):
-    settings.RESULT_IMPORT_TASK_SECONDS = 45
+    settings.RESULT_IMPORT_STALLED_SECONDS = 360
     staged = staged_file(clinic_a, patients, nurse)
     csv_import.import_start(result_import=staged, imported_by=nurse, today=TODAY)
     now = timezone.now()

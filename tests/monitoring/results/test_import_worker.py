@@ -19,6 +19,7 @@ from django.urls import reverse
 from monitoring.models import LabReport, LabResult, ResultImport
 from monitoring.results import csv_import
 from monitoring.results.csv_import import batches
+from monitoring.results.tasks import import_continue, import_sweep
 from patients.models import Clinic
 from tests.delivery_harness import WorkerProcess, free_port, wait_for, worker_environment
 from tests.factories import PatientFactory
@@ -55,22 +56,39 @@ def staged(clinic_a, patients, staff_a, settings):
     return result_import
 
 
-@pytest.fixture
-def worker():
-    from config.celery import app
-
-    app.control.purge()
+def start_worker() -> WorkerProcess:
     env = worker_environment(
         database_name=connection.settings_dict["NAME"],
         broker_url=os.environ["REDIS_URL"],
         smtp_port=free_port(),  # nothing is mailed here
     )
     # Two reports a batch and no time to spare: each task records one batch and queues the next.
-    env.update(RESULT_IMPORT_BATCH_REPORTS="2", RESULT_IMPORT_TASK_SECONDS="0")
+    # Any import not progressing now counts as stalled, for the sweep.
+    env.update(
+        RESULT_IMPORT_BATCH_REPORTS="2",
+        RESULT_IMPORT_TASK_SECONDS="0",
+        RESULT_IMPORT_STALLED_SECONDS="0",
+    )
     process = WorkerProcess(env)
     process.start()
-    yield process
-    process.stop()
+    return process
+
+
+@pytest.fixture
+def workers():
+    from config.celery import app
+
+    app.control.purge()
+    started: list[WorkerProcess] = []
+    yield started
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def worker(workers):
+    workers.append(start_worker())
+    return workers[0]
 
 
 @needs_redis
@@ -96,6 +114,47 @@ def test_the_worker_records_a_large_import_one_time_budget_at_a_time(
     logged = LogEntry.objects.filter(content_type__model="labresult")
     assert logged.count() == 12
     assert set(logged.values_list("actor", flat=True)) == {staged.imported_by_id}
+
+
+@needs_redis
+def test_an_import_whose_worker_was_killed_is_resumed_by_the_sweep(
+    clinic_a, patients, staff_a, workers
+):
+    """Killed mid-import with its continuation lost, the import stands still until the sweep
+    queues it again; the next worker finishes it, storing nothing twice."""
+    from config.celery import app
+
+    result_import, _ = csv_import.import_stage(
+        clinic=clinic_a,
+        content=six_reports_file(patients, months=10),
+        file_name="results.csv",
+        uploaded_by=staff_a,
+    )
+    started = csv_import.import_start(result_import=result_import, imported_by=staff_a)
+    assert started.results_total == 60
+    workers.append(start_worker())
+    import_continue.delay(started.pk)
+
+    def some_done():
+        started.refresh_from_db()
+        return started.results_done >= 8
+
+    wait_for(some_done, timeout=60, what="a few batches")
+    workers.pop().kill()
+    app.control.purge()  # the continuation queued before the kill is lost with it
+    started.refresh_from_db()
+    assert started.status == Status.IMPORTING and started.results_done < 60
+    workers.append(start_worker())
+    import_sweep.delay()
+
+    def imported():
+        started.refresh_from_db()
+        return started.status == Status.IMPORTED
+
+    wait_for(imported, timeout=90, what="the import to finish after the sweep")
+    assert (started.results_done, started.reports_done) == (60, 30)
+    assert LabReport.objects.count() == 30 and LabResult.objects.count() == 60
+    assert stored_once()
 
 
 def test_another_transaction_takes_the_clinic_lock_between_batches(staged, staff_a, monkeypatch):
