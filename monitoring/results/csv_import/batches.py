@@ -36,6 +36,7 @@ from monitoring.results.services import report_record
 from patients.models import Clinic
 
 PANEL_ORDER = {panel: position for position, panel in enumerate(Panel.values)}
+PROGRESS_FIELDS = ["results_done", "results_total", "skipped", "reports_done", "progressed_at"]
 
 
 class ImportRejected(Exception):
@@ -145,7 +146,8 @@ def _batch_record(
         # The clinic's lock keeps an overlapping import from checking the same samples while this
         # batch stores them; it is let go when the batch commits.
         Clinic.objects.select_for_update().get(pk=result_import.clinic_id)
-        current = ResultImport.objects.select_for_update().get(pk=result_import.pk)
+        # Not the file: megabytes a batch, read once per run.
+        current = ResultImport.objects.select_for_update().defer("content").get(pk=result_import.pk)
         if current.status != ResultImport.Status.IMPORTING:
             return current
         # A second run of the same import may have stored some of these since this one read the
@@ -175,7 +177,7 @@ def _batch_record(
             reports_done=F("reports_done") + reports,
             progressed_at=timezone.now(),
         )
-        current.refresh_from_db()
+        current.refresh_from_db(fields=PROGRESS_FIELDS)
     return current
 
 
@@ -210,7 +212,7 @@ def _problems_from(error: ValidationError, rows: list[PreviewRow]) -> list[Impor
 
 def _finish(result_import: ResultImport) -> ResultImport:
     with transaction.atomic():
-        current = ResultImport.objects.select_for_update().get(pk=result_import.pk)
+        current = ResultImport.objects.select_for_update().defer("content").get(pk=result_import.pk)
         if current.status == ResultImport.Status.IMPORTING:
             current.status = ResultImport.Status.IMPORTED
             current.imported_at = timezone.now()
