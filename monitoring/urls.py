@@ -24,6 +24,11 @@ urlpatterns = [
     ),
     path("imports/new/", import_views.ImportUploadView.as_view(), name="import_upload"),
     path("imports/<int:pk>/", import_views.ImportPreviewView.as_view(), name="import_preview"),
+    path(
+        "imports/<int:pk>/progress/",
+        import_views.ImportProgressView.as_view(),
+        name="import_progress",
+    ),
     # Linked from the alert e-mails: keep this URL name.
     path("worklist/", worklist_views.WorklistView.as_view(), name="worklist"),
     path(

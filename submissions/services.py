@@ -49,3 +49,9 @@ def submission_once(*, key: uuid.UUID, user, action: str, perform: Callable[[], 
         url = perform()
         Submission.objects.filter(key=key).update(outcome_url=url)
     return Outcome(url=url, repeated=False)
+
+
+def submission_outcome_move(*, key: uuid.UUID, url: str) -> None:
+    """Send later repeats of `key` to `url`: for a write that finishes after its submission's
+    transaction (an import recorded batch by batch), once it has finished."""
+    Submission.objects.filter(key=key).update(outcome_url=url)

@@ -78,6 +78,7 @@ RECORD_ARGS = {
     "monitoring:result_error": lambda r: [r.result.pk],
     "monitoring:report_error": lambda r: [r.report.pk],
     "monitoring:import_preview": lambda r: [r.result_import.pk],
+    "monitoring:import_progress": lambda r: [r.result_import.pk],
     "monitoring:result_acknowledge": lambda r: [r.result.pk],
     "monitoring:check_follow_up": lambda r: [r.check.pk],
     "monitoring:check_waive": lambda r: [r.check.pk],

@@ -205,7 +205,22 @@ AUDITLOG_INCLUDE_ALL_MODELS = False
 AUDITLOG_DISABLE_REMOTE_ADDR = False
 
 # Lab result CSV uploads larger than this are refused before they are read.
-RESULT_IMPORT_MAX_BYTES = env.int("RESULT_IMPORT_MAX_BYTES", default=2 * 1024 * 1024)
+# 16 MiB holds a 100,000-row export (about 4 MiB) with room for long lab names.
+RESULT_IMPORT_MAX_BYTES = env.int("RESULT_IMPORT_MAX_BYTES", default=16 * 1024 * 1024)
+# An import is recorded this many reports per transaction, each batch holding the clinic's lock
+# and its patients' rows only for its own length (50 reports took 2-3 s on the 2-core machine,
+# until issue 18 makes recording set-based), so a crash loses one batch at most.
+RESULT_IMPORT_BATCH_REPORTS = env.int("RESULT_IMPORT_BATCH_REPORTS", default=50)
+# The upload page records a file of up to this many results while the user waits; a larger
+# one goes to a Celery task and the page shows its progress.
+RESULT_IMPORT_INLINE_RESULTS = env.int("RESULT_IMPORT_INLINE_RESULTS", default=300)
+# One import task works this long, then queues its continuation and ends, so a worker restart
+# or deploy waits for one short run at most. Each run reads the file again (about 10 s for
+# 100,000 rows), hence not much shorter. The task has its own time limits, above this.
+RESULT_IMPORT_TASK_SECONDS = env.int("RESULT_IMPORT_TASK_SECONDS", default=120)
+# An import with no batch stored for this long lost its run (a worker killed, its message gone):
+# the import sweep (beat, every five minutes) queues it again. Three budgets: never a live run.
+RESULT_IMPORT_STALLED_SECONDS = env.int("RESULT_IMPORT_STALLED_SECONDS", default=3 * 120)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
@@ -255,6 +270,7 @@ CELERY_TASK_TIME_LIMIT = 120
 CELERY_BEAT_SCHEDULE = {
     "monitoring-scan": {"task": "monitoring.tasks.run_scans", "schedule": crontab(minute="*/15")},
     "notification-sweep": {"task": "monitoring.tasks.deliver_due", "schedule": 60.0},
+    "import-sweep": {"task": "monitoring.tasks.import_sweep", "schedule": 5 * 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -22,10 +22,15 @@ from patients.validators import (
 
 
 class ResultImport(models.Model):
-    """An uploaded CSV of results: kept as uploaded, previewed, then imported all at once."""
+    """An uploaded CSV of results: kept as uploaded, previewed, then recorded in batches.
+
+    Each batch is its own transaction, so the progress below is what is stored: a run that
+    stops (a crash, a worker restart, the time budget) is resumed from it."""
 
     class Status(models.TextChoices):
         PREVIEWED = "previewed", "Previewed, not imported"
+        IMPORTING = "importing", "Importing"
+        FAILED = "failed", "Stopped before the end"
         IMPORTED = "imported", "Imported"
 
     clinic = models.ForeignKey("patients.Clinic", on_delete=models.PROTECT, related_name="+")
@@ -42,13 +47,31 @@ class ResultImport(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     uploaded_at = models.DateTimeField(auto_now_add=True)
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # Progress: the results to record, those recorded so far (each batch adds its own in its
+    # transaction), and the rows skipped because the same result was already stored.
+    results_total = models.PositiveIntegerField(default=0)
+    results_done = models.PositiveIntegerField(default=0)
+    reports_done = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    progressed_at = models.DateTimeField(null=True, blank=True)
     imported_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, help_text="Why the last run stopped, if it failed.")
 
     class Meta:
         ordering = ["-uploaded_at"]
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.get_status_display()})"
+
+    @property
+    def percent_done(self) -> int:
+        if not self.results_total:
+            return 100 if self.status == self.Status.IMPORTED else 0
+        return self.results_done * 100 // self.results_total
 
 
 class LabReport(models.Model):
@@ -72,6 +95,9 @@ class LabReport(models.Model):
     result_import = models.ForeignKey(
         ResultImport, on_delete=models.PROTECT, null=True, blank=True, related_name="reports"
     )
+    # The file row of an imported report's first result: with the import, unique, so a batch
+    # recorded again after a crash or by a second worker cannot store the report twice.
+    import_row = models.PositiveIntegerField(null=True, blank=True, editable=False)
     # A form carries a one-time key, so a double click or a resubmitted page stores one report.
     submission_key = models.UUIDField(null=True, blank=True, unique=True, editable=False)
     entered_by = models.ForeignKey(
@@ -93,6 +119,13 @@ class LabReport(models.Model):
                 fields=["id"],
                 condition=models.Q(entered_in_error_at__isnull=False),
                 name="report_entered_in_error",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["result_import", "import_row"],
+                condition=models.Q(import_row__isnull=False),
+                name="report_one_per_import_row",
             ),
         ]
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db.models import Max
 
-from monitoring.models import LabReport, LabResult
-from patients.access import in_scope_or_404, patients_for
+from monitoring.models import LabReport, LabResult, ResultImport
+from patients.access import clinics_for, in_scope_or_404, patients_for
 
 
 def result_for(request, pk: int) -> LabResult:
@@ -37,3 +40,20 @@ def result_as_of(result_id: int, version: int | str | None) -> str:
     row = LabResult.history.filter(id=result_id, history_id__lte=version).order_by("-history_id")
     row = row.values("value_text", "unit").first()
     return f"{row['value_text']} {row['unit']}".strip() if row else ""
+
+
+def stalled_imports(*, now: datetime) -> list[int]:
+    """Imports still IMPORTING whose last batch is older than RESULT_IMPORT_STALLED_SECONDS: a
+    run would have stored a batch or queued its continuation by then."""
+    quiet = timedelta(seconds=settings.RESULT_IMPORT_STALLED_SECONDS)
+    return list(
+        ResultImport.objects.filter(
+            status=ResultImport.Status.IMPORTING, progressed_at__lte=now - quiet
+        ).values_list("pk", flat=True)
+    )
+
+
+def import_for(request, pk: int) -> ResultImport:
+    """One import of the user's clinics, or 404 (logged) for anything else."""
+    imports = ResultImport.objects.filter(clinic__in=clinics_for(request.user))
+    return in_scope_or_404(request, imports.select_related("clinic"), pk=pk)

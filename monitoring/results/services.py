@@ -48,6 +48,7 @@ def report_record(
     notes: str = "",
     submission_key: uuid.UUID | None = None,
     result_import: ResultImport | None = None,
+    import_row: int | None = None,
     today: date | None = None,
 ) -> RecordedReport:
     """Store one panel's results from one sample, flag them and complete the matching check.
@@ -80,6 +81,7 @@ def report_record(
             notes=notes.strip(),
             source=LabReport.Source.CSV_IMPORT if result_import else LabReport.Source.MANUAL,
             result_import=result_import,
+            import_row=import_row,
             submission_key=submission_key,
             entered_by=entered_by,
         )

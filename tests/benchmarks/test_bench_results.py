@@ -21,6 +21,7 @@ def test_bench_results_prints_every_figure():
     assert "postgresql" in table and "20 patients" in table
     assert "CSV preview, 60 rows" in table and "0 problems" in table
     assert "CSV import, 60 rows" in table
+    assert "lock held" in table and "longest transaction seen by PostgreSQL" in table
     for row in ("patient list, page 1", "patient list, search", "patient page, "):
         assert row in table
 

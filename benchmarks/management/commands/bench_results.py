@@ -1,4 +1,5 @@
-"""Benchmark the lab-results work: a 10,000-row CSV import, the patient list with 10,000
+"""Benchmark the lab-results work: a 10,000-row CSV import (its batches' lock hold and the
+longest transaction PostgreSQL saw), the patient list with 10,000
 patients, and the patient page of a patient with five years of monthly results.
 
 Server times come from Django's test client in this process (middleware, view, queries and
@@ -13,6 +14,7 @@ import statistics
 import time
 
 from dateutil.relativedelta import relativedelta
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -22,8 +24,10 @@ from django.utils import timezone
 from benchmarks.dataset import dataset_build
 from benchmarks.lab_export import csv_of_results
 from benchmarks.sessions import signed_in_client
+from benchmarks.transactions import LongestTransaction
 from monitoring.models import Analyte, LabResult
 from monitoring.results import csv_import
+from monitoring.results.csv_import import batches
 from monitoring.results.entry import ResultInput
 from monitoring.results.services import report_record
 from patients.models import Clinic, Patient
@@ -55,8 +59,13 @@ class Command(BaseCommand):
         parser.add_argument("--patients", type=int, default=10_000)
         parser.add_argument("--rows", type=int, default=10_000)
         parser.add_argument("--runs", type=int, default=15)
+        parser.add_argument(
+            "--import-only", action="store_true", help="Time the CSV import, not the pages."
+        )
 
-    def handle(self, *args, patients: int, rows: int, runs: int, **options) -> None:
+    def handle(
+        self, *args, patients: int, rows: int, runs: int, import_only: bool, **options
+    ) -> None:
         if connection.vendor != "postgresql":
             raise CommandError(
                 "The benchmark needs PostgreSQL (scripts/bench-results makes a database)."
@@ -79,6 +88,8 @@ class Command(BaseCommand):
 
         people = list(Patient.objects.filter(clinic=clinic).order_by("pk"))
         self.import_figures(clinic, people, user, rows, today)
+        if import_only:
+            return
         self.page("patient list, page 1", client, reverse("patients:list"))
         # Ten matches (Family004200 to Family004209): a search that fits on one page.
         self.page("patient list, search", client, reverse("patients:list") + "?q=Family00420")
@@ -92,7 +103,11 @@ class Command(BaseCommand):
         )
 
     def import_figures(self, clinic, people, user, rows, today) -> None:
-        content = csv_of_results(people[:2000], rows=rows, start=today - relativedelta(months=8))
+        # Monthly samples of up to 2,000 patients, ending before today however many rows.
+        months = rows // (6 * min(len(people), 2000)) + 2
+        content = csv_of_results(
+            people[:2000], rows=rows, start=today - relativedelta(months=months)
+        )
         timings = []
         for _ in range(3):
             tick = time.perf_counter()
@@ -109,14 +124,39 @@ class Command(BaseCommand):
             clinic=clinic, content=content, file_name="bench.csv", uploaded_by=user
         )
         counter = QueryCounter()
+        longest = LongestTransaction(connection)
+        batch_seconds: list[float] = []
+        real_batch = batches._batch_record
+
+        def timed_batch(*args, **kwargs):
+            # One batch is one transaction, and the clinic's lock is its first statement: its
+            # time is the lock's hold.
+            tick = time.perf_counter()
+            try:
+                return real_batch(*args, **kwargs)
+            finally:
+                batch_seconds.append(time.perf_counter() - tick)
+
+        batches._batch_record = timed_batch
         tick = time.perf_counter()
-        with connection.execute_wrapper(counter):
-            outcome = csv_import.import_apply(result_import=staged, imported_by=user, today=today)
+        try:
+            with longest, connection.execute_wrapper(counter):
+                outcome = csv_import.import_apply(
+                    result_import=staged, imported_by=user, today=today
+                )
+        finally:
+            batches._batch_record = real_batch
         seconds = time.perf_counter() - tick
         self.line(
             f"CSV import, {rows} rows",
             f"{seconds:.1f} s ({outcome.results / seconds:.0f} results/s), {counter.count} "
             f"queries for {outcome.reports} reports",
+        )
+        self.line(
+            f"  {len(batch_seconds)} batches of {settings.RESULT_IMPORT_BATCH_REPORTS} reports",
+            f"lock held {statistics.median(batch_seconds):.2f} s median, "
+            f"{max(batch_seconds):.2f} s longest; longest transaction seen by PostgreSQL "
+            f"{longest.seconds:.2f} s",
         )
 
     def five_years_of_results(self, patient, user, today) -> int:

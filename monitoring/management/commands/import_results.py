@@ -1,8 +1,11 @@
 """Import a CSV of lab results from the command line, e.g. a lab's nightly export.
 
-All or nothing, like the upload page: any problem is printed with its row and nothing is saved,
-so a cron job fails loudly instead of importing half a file. Results already stored with the
-same value are skipped, so overlapping exports can be imported one after another.
+Checked whole, like the upload page: any problem is printed with its row and nothing is saved,
+so a cron job fails loudly instead of importing half a file. A clean file is recorded in batches
+(RESULT_IMPORT_BATCH_REPORTS reports per transaction), printing the results done after each; if
+the run stops (killed, a refused batch), running the command again on the same file resumes
+where it stopped. Results already stored with the same value are skipped, so overlapping exports
+can be imported one after another.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from typing import NoReturn
 from auditlog.context import set_actor
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
 
+from monitoring.domain.csv_reading import sha256_of
+from monitoring.models import ResultImport
 from monitoring.results.csv_import import (
     ImportPreview,
     ImportProblem,
@@ -29,7 +33,10 @@ IMPORT_USERNAME = "lab-import"
 
 
 class Command(BaseCommand):
-    help = "Import lab results from a CSV file: all rows, or nothing if any row has a problem."
+    help = (
+        "Import lab results from a CSV file: nothing if any row has a problem, otherwise all of "
+        "it in batches, resumed by running the command again if it stops."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", metavar="FILE.csv")
@@ -63,27 +70,74 @@ class Command(BaseCommand):
         if options["dry_run"]:
             self._dry_run(clinic, content, path.name, options["date_order"])
             return
+        named_user = self._named_user(options["user"])
+        date_order = options["date_order"]
+        preview = import_read(
+            clinic=clinic, content=content, file_name=path.name, date_order=date_order
+        )
+        if not preview.ok:
+            self._refuse(preview.problems)
+        user = named_user or self._import_user()
+        result_import = self._resumable(clinic, content)
+        if result_import is None:
+            result_import, _ = import_stage(
+                clinic=clinic,
+                content=content,
+                file_name=path.name,
+                uploaded_by=user,
+                date_order=date_order,
+            )
+        else:
+            self.stdout.write(
+                f"Resuming the import of {result_import.file_name} begun "
+                f"{result_import.started_at:%Y-%m-%d %H:%M} UTC: "
+                f"{result_import.results_done} of {result_import.results_total} results recorded."
+            )
+        show_progress = options["verbosity"] >= 1
         try:
-            # The staged file and the import user are rolled back with everything else.
-            with transaction.atomic():
-                user = self._user(options["user"])
-                result_import, preview = import_stage(
-                    clinic=clinic,
-                    content=content,
-                    file_name=path.name,
-                    uploaded_by=user,
-                    date_order=options["date_order"],
+            # No request here to name the actor: the audit trail names the import user.
+            with set_actor(user):
+                done = import_apply(
+                    result_import=result_import,
+                    imported_by=user,
+                    on_batch=self._progress if show_progress else None,
                 )
-                if result_import is None or not preview.ok:
-                    raise ImportRejected(preview.problems)
-                # No request here to name the actor: the audit trail names the import user.
-                with set_actor(user):
-                    outcome = import_apply(result_import=result_import, imported_by=user)
         except ImportRejected as rejected:
+            result_import.refresh_from_db()
+            if result_import.status == ResultImport.Status.FAILED:
+                self._stopped(rejected.problems, result_import)
             self._refuse(rejected.problems)
         self.stdout.write(
-            f"Imported {outcome.results} results in {outcome.reports} reports "
-            f"({outcome.skipped} duplicates skipped)"
+            f"Imported {done.results} results in {done.reports} reports "
+            f"({done.skipped} duplicates skipped)"
+        )
+
+    def _progress(self, result_import: ResultImport) -> None:
+        self.stdout.write(
+            f"Recorded {result_import.results_done} of {result_import.results_total} results "
+            f"({result_import.percent_done}%)"
+        )
+        self.stdout.flush()
+
+    def _resumable(self, clinic: Clinic, content: bytes) -> ResultImport | None:
+        """An earlier run of this file that stopped before the end: carried on, not begun again."""
+        return (
+            ResultImport.objects.filter(
+                clinic=clinic,
+                sha256=sha256_of(content),
+                status__in=[ResultImport.Status.IMPORTING, ResultImport.Status.FAILED],
+            )
+            .order_by("-uploaded_at")
+            .first()
+        )
+
+    def _stopped(self, problems: list[ImportProblem], result_import: ResultImport) -> NoReturn:
+        for problem in problems:
+            self.stderr.write(str(problem))
+        raise CommandError(
+            f"The import stopped after {result_import.results_done} of "
+            f"{result_import.results_total} results; those are stored. Run the command again "
+            "to resume, or fix the file: its rows already stored will be skipped."
         )
 
     def _dry_run(self, clinic: Clinic, content: bytes, file_name: str, date_order: str) -> None:
@@ -117,14 +171,18 @@ class Command(BaseCommand):
             raise CommandError(f"Choose the clinic with --clinic CODE. Known: {known}.")
         return clinics[0]
 
-    def _user(self, username: str | None):
-        users = get_user_model().objects
-        if username:
-            user = users.filter(username=username).first()
-            if user is None:
-                raise CommandError(f"--user: there is no user “{username}”.")
-            return user
-        user, created = users.get_or_create(username=IMPORT_USERNAME, defaults={"is_active": False})
+    def _named_user(self, username: str | None):
+        if not username:
+            return None
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise CommandError(f"--user: there is no user “{username}”.")
+        return user
+
+    def _import_user(self):
+        user, created = get_user_model().objects.get_or_create(
+            username=IMPORT_USERNAME, defaults={"is_active": False}
+        )
         if created:
             # A name for the audit trail, never an account anyone can log in to.
             user.set_unusable_password()

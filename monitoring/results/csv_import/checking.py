@@ -137,8 +137,17 @@ def decoded_upload(content: bytes, file_name: str) -> tuple[str, None] | tuple[N
 
 
 def read_text(
-    *, clinic: Clinic, text: str, sha256: str, today: date | None, date_order: str = ""
+    *,
+    clinic: Clinic,
+    text: str,
+    sha256: str,
+    today: date | None,
+    date_order: str = "",
+    result_import: ResultImport | None = None,
 ) -> ImportPreview:
+    """`result_import`: the import being recorded, whose own stored results are left out of the
+    check, so the file reads the same before its first batch and after its last. `date_order`:
+    how the file writes dates with slashes (default: the clinic's setting)."""
     found, unreadable = records(text)
     file_problems = _already_imported(clinic, sha256)
     trailing = [unreadable] if unreadable else []
@@ -151,7 +160,7 @@ def read_text(
     if not lines and not unreadable:
         file_problems.append(file_problem("The file has a header but no results."))
     order = date_order or clinic.csv_date_order
-    rows = _check_rows(clinic, columns, lines, today or clinic.today(), order)
+    rows = _check_rows(clinic, columns, lines, today or clinic.today(), order, result_import)
     return _preview(file_problems, rows, trailing)
 
 
@@ -191,7 +200,7 @@ class _Stored:
     current: bool  # False when it, or its report, was marked entered in error
 
 
-def _check_rows(clinic, columns, lines, today, order) -> list[PreviewRow]:
+def _check_rows(clinic, columns, lines, today, order, result_import=None) -> list[PreviewRow]:
     """Every row checked on its own, then against the other rows and the stored results.
     Three queries: patients, analytes, stored results."""
     cells_by_row = [(number, row_cells(columns, cells)) for number, cells in lines]
@@ -208,7 +217,7 @@ def _check_rows(clinic, columns, lines, today, order) -> list[PreviewRow]:
         for number, cells in cells_by_row
     ]
     _check_repeats(rows)
-    _check_stored(rows, _stored_results(rows))
+    check_stored(rows, stored_results(rows, result_import))
     _check_reports(rows)
     return rows
 
@@ -340,8 +349,11 @@ def _same_value(one: CheckedResult, other: CheckedResult) -> bool:
     return one.canonical_value == other.canonical_value
 
 
-def _stored_results(rows: list[PreviewRow]) -> dict[tuple[int, int, date], list[_Stored]]:
-    """The stored results the rows may repeat, in one query; entered-in-error ones included."""
+def stored_results(
+    rows: list[PreviewRow], result_import: ResultImport | None = None
+) -> dict[tuple[int, int, date], list[_Stored]]:
+    """The stored results the rows may repeat, in one query; entered-in-error ones included,
+    the ones `result_import` stored left out."""
     keyed = [row.result_key for row in rows if row.result_key]
     if not keyed:
         return {}
@@ -351,7 +363,10 @@ def _stored_results(rows: list[PreviewRow]) -> dict[tuple[int, int, date], list[
         analyte_id__in={analyte for _, analyte, _ in keyed},
         # A range keeps the query small in parameters however many dates the file has.
         sample_collected_on__range=(min(dates), max(dates)),
-    ).values_list(
+    )
+    if result_import is not None:
+        found = found.exclude(report__result_import=result_import)
+    found = found.values_list(
         "patient_id",
         "analyte_id",
         "sample_collected_on",
@@ -370,7 +385,7 @@ def _stored_results(rows: list[PreviewRow]) -> dict[tuple[int, int, date], list[
     return stored
 
 
-def _check_stored(rows: Iterable[PreviewRow], stored) -> None:
+def check_stored(rows: Iterable[PreviewRow], stored) -> None:
     for row in rows:
         if row.problems or row.result_key is None:
             continue

@@ -1,30 +1,25 @@
-"""Storing an imported file: keep the upload for its preview, then record every result of it
-through the entry service (report_record), or none of them."""
+"""Storing an imported file: keep the upload for its preview, check all of it once more when the
+user confirms, then record it in batches (batches.py) through the entry service."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from django.core.exceptions import ValidationError
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from monitoring.domain.csv_reading import ImportProblem, file_problem, sha256_of
-from monitoring.models import Panel, ResultImport
+from monitoring.domain.csv_reading import file_problem, sha256_of
+from monitoring.models import ResultImport
+from monitoring.results.csv_import.batches import ImportRejected, import_record
 from monitoring.results.csv_import.checking import (
     ImportPreview,
-    PreviewRow,
     decoded_upload,
     imported_message,
     read_text,
 )
-from monitoring.results.services import report_record
 from patients.models import Clinic
-
-PANEL_ORDER = {panel: position for position, panel in enumerate(Panel.values)}
 
 
 @dataclass(frozen=True)
@@ -32,12 +27,6 @@ class ImportOutcome:
     reports: int
     results: int
     skipped: int
-
-
-class ImportRejected(Exception):
-    def __init__(self, problems: Sequence[ImportProblem]):
-        self.problems = list(problems)
-        super().__init__("\n".join(str(problem) for problem in self.problems))
 
 
 def import_stage(
@@ -68,70 +57,76 @@ def import_stage(
     return result_import, preview
 
 
-def import_apply(
+def import_start(
     *, result_import: ResultImport, imported_by, today: date | None = None
-) -> ImportOutcome:
-    """Store every result of a staged file, or nothing: ImportRejected carries the problems."""
+) -> ResultImport:
+    """Check the whole staged file again and mark it IMPORTING, or refuse it with every problem
+    and store nothing (ImportRejected). Nothing is recorded here: import_record() does that in
+    batches. An import that stopped (FAILED) is started again where it stopped."""
     with transaction.atomic():
-        # One import at a time per clinic, so the check for results already stored cannot race
-        # another import of an overlapping file.
-        clinic = Clinic.objects.select_for_update().get(pk=result_import.clinic_id)
         result_import = ResultImport.objects.select_for_update().get(pk=result_import.pk)
+        clinic = Clinic.objects.get(pk=result_import.clinic_id)
         if result_import.status == ResultImport.Status.IMPORTED:
             raise ImportRejected([file_problem(imported_message(result_import, clinic))])
+        if result_import.status == ResultImport.Status.IMPORTING:
+            return result_import  # a second click on "Import": the first run carries on
         preview = read_text(
             clinic=clinic,
             text=result_import.content,
             sha256=result_import.sha256,
             today=today,
             date_order=result_import.date_order,
+            result_import=result_import,
         )
         if not preview.ok:
             raise ImportRejected(preview.problems)
-        reports = _record_reports(preview.rows, result_import, imported_by, today)
-        result_import.status = ResultImport.Status.IMPORTED
-        result_import.imported_at = timezone.now()
-        result_import.row_count = len(preview.rows)
-        result_import.save(update_fields=["status", "imported_at", "row_count"])
-    return ImportOutcome(reports=reports, results=preview.to_import, skipped=preview.skipped)
+        first_start = result_import.status == ResultImport.Status.PREVIEWED
+        result_import.status = ResultImport.Status.IMPORTING
+        result_import.error = ""
+        result_import.progressed_at = timezone.now()
+        fields = ["status", "error", "progressed_at"]
+        if first_start:
+            result_import.imported_by = imported_by
+            result_import.started_at = result_import.progressed_at
+            result_import.row_count = len(preview.rows)
+            result_import.results_total = preview.to_import
+            result_import.skipped = preview.skipped
+            fields += ["imported_by", "started_at", "row_count", "results_total", "skipped"]
+        result_import.save(update_fields=fields)
+    return result_import
 
 
-def _record_reports(rows, result_import, imported_by, today) -> int:
-    groups: dict[tuple[int, date, str], list[PreviewRow]] = defaultdict(list)
-    for row in rows:
-        if row.will_import:
-            groups[row.report_key].append(row)
-    # Oldest sample first, so each result is flagged against the ones before it (a fall from
-    # the previous count, the baseline); kidney before urine on one day, so urine blood sees
-    # that day's creatinine.
-    for (_, sample, panel), group in sorted(groups.items(), key=_report_order):
-        try:
-            report_record(
-                patient=group[0].patient,
-                panel=panel,
-                sample_collected_on=sample,
-                entries=[row.entry() for row in group],
-                entered_by=imported_by,
-                reported_on=group[0].reported_date,
-                lab_name=group[0].lab_name,
-                result_import=result_import,
-                today=today,
-            )
-        except ValidationError as error:
-            # The rows were checked by the same rules, so this is a safety net: name the rows.
-            raise ImportRejected(_problems_from(error, group)) from error
-    return len(groups)
+def import_continue(
+    *,
+    result_import: ResultImport,
+    today: date | None = None,
+    seconds: float | None = None,
+    on_batch=None,
+) -> ResultImport:
+    """Record the next batches of a started import for up to `seconds` (None: to the end)."""
+    return import_record(
+        result_import=result_import,
+        today=today,
+        seconds=seconds,
+        batch_reports=settings.RESULT_IMPORT_BATCH_REPORTS,
+        on_batch=on_batch,
+    )
 
 
-def _report_order(item) -> tuple[int, date, int]:
-    (patient_pk, sample, panel), _ = item
-    return (patient_pk, sample, PANEL_ORDER[panel])
+def import_apply(
+    *, result_import: ResultImport, imported_by, today: date | None = None, on_batch=None
+) -> ImportOutcome:
+    """Check a staged file and record all of it here and now, batch after batch. A file with any
+    problem is refused before anything is stored (ImportRejected carries the problems); a batch
+    refused while storing is rolled back and the import stops there, FAILED, to be resumed."""
+    result_import = import_start(result_import=result_import, imported_by=imported_by, today=today)
+    result_import = import_continue(result_import=result_import, today=today, on_batch=on_batch)
+    return outcome_of(result_import)
 
 
-def _problems_from(error: ValidationError, group: list[PreviewRow]) -> list[ImportProblem]:
-    rows = f" (rows {', '.join(str(row.row) for row in group)})" if len(group) > 1 else ""
-    return [
-        ImportProblem(group[0].row, "", f"{message}{rows}")
-        for messages in error.message_dict.values()
-        for message in messages
-    ]
+def outcome_of(result_import: ResultImport) -> ImportOutcome:
+    return ImportOutcome(
+        reports=result_import.reports_done,
+        results=result_import.results_done,
+        skipped=result_import.skipped,
+    )

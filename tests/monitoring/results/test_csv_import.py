@@ -24,7 +24,7 @@ from monitoring.results.csv_import import (
     import_read,
     import_stage,
 )
-from monitoring.results.csv_import import storing as csv_import  # it calls report_record
+from monitoring.results.csv_import import batches as csv_import  # it calls report_record
 from monitoring.results.services import result_mark_in_error
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
 
@@ -231,9 +231,7 @@ def test_a_file_with_one_bad_row_among_good_ones_saves_nothing(ada, ben, nurse):
     assert result_import.status == ResultImport.Status.PREVIEWED
 
 
-def test_a_failure_while_storing_takes_back_the_reports_already_stored(
-    ada, ben, nurse, monkeypatch
-):
+def test_a_failure_while_storing_takes_back_the_reports_of_its_batch(ada, ben, nurse, monkeypatch):
     calls = []
     real_record = csv_import.report_record
 
@@ -248,8 +246,9 @@ def test_a_failure_while_storing_takes_back_the_reports_already_stored(
     with pytest.raises(ImportRejected) as rejected:
         import_apply(result_import=result_import, imported_by=nurse, today=TODAY)
     assert str(rejected.value.problems[0]) == "Row 4: Refused."
-    assert nothing_saved()
-    assert ResultImport.objects.get().status == ResultImport.Status.PREVIEWED
+    assert nothing_saved()  # the three reports are one batch
+    stopped = ResultImport.objects.get()
+    assert (stopped.status, stopped.error) == (ResultImport.Status.FAILED, "Row 4: Refused.")
 
 
 def test_an_import_is_not_applied_twice(ada, nurse):
@@ -686,9 +685,10 @@ def csv_path(tmp_path):
 
 
 def run(*args):
+    """The command's last line (before it, the progress after each batch) and its errors."""
     out, err = StringIO(), StringIO()
     call_command("import_results", *args, stdout=out, stderr=err)
-    return out.getvalue(), err.getvalue()
+    return out.getvalue().splitlines()[-1], err.getvalue()
 
 
 def test_the_command_imports_a_clean_file_as_the_lab_import_user(ada, ben, csv_path):
