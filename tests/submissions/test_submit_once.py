@@ -209,6 +209,9 @@ def confirm_import(clinic):
         lambda: {},
         lambda: LabReport.objects.filter(result_import=staged).count(),
         1,
+        # A repeat arriving while the first is still recording is sent to the import's
+        # progress page, one arriving after it to where the first went.
+        same_answer_at_once=False,
     )
 
 
