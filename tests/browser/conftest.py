@@ -82,8 +82,14 @@ def chromium(django_db_setup):
 
 
 def _page(chromium, app_server, viewport):
+    # Reduced motion: Bootstrap then opens the phone menu without its collapse animation, so
+    # a click is never aimed at a button that is still sliding into place.
     context = chromium.new_context(
-        base_url=app_server.url, viewport=viewport, accept_downloads=True, locale="en-GB"
+        base_url=app_server.url,
+        viewport=viewport,
+        accept_downloads=True,
+        locale="en-GB",
+        reduced_motion="reduce",
     )
     # Generous: a 2-core machine running the suite can take seconds over one page.
     context.set_default_timeout(30_000)

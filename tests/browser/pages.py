@@ -55,6 +55,10 @@ def sign_out(page) -> None:
     toggler = page.get_by_role("button", name="Menu")
     if toggler.is_visible():
         toggler.click()
+        # Clicked before the menu has opened, the button is still covered by the page below
+        # it and the click is lost: wait until Bootstrap has finished opening it.
+        expect(toggler).to_have_attribute("aria-expanded", "true")
+        expect(page.locator("#nav")).to_have_class(re.compile(r"(^|\s)show(\s|$)"))
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/sign-in/$"))
     expect(page.get_by_label("Username")).to_be_visible()
