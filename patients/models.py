@@ -118,6 +118,15 @@ class Clinic(models.Model):
     digest_time = models.TimeField(
         default=time(8, 0), help_text="Local time of each nurse's daily digest e-mail."
     )
+    # Patients already in follow-up when the clinic starts using the tracker: their checks
+    # that fell overdue before this date are history, not work (Patient.tracked_from).
+    go_live_date = models.DateField(
+        "go-live date",
+        null=True,
+        blank=True,
+        help_text="Patients onboarded from a spreadsheet are tracked from this date unless the "
+        "import says otherwise; checks overdue before it are shown as history.",
+    )
     # Patients ask first where to go; the clinic's name alone does not tell them.
     test_instructions = models.TextField(
         "where patients have their tests",
@@ -233,6 +242,17 @@ class Patient(Versioned):
         blank=True,
         related_name="patient_record",
     )
+    # The day this clinic began tracking the patient. A check whose overdue date falls before
+    # it is "before tracking": history, never overdue, alerted or reminded; a historic result
+    # still completes it. patient_create fills in the clinic's today.
+    tracked_from = models.DateField(
+        "tracked from",
+        default=timezone.localdate,
+        help_text="Checks that fell overdue before this date are history, not work.",
+    )
+    # Written by schedule_reconcile from the plan (never typed): what the end-of-follow-up
+    # scan reads, so it need not plan every patient to find who has finished.
+    follow_up_ends = models.DateField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()

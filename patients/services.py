@@ -33,8 +33,11 @@ def patient_create(
     named_nurse=None,
     email_reminders: bool = True,
     reminder_leads: str = Patient.ReminderLeads.SEVEN_AND_ONE,
+    tracked_from: date | None = None,
     created_by=None,
 ) -> Patient:
+    """A new patient, tracked from `tracked_from` (default: the clinic's today), so that a
+    patient years into follow-up arrives with history, not hundreds of overdue checks."""
     patient = Patient(
         clinic=clinic,
         hospital_number=hospital_number_clean(hospital_number),
@@ -47,6 +50,7 @@ def patient_create(
         named_nurse=named_nurse,
         email_reminders=email_reminders,
         reminder_leads=reminder_leads,
+        tracked_from=tracked_from or clinic.today(),
     )
     if protocol is not None:
         patient.protocol = protocol

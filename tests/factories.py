@@ -29,6 +29,9 @@ class PatientFactory(factory.django.DjangoModelFactory):
     family_name = factory.Faker("last_name")
     date_of_birth = date(1985, 6, 15)
     sex = Patient.Sex.FEMALE
+    # Tracked since long before any test's courses, so every check of the plan is work; tests
+    # of the tracking start set it (or go through patient_create, which uses today).
+    tracked_from = date(2000, 1, 1)
 
 
 class CourseFactory(factory.django.DjangoModelFactory):

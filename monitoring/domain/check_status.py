@@ -10,6 +10,7 @@ class CheckStatus(enum.StrEnum):
     UPCOMING = "upcoming"
     DUE = "due"
     OVERDUE = "overdue"
+    BEFORE_TRACKING = "before_tracking"
     COMPLETED = "completed"
     COMPLETED_LATE = "completed_late"
     WAIVED = "waived"
@@ -28,8 +29,10 @@ def check_status(
     completed_on: date | None = None,
     waived: bool = False,
     cancelled: bool = False,
+    before_tracking: bool = False,
 ) -> CheckStatus:
-    """Cancelled and waived win over everything; a completion after the window is late."""
+    """Cancelled and waived win over everything; a completion after the window is late; a
+    check that fell overdue before the patient's tracking start is history, not overdue."""
     if cancelled:
         return CheckStatus.CANCELLED
     if waived:
@@ -38,6 +41,8 @@ def check_status(
         if completed_on > overdue_after:
             return CheckStatus.COMPLETED_LATE
         return CheckStatus.COMPLETED
+    if before_tracking:
+        return CheckStatus.BEFORE_TRACKING
     if today < window_opens:
         return CheckStatus.UPCOMING
     if today <= overdue_after:

@@ -14,6 +14,11 @@ from datetime import date, timedelta
 
 RECURRING = "recurring"
 PRE_COURSE = "pre_course"
+# Check-ins after the end of follow-up (yearly, say), which a clinic may add to a protocol.
+AFTER_END = "after_end"
+# How long after the end of follow-up such check-ins are planned: autoimmunity can appear
+# years later (thyroid disease more than 7 years after the first course), and a plan must end.
+AFTER_END_MONTHS = 120
 ANY_SEX = "any"
 
 
@@ -68,7 +73,8 @@ class PlannedCheck:
     window_opens: date
     overdue_after: date
     # Exactly one of these identifies the check within its item: months from the anchor for a
-    # recurring check, the course for a pre-course one. They survive a course being moved.
+    # recurring check (from the end of follow-up for a check-in after it), the course for a
+    # pre-course one. They survive a course being moved.
     month_offset: int | None = None
     course_key: Hashable = None
 
@@ -80,8 +86,8 @@ class PlannedCheck:
 def check_slot(item_key: Hashable, kind: str, month_offset: int | None, course_key) -> tuple:
     """Which check of its protocol item a check is. A stored check is matched to the planned
     one by it, so the plan and the stored rows must build it alike."""
-    if kind == RECURRING:
-        return (item_key, RECURRING, month_offset)
+    if kind in (RECURRING, AFTER_END):
+        return (item_key, kind, month_offset)
     return (item_key, PRE_COURSE, course_key)
 
 
@@ -130,6 +136,8 @@ def plan_schedule(*, courses: Sequence[Course], protocol: Protocol, sex: str) ->
         elif item.kind == PRE_COURSE:
             targets = ordered[:1] if item.first_course_only else ordered
             checks.extend(_pre_course_check(item, course) for course in targets)
+        elif item.kind == AFTER_END:
+            checks.extend(_after_end_checks(item, end))
         else:
             raise PlanningError(f"Protocol item {item.key!r} has an unknown kind {item.kind!r}.")
     checks.sort(key=lambda check: (check.due, check.panel, check.kind))
@@ -167,6 +175,32 @@ def _recurring_checks(
             )
         )
         k += 1
+
+
+def _after_end_checks(item: ProtocolItem, end: date) -> list[PlannedCheck]:
+    """Check-ins every interval after the end of follow-up, for AFTER_END_MONTHS."""
+    if not item.interval_months or item.interval_months < 1:
+        raise PlanningError(
+            f"Protocol item {item.key!r} ({item.panel}) after the end of follow-up needs an "
+            "interval of at least one month."
+        )
+    before = timedelta(days=item.window_before_days)
+    grace = timedelta(days=item.grace_after_days)
+    checks = []
+    for offset in range(item.interval_months, AFTER_END_MONTHS + 1, item.interval_months):
+        due = add_months(end, offset)
+        checks.append(
+            PlannedCheck(
+                item_key=item.key,
+                panel=item.panel,
+                kind=AFTER_END,
+                due=due,
+                window_opens=due - before,
+                overdue_after=due + grace,
+                month_offset=offset,
+            )
+        )
+    return checks
 
 
 def _pre_course_check(item: ProtocolItem, course: Course) -> PlannedCheck:

@@ -83,6 +83,7 @@ class ProtocolItem(models.Model):
     class Kind(models.TextChoices):
         RECURRING = planning.RECURRING, "Recurring"
         PRE_COURSE = planning.PRE_COURSE, "Before each course"
+        AFTER_END = planning.AFTER_END, "Check-in after the end of follow-up"
 
     class AppliesTo(models.TextChoices):
         ANY = planning.ANY_SEX, "Everyone"
@@ -97,7 +98,7 @@ class ProtocolItem(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(60)],
-        help_text="Recurring items only: 1 monthly, 3 quarterly, 12 yearly.",
+        help_text="Recurring and after-the-end items: 1 monthly, 3 quarterly, 12 yearly.",
     )
     window_before_days = models.PositiveSmallIntegerField(
         validators=[MaxValueValidator(365)], help_text="The window opens this many days early."
@@ -126,7 +127,8 @@ class ProtocolItem(models.Model):
                 fields=["protocol", "panel", "kind"], name="protocol_item_panel_kind_once"
             ),
             models.CheckConstraint(
-                condition=~models.Q(kind="recurring") | models.Q(interval_months__gte=1),
+                condition=~models.Q(kind__in=["recurring", "after_end"])
+                | models.Q(interval_months__gte=1),
                 name="recurring_item_has_interval",
             ),
         ]
@@ -134,10 +136,15 @@ class ProtocolItem(models.Model):
     def __str__(self) -> str:
         if self.kind == self.Kind.RECURRING:
             return f"{self.get_panel_display()} every {self.interval_months} month(s)"
+        if self.kind == self.Kind.AFTER_END:
+            return (
+                f"{self.get_panel_display()} every {self.interval_months} month(s) after the "
+                "end of follow-up"
+            )
         return f"{self.get_panel_display()} before each course"
 
     def clean(self) -> None:
-        if self.kind == self.Kind.RECURRING and not self.interval_months:
+        if self.kind in (self.Kind.RECURRING, self.Kind.AFTER_END) and not self.interval_months:
             raise ValidationError({"interval_months": "A recurring item needs an interval."})
         if self.kind == self.Kind.PRE_COURSE and self.interval_months:
             raise ValidationError(
@@ -167,7 +174,13 @@ class ScheduledCheckQuerySet(models.QuerySet):
         return self.exclude(kind="urgent")
 
     def open(self):
-        """Still waiting for a result: not completed, waived or cancelled."""
+        """Work: waiting for a result, neither completed, waived nor cancelled, and not
+        history from before the patient's tracking start."""
+        return self.pending().filter(before_tracking=False)
+
+    def pending(self):
+        """Waiting for a result, work or history: what a sample can still complete and what
+        re-planning may still move or cancel."""
         return self.filter(cancelled_at__isnull=True, waived_at__isnull=True, completed_on=None)
 
     def with_status(self, today: date):
@@ -182,6 +195,7 @@ class ScheduledCheckQuerySet(models.QuerySet):
                     then=models.Value(CheckStatus.COMPLETED_LATE.value),
                 ),
                 when(completed_on__isnull=False, then=models.Value(CheckStatus.COMPLETED.value)),
+                when(before_tracking=True, then=models.Value(CheckStatus.BEFORE_TRACKING.value)),
                 when(window_opens__gt=today, then=models.Value(CheckStatus.UPCOMING.value)),
                 when(overdue_after__gte=today, then=models.Value(CheckStatus.DUE.value)),
                 default=models.Value(CheckStatus.OVERDUE.value),
@@ -201,6 +215,7 @@ class ScheduledCheck(models.Model):
     class Kind(models.TextChoices):
         RECURRING = planning.RECURRING, "Recurring"
         PRE_COURSE = planning.PRE_COURSE, "Before each course"
+        AFTER_END = planning.AFTER_END, "Check-in after the end of follow-up"
         URGENT = "urgent", "Urgent, after a reported symptom"
 
     patient = models.ForeignKey(
@@ -236,6 +251,9 @@ class ScheduledCheck(models.Model):
     due_date = models.DateField()
     window_opens = models.DateField()
     overdue_after = models.DateField()
+    # Overdue before the patient's tracking start (Patient.tracked_from): history, not work.
+    # Kept by schedule_reconcile; a result still completes such a check.
+    before_tracking = models.BooleanField(default=False)
     completed_on = models.DateField(null=True, blank=True)
     completed_by = models.ForeignKey(
         "monitoring.LabReport",
@@ -273,12 +291,16 @@ class ScheduledCheck(models.Model):
             # index-only scan.
             models.Index(
                 fields=["overdue_after", "patient", "id"],
-                condition=models.Q(completed_on=None, waived_at=None, cancelled_at=None),
+                condition=models.Q(
+                    completed_on=None, waived_at=None, cancelled_at=None, before_tracking=False
+                ),
                 name="check_open_overdue_after",
             ),
             models.Index(
                 fields=["due_date"],
-                condition=models.Q(completed_on=None, waived_at=None, cancelled_at=None),
+                condition=models.Q(
+                    completed_on=None, waived_at=None, cancelled_at=None, before_tracking=False
+                ),
                 name="check_open_due",
             ),
         ]
@@ -326,8 +348,12 @@ class ScheduledCheck(models.Model):
         )
 
     @property
-    def is_open(self) -> bool:
+    def is_pending(self) -> bool:
         return self.cancelled_at is None and self.waived_at is None and self.completed_on is None
+
+    @property
+    def is_open(self) -> bool:
+        return self.is_pending and not self.before_tracking
 
     def status_on(self, today: date) -> CheckStatus:
         return check_status(
@@ -337,4 +363,5 @@ class ScheduledCheck(models.Model):
             completed_on=self.completed_on,
             waived=self.waived_at is not None,
             cancelled=self.cancelled_at is not None,
+            before_tracking=self.before_tracking,
         )

@@ -19,7 +19,14 @@ from patients.models import InfusionCourse, Patient
 
 from .bulk_insert import rows_insert
 
-MOVED_FIELDS = ["panel", "due_date", "window_opens", "overdue_after", "updated_at"]
+MOVED_FIELDS = [
+    "panel",
+    "due_date",
+    "window_opens",
+    "overdue_after",
+    "before_tracking",
+    "updated_at",
+]
 
 
 @dataclass(frozen=True)
@@ -101,25 +108,29 @@ def schedules_reconcile(*, patient_ids: Sequence[int]) -> dict[int, ReconcileRes
             stored = _Stored(*row)
             existing[stored.patient_id][stored.slot] = stored
         now = timezone.now()
-        to_create, to_move, stale = [], {}, defaultdict(list)
+        to_create, to_move, stale, ends_changed = [], {}, defaultdict(list), []
         for patient in locked:
             plan = patient_plan(
                 patient=patient, courses=courses[patient.pk], items=items[patient.protocol_id]
             )
+            if plan.end_of_follow_up != patient.follow_up_ends:
+                patient.follow_up_ends = plan.end_of_follow_up
+                ends_changed.append(patient)
             mine = existing[patient.pk]
             created = len(to_create)
             moved = len(to_move)
             for planned in plan.checks:
                 check = mine.get(planned.slot)
+                history = planned.overdue_after < patient.tracked_from
                 if check is None:
-                    to_create.append(_new_row(patient.pk, planned, now))
-                elif check.is_open and _dates_differ(check, planned):
-                    to_move[check.pk] = planned
+                    to_create.append(_new_row(patient.pk, planned, now, history))
+                elif check.is_pending and _dates_differ(check, planned, history):
+                    to_move[check.pk] = (planned, history)
             planned_slots = {planned.slot for planned in plan.checks}
             cancelled = [
                 check.pk
                 for slot, check in mine.items()
-                if slot not in planned_slots and check.is_open
+                if slot not in planned_slots and check.is_pending
             ]
             stale[_cancel_reason(patient)] += cancelled
             results[patient.pk] = ReconcileResult(
@@ -133,13 +144,18 @@ def schedules_reconcile(*, patient_ids: Sequence[int]) -> dict[int, ReconcileRes
         if to_move:
             moving = list(ScheduledCheck.objects.filter(pk__in=to_move))
             for check in moving:
-                planned = to_move[check.pk]
+                planned, history = to_move[check.pk]
                 check.panel = planned.panel
                 check.due_date = planned.due
                 check.window_opens = planned.window_opens
                 check.overdue_after = planned.overdue_after
+                check.before_tracking = history
                 check.updated_at = now
             bulk_update_recorded(moving, MOVED_FIELDS)
+        if ends_changed:
+            # Derived from the courses and the protocol, whose own changes are in the history;
+            # a bulk update, so re-planning thousands of patients stays one statement.
+            Patient.objects.bulk_update(ends_changed, ["follow_up_ends"])
         for reason, pks in stale.items():
             if pks:
                 update_recorded(
@@ -172,6 +188,7 @@ _STORED = [
     "due_date",
     "window_opens",
     "overdue_after",
+    "before_tracking",
     "completed_on",
     "waived_at",
     "cancelled_at",
@@ -189,6 +206,7 @@ class _Stored(NamedTuple):
     due_date: date
     window_opens: date
     overdue_after: date
+    before_tracking: bool
     completed_on: date | None
     waived_at: object
     cancelled_at: object
@@ -200,7 +218,8 @@ class _Stored(NamedTuple):
         )
 
     @property
-    def is_open(self) -> bool:
+    def is_pending(self) -> bool:
+        """Still the plan's to move or cancel: work or history, not yet done or waived."""
         return self.cancelled_at is None and self.waived_at is None and self.completed_on is None
 
 
@@ -214,6 +233,7 @@ NEW_FIELDS = [
     "due_date",
     "window_opens",
     "overdue_after",
+    "before_tracking",
     "completed_on",
     "waived_reason",
     "cancelled_reason",
@@ -222,7 +242,7 @@ NEW_FIELDS = [
 ]
 
 
-def _new_row(patient_id: int, planned: planning.PlannedCheck, now) -> tuple:
+def _new_row(patient_id: int, planned: planning.PlannedCheck, now, history: bool) -> tuple:
     """A new check as values for NEW_FIELDS. The checks a plan creates are not audited one by
     one (audit/bulk.py says why), so they go in with COPY rather than as model instances."""
     return (
@@ -235,6 +255,7 @@ def _new_row(patient_id: int, planned: planning.PlannedCheck, now) -> tuple:
         planned.due,
         planned.window_opens,
         planned.overdue_after,
+        history,
         None,
         "",
         "",
@@ -243,9 +264,10 @@ def _new_row(patient_id: int, planned: planning.PlannedCheck, now) -> tuple:
     )
 
 
-def _dates_differ(check: _Stored, planned: planning.PlannedCheck) -> bool:
+def _dates_differ(check: _Stored, planned: planning.PlannedCheck, history: bool) -> bool:
     return (
-        check.due_date != planned.due
+        check.before_tracking != history
+        or check.due_date != planned.due
         or check.window_opens != planned.window_opens
         or check.overdue_after != planned.overdue_after
         or check.panel != planned.panel
