@@ -62,9 +62,13 @@ def update_recorded(queryset: QuerySet, **values) -> int:
     return updated
 
 
-def bulk_update_recorded(objs: Sequence[Model], fields: Sequence[str]) -> None:
+def bulk_update_recorded(
+    objs: Sequence[Model], fields: Sequence[str], *, system_actor: str = ""
+) -> None:
     """`Model.objects.bulk_update(objs, fields)`, recording an UPDATE entry for each object
-    whose stored values change: the old values are read, and locked, in one query first."""
+    whose stored values change: the old values are read, and locked, in one query first.
+    `system_actor` names the job that made the change when no person did (the trail shows it
+    where it would show a person)."""
     if not objs:
         return
     model = type(objs[0])
@@ -73,7 +77,9 @@ def bulk_update_recorded(objs: Sequence[Model], fields: Sequence[str]) -> None:
         rows = _with_patient(manager.all()).select_for_update(of=("self",))
         stored = rows.in_bulk([obj.pk for obj in objs])
         manager.bulk_update(objs, fields)
-        _record_changes([stored[obj.pk] for obj in objs], objs, fields=list(fields))
+        _record_changes(
+            [stored[obj.pk] for obj in objs], objs, fields=list(fields), system_actor=system_actor
+        )
 
 
 def _with_patient(queryset: QuerySet) -> QuerySet:
@@ -86,12 +92,19 @@ def _with_patient(queryset: QuerySet) -> QuerySet:
     return queryset.select_related("patient")
 
 
-def _record_changes(before: Sequence[Model], after: Sequence[Model], *, fields: list[str]):
+def _record_changes(
+    before: Sequence[Model],
+    after: Sequence[Model],
+    *,
+    fields: list[str],
+    system_actor: str = "",
+):
     action = get_logentry_model().Action.UPDATE
+    actor = {"actor_email": system_actor} if system_actor else {}
     entries, instances = [], []
     for old, new in zip(before, after, strict=True):
         changes = model_instance_diff(old, new, fields_to_check=fields)
         if changes:
-            entries.append(new_entry(new, action=action, changes=changes))
+            entries.append(new_entry(new, action=action, changes=changes, **actor))
             instances.append(new)
     entries_store(entries, instances)

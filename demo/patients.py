@@ -321,6 +321,9 @@ def _patient(clinic: Clinic, row: DemoPatient, today: date) -> None:
         email=f"{slugify(row.given)}.{slugify(row.family)}@demo.invalid",
         # Named before any result is recorded, so the demo's alerts go to that nurse.
         named_nurse=User.objects.get(username=row.named_nurse) if row.named_nurse else None,
+        # The demo clinic has tracked each patient since before course 1: its overdue checks
+        # are work, as they would be in a clinic that has used the tracker all along.
+        tracked_from=today - relativedelta(months=max(row.course_one, 0) + 2),
     )
     _courses(patient, row, today)
     # Results stop where an overdue patient's gap begins, or where a finished schedule ended.

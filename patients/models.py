@@ -283,6 +283,13 @@ class Patient(Versioned):
             and (problem := birth_date_problem(self.date_of_birth, today=self.clinic.today()))
         ):
             raise ValidationError({"date_of_birth": problem})
+        if self.tracked_from and self.clinic_id and self.tracked_from > self.clinic.today():
+            raise ValidationError(
+                {
+                    "tracked_from": "Tracking cannot start in the future: give today or an "
+                    "earlier date."
+                }
+            )
         if (
             self.named_nurse_id
             and self.clinic_id

@@ -218,8 +218,22 @@ def course_add(
                 course.save()
         except IntegrityError as error:
             raise ValidationError({"number": f"Course {number} is already recorded."}) from error
+        _reopen_monitoring(patient, course, recorded_by)
         schedule_reconcile(patient=patient)
     return course
+
+
+def _reopen_monitoring(patient: Patient, course: InfusionCourse, recorded_by) -> None:
+    """A new course starts a new follow-up: a patient whose monitoring was complete is
+    monitored again, and the history says why."""
+    stored = Patient.objects.get(pk=patient.pk)
+    if stored.status != Patient.Status.MONITORING_COMPLETE:
+        return
+    stored.status = patient.status = Patient.Status.ACTIVE
+    stored._history_user = recorded_by
+    stored._change_reason = f"{course} recorded: monitoring starts again."
+    stored.save(update_fields=["status", "version", "updated_at"])
+    patient.version = stored.version
 
 
 def course_update(

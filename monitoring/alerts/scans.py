@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
+from monitoring.alerts.follow_up_end import follow_up_end_scan
 from monitoring.alerts.rules import (
     any_of,
     awaiting_acknowledgement,
@@ -264,6 +265,8 @@ def escalation_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) -> int
 
 
 SCANS = {
+    # First: a patient who has finished is complete before the others look at them.
+    "follow_up_end": follow_up_end_scan,
     "overdue": overdue_scan,
     "due_soon": due_soon_scan,
     "unacknowledged": unacknowledged_scan,

@@ -24,6 +24,9 @@ class Condition(enum.StrEnum):
     RISE_FROM_BASELINE_TIMES = "rise_from_baseline_times"  # value >= threshold x baseline
     FALL_FROM_BASELINE = "fall_from_baseline"  # baseline - value >= threshold
     AT_LEAST = "at_least"  # value >= threshold (dipstick grades by position)
+    # The result's own tier ranks at least threshold (2 amber, 3 red, 4 critical), whatever
+    # rule earned it: for the partner of a combination, never for the result being flagged.
+    FLAGGED_AT_LEAST = "flagged_at_least"
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,8 @@ def _meets(condition, threshold, reading: Reading, context: Context) -> bool:
             return value > threshold
         case Condition.AT_LEAST:
             return value >= threshold
+        case Condition.FLAGGED_AT_LEAST:
+            return reading.value_tier.rank >= threshold
         case Condition.BELOW_REFERENCE:
             return reading.reference_low is not None and value < reading.reference_low
         case Condition.ABOVE_REFERENCE_TIMES:
@@ -169,6 +174,7 @@ def _describe(rule: FlagRule, reading: Reading, context: Context) -> str:
         Condition.BELOW: f"{value} is below {threshold}",
         Condition.ABOVE: f"{value} is above {threshold}",
         Condition.AT_LEAST: f"{value} is at least {threshold}",
+        Condition.FLAGGED_AT_LEAST: f"{value} is flagged {tier_of_rank(rule.threshold)} or worse",
         Condition.BELOW_REFERENCE: f"{value} is below the reference range",
         Condition.ABOVE_REFERENCE_TIMES: (
             f"{value} is over {_plain(rule.threshold)} x the upper limit "
@@ -205,7 +211,14 @@ def _with_words(rule: FlagRule) -> str:
             return f"below {threshold}"
         case Condition.ABOVE:
             return f"above {threshold}"
+        case Condition.FLAGGED_AT_LEAST:
+            return f"flagged {tier_of_rank(rule.with_threshold)} or worse"
     return f"at least {threshold}"
+
+
+def tier_of_rank(rank) -> str:
+    """The name of the lowest tier of a rank, for words ("amber" for 2)."""
+    return next((tier.value for tier in Tier if tier.rank == rank), str(rank))
 
 
 def _reference_tier(reading: Reading, reasons: list[str]) -> tuple[Tier, list[str]]:

@@ -80,6 +80,7 @@ class Notification(models.Model):
         ABNORMAL_RESULT = "abnormal_result", "Abnormal result"
         ESCALATION = "escalation", "Escalation"
         SYMPTOM_REPORT = "symptom_report", "Symptom reported by the patient"
+        MONITORING_ENDED = "monitoring_ended", "Routine monitoring has ended"
 
     class Channel(models.TextChoices):
         EMAIL = "email", "E-mail"

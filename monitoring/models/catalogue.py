@@ -133,6 +133,11 @@ CONDITION_CHOICES = [
     (C.FALL_FROM_PREVIOUS.value, "fall from the previous value by at least the fraction"),
     (C.RISE_FROM_BASELINE_TIMES.value, "at least threshold x the baseline"),
     (C.FALL_FROM_BASELINE.value, "at least threshold below the baseline"),
+    (
+        C.FLAGGED_AT_LEAST.value,
+        "combinations only: the other result is flagged at least this tier "
+        "(2 amber, 3 red, 4 critical), for any reason",
+    ),
 ]
 # Flag rules raise a result to amber or above; low/high come from the reference range alone.
 RULE_TIER_CHOICES = [(t.value, t.value.capitalize()) for t in flagging.Tier if t.rank >= 2]
@@ -184,6 +189,13 @@ class FlagRule(models.Model):
         if any(combined) and not all(combined):
             raise ValidationError(
                 {"with_condition": "A combination needs its analyte, condition and threshold."}
+            )
+        if self.condition == flagging.Condition.FLAGGED_AT_LEAST:
+            raise ValidationError(
+                {
+                    "condition": "A result's own tier is what the rules decide; “flagged at "
+                    "least” can only name the other result of a combination."
+                }
             )
 
     def as_flag_rule(self) -> flagging.FlagRule:

@@ -27,6 +27,9 @@ SUBJECTS = {
 }
 
 
+ENDED_SUBJECT = "Your routine monitoring has ended"
+
+
 def relevant_rows(rows: list[Notification]) -> list[Notification]:
     """The rows still worth sending: the check is still open, the result still current, at
     the same tier and not acknowledged. One query, for the acknowledgements."""
@@ -40,6 +43,9 @@ def relevant_rows(rows: list[Notification]) -> list[Notification]:
 
 
 def _still_relevant(row: Notification, acknowledged: set) -> bool:
+    if row.kind == Kind.MONITORING_ENDED:
+        # Not once a new course has re-opened monitoring, nor after a status change.
+        return row.patient.status == row.patient.Status.MONITORING_COMPLETE
     if row.scheduled_check_id:
         return row.scheduled_check.is_open
     if row.result_id:
@@ -71,10 +77,17 @@ def _message(delivery: str, rows: list[Notification], count: int, recipient, ref
         "clinic_name": rows[0].patient.clinic.name if rows else "",
         "symptom_reported": any(row.kind == Kind.SYMPTOM_REPORT for row in rows),
     }
+    subject = SUBJECTS[delivery].format(count=count, s="" if count == 1 else "s")
     if delivery == Delivery.PATIENT_DAILY:
-        context["lines"] = [_patient_line(row) for row in _patient_checks(rows)]
+        checks = [row for row in rows if row.scheduled_check_id]
+        context["lines"] = [_patient_line(row) for row in _patient_checks(checks)]
+        ended = [row for row in rows if row.kind == Kind.MONITORING_ENDED]
+        if ended:
+            context["monitoring_ended_on"] = _day(ended[0].patient.follow_up_ends)
+            if not checks:
+                subject = ENDED_SUBJECT
     return OutgoingMessage(
-        subject=SUBJECTS[delivery].format(count=count, s="" if count == 1 else "s"),
+        subject=subject,
         body=render_to_string(f"notifications/{delivery}.txt", context),
         reference=str(reference),
     )
@@ -88,6 +101,7 @@ def _urgency(row: Notification):
         Kind.ABNORMAL_RESULT,
         Kind.OVERDUE,
         Kind.DUE_SOON,
+        Kind.MONITORING_ENDED,
     ]
     kind_rank = kinds.index(row.kind)
     return (kind_rank, tier_rank, row.patient.family_name, row.created_at)
@@ -119,6 +133,8 @@ def describe(row: Notification) -> str:
         if row.kind == Kind.ESCALATION:
             what = f"ESCALATION: {what}, not acknowledged"
         return f"{what}. Next action: {result.next_action}"
+    if row.kind == Kind.MONITORING_ENDED:
+        return f"{who}: routine monitoring has ended; the patient has been told."
     if row.kind == Kind.SYMPTOM_REPORT:
         # Which symptom stays on the worklist: e-mail is not a private channel.
         reported = row.created_at.astimezone(row.patient.clinic.zone)

@@ -166,21 +166,32 @@ def _affected_by(report: LabReport, results: list[LabResult], data) -> list[LabR
 
 
 def _complete_checks(report: LabReport) -> list[ScheduledCheck]:
-    """Complete the open checks of the report's panel whose window holds the sample date; if
-    none does, the latest overdue one before it, which is then "completed late". An open
+    """Complete the pending checks of the report's panel whose window holds the sample date;
+    if none does, the latest overdue one before it, which is then "completed late". An open
     urgent check (a reported symptom) of that panel is answered by any sample taken on or after
-    the day it was opened, so it is completed too."""
+    the day it was opened, so it is completed too.
+
+    Two checks a sample never completes: a course's pre-course baseline once that course's
+    first infusion has passed (a sample after an infusion shows its effect, not the baseline),
+    and, for a sample taken since the patient's tracking start, a check from before it (history
+    is completed only by a historic sample)."""
     sample = report.sample_collected_on
     candidates = list(
-        ScheduledCheck.objects.open().filter(
-            patient_id=report.patient_id, panel=report.panel, window_opens__lte=sample
-        )
+        ScheduledCheck.objects.pending()
+        .filter(patient_id=report.patient_id, panel=report.panel, window_opens__lte=sample)
+        .exclude(kind=ScheduledCheck.Kind.PRE_COURSE, course__first_infusion_date__lt=sample)
+        .select_related("patient")
     )
     urgent = [check for check in candidates if check.kind == ScheduledCheck.Kind.URGENT]
     planned = [check for check in candidates if check.kind != ScheduledCheck.Kind.URGENT]
     in_window = [check for check in planned if check.overdue_after >= sample]
     if not in_window:
-        late = [check for check in planned if check.overdue_after < sample]
+        late = [
+            check
+            for check in planned
+            if check.overdue_after < sample
+            and not (check.before_tracking and sample >= check.patient.tracked_from)
+        ]
         in_window = [max(late, key=lambda check: (check.due_date, check.pk))] if late else []
     in_window += urgent
     ids = [check.pk for check in in_window]

@@ -117,12 +117,17 @@ def schedules_reconcile(*, patient_ids: Sequence[int]) -> dict[int, ReconcileRes
                 patient.follow_up_ends = plan.end_of_follow_up
                 ends_changed.append(patient)
             mine = existing[patient.pk]
+            done = {check.done_key for check in mine.values() if not check.is_pending}
             created = len(to_create)
             moved = len(to_move)
             for planned in plan.checks:
                 check = mine.get(planned.slot)
                 history = planned.overdue_after < patient.tracked_from
                 if check is None:
+                    if _done_key(planned.panel, planned.kind, planned.slot[2]) in done:
+                        # Done or waived under another protocol item (before a protocol
+                        # switch): the same panel at the same point is not asked for twice.
+                        continue
                     to_create.append(_new_row(patient.pk, planned, now, history))
                 elif check.is_pending and _dates_differ(check, planned, history):
                     to_move[check.pk] = (planned, history)
@@ -221,6 +226,16 @@ class _Stored(NamedTuple):
     def is_pending(self) -> bool:
         """Still the plan's to move or cancel: work or history, not yet done or waived."""
         return self.cancelled_at is None and self.waived_at is None and self.completed_on is None
+
+    @property
+    def done_key(self) -> tuple:
+        return _done_key(self.panel, self.kind, self.slot[2])
+
+
+def _done_key(panel: str, kind: str, point) -> tuple:
+    """A check's panel and point in the plan (months from the anchor, or the course), whatever
+    protocol item it came from: what a protocol switch must not plan a second time."""
+    return (panel, kind, point)
 
 
 NEW_FIELDS = [

@@ -30,6 +30,8 @@ STATUS_CLASSES = {
     "completed_late": "text-bg-success opacity-75",
     "waived": "text-bg-secondary",
     "cancelled": "text-bg-secondary",
+    # History from before the clinic tracked the patient: greyed, never alarming.
+    "before_tracking": "bg-body-tertiary text-body-secondary border fw-normal",
 }
 
 

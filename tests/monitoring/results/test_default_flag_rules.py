@@ -125,7 +125,12 @@ def urine(**same_sample):
     return Context(same_sample={code: reading(code, v) for code, v in same_sample.items()})
 
 
-def test_urine_blood_alone_and_with_protein_or_high_creatinine(rules):
+def flagged_creatinine(value, value_tier):
+    """A creatinine of the same sample, flagged `value_tier` by its own rules."""
+    return Context(same_sample={"creatinine": reading("creatinine", value, value_tier=value_tier)})
+
+
+def test_urine_blood_alone_and_with_protein_or_flagged_creatinine(rules):
     assert tier(rules, "urine_blood", GRADES["trace"]) == Tier.NORMAL
     assert tier(rules, "urine_blood", GRADES["1+"]) == Tier.AMBER
     with_trace_protein = urine(urine_protein=GRADES["trace"])
@@ -133,8 +138,14 @@ def test_urine_blood_alone_and_with_protein_or_high_creatinine(rules):
     with_protein = urine(urine_protein=GRADES["1+"])
     assert tier(rules, "urine_blood", GRADES["1+"], with_protein) == Tier.RED
     assert tier(rules, "urine_blood", GRADES["trace"], with_protein) == Tier.NORMAL
-    assert tier(rules, "urine_blood", GRADES["1+"], urine(creatinine=110)) == Tier.AMBER
-    assert tier(rules, "urine_blood", GRADES["1+"], urine(creatinine=111)) == Tier.RED
+    normal_creatinine = flagged_creatinine(110, Tier.NORMAL)
+    assert tier(rules, "urine_blood", GRADES["1+"], normal_creatinine) == Tier.AMBER
+    above_the_range = flagged_creatinine(111, Tier.AMBER)
+    assert tier(rules, "urine_blood", GRADES["1+"], above_the_range) == Tier.RED
+    # Red by its rise over the baseline while still inside the reference range.
+    risen_within_range = flagged_creatinine(95, Tier.RED)
+    assert tier(rules, "urine_blood", GRADES["1+"], risen_within_range) == Tier.RED
+    assert tier(rules, "urine_blood", GRADES["trace"], risen_within_range) == Tier.NORMAL
 
 
 def test_every_seeded_rule_has_a_next_action_and_a_rationale():

@@ -127,7 +127,7 @@ def test_urine_blood_with_high_creatinine_on_the_same_day_is_red(treated, clinic
     )
     result = urine.results.get(analyte__code="urine_blood")
     assert result.tier == "red"
-    assert "creatinine above the reference range" in " ".join(result.reasons)
+    assert "creatinine flagged amber or worse" in " ".join(result.reasons)
 
 
 def test_the_labs_own_range_decides_above_the_upper_limit(treated, clinician):

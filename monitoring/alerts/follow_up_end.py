@@ -1,0 +1,83 @@
+"""The end of follow-up: a patient whose follow-up has ended with nothing left open becomes
+"monitoring complete", and is told once that routine monitoring has ended and which symptoms
+still need a call. Part of the periodic scans (scans.SCANS), so it runs every day in every
+clinic's own calendar, in a fixed number of queries however many patients finish.
+
+"Nothing open" is the safety condition: no check still to do (an overdue blood count keeps the
+patient active until it is done or waived) and no flagged result waiting for a nurse. Check-ins
+after the end, which a clinic may add to its protocol, do not hold a patient back: they are
+what a complete patient is followed with. A complete patient stays on the list and is never
+deleted; a new course makes them active again (patients.services.course_add)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Exists, F, OuterRef, Q
+
+from audit.bulk import bulk_update_recorded, update_recorded
+from monitoring.alerts.rules import any_of, awaiting_acknowledgement, clinic_ids_by
+from monitoring.models import LabResult, Notification, ScheduledCheck
+from monitoring.outbox.store import notification_row, notifications_store
+from patients.models import Patient
+
+# Who the audit trail and the record's history name for this change: no person made it.
+SYSTEM_ACTOR = "System: end-of-follow-up scan"
+REASON = "Follow-up ended on {end:%d %b %Y} with no check or result left open."
+
+
+def follow_up_end_scan(*, now: datetime, clinics) -> int:
+    """Complete the patients whose follow-up ended before their clinic's today with nothing
+    open; returns the notifications it queued (one per patient with an e-mail address)."""
+    groups = clinic_ids_by(clinics, lambda clinic: clinic.today)
+    ended = any_of(Q(clinic_id__in=ids, follow_up_ends__lt=today) for today, ids in groups.items())
+    still_to_do = (
+        ScheduledCheck.objects.open()
+        .filter(patient=OuterRef("pk"))
+        .exclude(kind=ScheduledCheck.Kind.AFTER_END)
+    )
+    waiting = LabResult.objects.filter(awaiting_acknowledgement(), patient=OuterRef("pk"))
+    finished = list(
+        Patient.objects.filter(ended, status=Patient.Status.ACTIVE)
+        .exclude(Exists(still_to_do))
+        .exclude(Exists(waiting))
+        .order_by("pk")
+        # A patient being edited right now is left for the next scan.
+        .select_for_update(of=("self",), skip_locked=True)
+    )
+    if not finished:
+        return 0
+    for patient in finished:
+        patient.status = Patient.Status.MONITORING_COMPLETE
+        patient._change_reason = REASON.format(end=patient.follow_up_ends)
+    # The audit trail names the scan; the record's history keeps the version with the reason.
+    bulk_update_recorded(finished, ["status"], system_actor=SYSTEM_ACTOR)
+    Patient.history.bulk_history_create(finished, update=True)
+    _cancel_after_the_end([patient.pk for patient in finished], now)
+    rows = [
+        notification_row(
+            kind=Notification.Kind.MONITORING_ENDED,
+            delivery=Notification.Delivery.PATIENT_DAILY,
+            patient_id=patient.pk,
+            recipient_patient_id=patient.pk,
+            now=now,
+        )
+        for patient in finished
+        if patient.email
+    ]
+    notifications_store(rows)
+    return len(rows)
+
+
+def _cancel_after_the_end(patient_ids: list[int], now: datetime) -> None:
+    """Checks of the routine plan still pending after the end (none, once the plan has been
+    reconciled; a schedule stored by older code might hold some) leave the plan."""
+    update_recorded(
+        ScheduledCheck.objects.pending()
+        .planned()
+        .exclude(kind=ScheduledCheck.Kind.AFTER_END)
+        .filter(patient_id__in=patient_ids, due_date__gt=F("patient__follow_up_ends")),
+        cancelled_at=now,
+        cancelled_reason="After the end of follow-up.",
+        updated_at=now,
+    )
