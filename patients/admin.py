@@ -136,7 +136,20 @@ class ClinicAdmin(ClinicScopedAdmin, SimpleHistoryAdmin):
     search_fields = ["name", "code"]
     filter_horizontal = ["staff", "nurses"]
     fieldsets = [
-        (None, {"fields": ["name", "code", "time_zone", "date_locale", "csv_date_order", "staff"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "code",
+                    "time_zone",
+                    "date_locale",
+                    "csv_date_order",
+                    "go_live_date",
+                    "staff",
+                ]
+            },
+        ),
         ("Patient portal", {"fields": ["test_instructions"]}),
         (
             "Alerts",
@@ -265,6 +278,7 @@ class PatientAdmin(ClinicScopedAdmin, ReasonForChangeAdmin):
         "protocol",
         "named_nurse",
         ("email_reminders", "reminder_leads"),
+        "tracked_from",
     ]
 
     def get_fields(self, request, obj=None):

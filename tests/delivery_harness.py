@@ -134,7 +134,13 @@ class RedisServer:
 
 
 def worker_environment(*, database_name: str, broker_url: str, smtp_port: int) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    # Celery reads CELERY_BROKER_URL from the environment before any setting: a value left in
+    # the shell would send the child's tasks to another broker than the one under test.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("DJANGO_") and k != "CELERY_BROKER_URL"
+    }
     database_url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{database_name}"
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings.test",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 
 from audit.bulk import bulk_update_recorded, update_recorded
@@ -29,6 +30,11 @@ REASON = "Follow-up ended on {end:%d %b %Y} with no check or result left open."
 def follow_up_end_scan(*, now: datetime, clinics) -> int:
     """Complete the patients whose follow-up ended before their clinic's today with nothing
     open; returns the notifications it queued (one per patient with an e-mail address)."""
+    with transaction.atomic():
+        return _complete_finished(now=now, clinics=clinics)
+
+
+def _complete_finished(*, now: datetime, clinics) -> int:
     groups = clinic_ids_by(clinics, lambda clinic: clinic.today)
     ended = any_of(Q(clinic_id__in=ids, follow_up_ends__lt=today) for today, ids in groups.items())
     still_to_do = (

@@ -194,7 +194,11 @@ def test_moving_every_check_is_still_one_update(patient):
     with CaptureQueriesContext(connection) as captured:
         result = schedule_reconcile(patient=patient)
     assert result.moved == live_checks(patient).count()
-    updates = [q for q in captured if q["sql"].lstrip().upper().startswith("UPDATE")]
+    updates = [
+        q
+        for q in captured
+        if q["sql"].lstrip().upper().startswith('UPDATE "MONITORING_SCHEDULEDCHECK"')
+    ]
     assert len(updates) == 1 or connection.vendor == "sqlite"  # SQLite batches by its limit
 
 
