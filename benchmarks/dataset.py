@@ -188,6 +188,9 @@ def patients_create(clinics, protocol, nurse, count: int, today: date) -> list[P
                 reminder_leads=leads[n % len(leads)],
                 named_nurse=nurse if n % 3 == 0 else None,
                 protocol=protocol,
+                # Tracked since before their first course, as in a clinic that has used the
+                # tracker for years: the backlog of overdue checks is work the scans must find.
+                tracked_from=_first_course_day(n, today) - timedelta(days=60),
             )
             for n in range(count)
         ),

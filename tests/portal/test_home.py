@@ -7,9 +7,11 @@ import pytest
 from auditlog.models import LogEntry
 from dateutil.relativedelta import relativedelta
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.roles import Role, grant_role
 from audit.models import EntrySubject
+from monitoring.alerts.scans import scans_run
 from monitoring.results.services import result_mark_in_error
 from tests.auth import sign_in
 from tests.builders import acknowledge, platelets, treated_patient, two_courses, with_course_one
@@ -55,6 +57,22 @@ def test_the_end_of_follow_up_moves_with_the_second_course(patient_client, patie
     # Course 2 runs 15-17 February 2026; the default protocol follows for 60 months after.
     assert home.end_of_follow_up == date(2031, 2, 17)
     assert "17 Feb 2031" in patient_client.get(HOME).content.decode()
+
+
+def test_a_patient_whose_monitoring_is_complete_is_told_what_still_needs_a_call(
+    patient_client, patient
+):
+    patient.tracked_from = date(2026, 1, 1)
+    patient.save(update_fields=["tracked_from"])
+    two_courses(patient, first=date(2019, 1, 14))
+    scans_run(now=timezone.now())
+
+    page = patient_client.get(HOME).content.decode()
+
+    assert "Your routine monitoring ended on" in page
+    assert "unusual bruising or bleeding" in page
+    assert "continue until" not in page
+    assert "No more tests are planned." in page
 
 
 def test_an_unreviewed_red_result_is_hidden_and_shown_in_plain_words_once_acknowledged(
