@@ -69,7 +69,10 @@ def schedule_reconcile(*, patient: Patient) -> ReconcileResult:
     checks are never touched, nor are urgent checks opened by a reported symptom. Running it
     twice changes nothing the second time.
     """
-    return schedules_reconcile(patient_ids=[patient.pk])[patient.pk]
+    result = schedules_reconcile(patient_ids=[patient.pk])[patient.pk]
+    # The caller's instance too: a later save() of it must not write back an older end.
+    patient.follow_up_ends = result.end_of_follow_up
+    return result
 
 
 def schedules_reconcile(*, patient_ids: Sequence[int]) -> dict[int, ReconcileResult]:
