@@ -24,6 +24,7 @@ class Condition(enum.StrEnum):
     RISE_FROM_BASELINE_TIMES = "rise_from_baseline_times"  # value >= threshold x baseline
     FALL_FROM_BASELINE = "fall_from_baseline"  # baseline - value >= threshold
     AT_LEAST = "at_least"  # value >= threshold (dipstick grades by position)
+    IS = "is"  # value == threshold: one grade or outcome ("abnormal") by its position
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,8 @@ def _meets(condition, threshold, reading: Reading, context: Context) -> bool:
             return value > threshold
         case Condition.AT_LEAST:
             return value >= threshold
+        case Condition.IS:
+            return value == threshold
         case Condition.BELOW_REFERENCE:
             return reading.reference_low is not None and value < reading.reference_low
         case Condition.ABOVE_REFERENCE_TIMES:
@@ -169,6 +172,7 @@ def _describe(rule: FlagRule, reading: Reading, context: Context) -> str:
         Condition.BELOW: f"{value} is below {threshold}",
         Condition.ABOVE: f"{value} is above {threshold}",
         Condition.AT_LEAST: f"{value} is at least {threshold}",
+        Condition.IS: f"the result is {threshold}",
         Condition.BELOW_REFERENCE: f"{value} is below the reference range",
         Condition.ABOVE_REFERENCE_TIMES: (
             f"{value} is over {_plain(rule.threshold)} x the upper limit "
@@ -205,6 +209,8 @@ def _with_words(rule: FlagRule) -> str:
             return f"below {threshold}"
         case Condition.ABOVE:
             return f"above {threshold}"
+        case Condition.IS:
+            return f"{threshold}"
     return f"at least {threshold}"
 
 
