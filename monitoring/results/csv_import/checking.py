@@ -64,6 +64,13 @@ DONE_BY = {
     "other hospital": LabReport.DoneBy.OTHER_HOSPITAL,
 }
 DONE_BY_WORDS = ", ".join(LabReport.DoneBy.values)
+# The report's columns that every row of one report must repeat, as a message names them.
+REPORT_COLUMN_WORDS = {
+    "done_by": "place or person who did it",
+    "done_by_name": "name of who did it",
+    "document_reference": "document reference",
+    "note": "note",
+}
 # The service's field names for an outcome's problems, as the file's columns.
 OUTCOME_COLUMNS = {"done_by": "done_by", "done_by_name": "done_by_name", "notes": "note"}
 
@@ -473,12 +480,12 @@ def _check_reports(rows: Iterable[PreviewRow]) -> None:
                 f"Row {first.row} names another laboratory for this sample's {panel}; "
                 "one report has one laboratory.",
             )
-        for column in ("done_by", "done_by_name", "document_reference", "note"):
+        for column, words in REPORT_COLUMN_WORDS.items():
             if getattr(row, column) != getattr(first, column):
                 row.add_problem(
                     column,
-                    f"Row {first.row} gives this sample's {panel} another {column}; "
-                    f"one report has one {column}.",
+                    f"Row {first.row} gives this sample's {panel} another {words}; "
+                    f"one report has one {words}.",
                 )
 
 
