@@ -333,6 +333,10 @@ def test_a_nurse_records_an_abnormal_check_from_the_worklist_and_returns_there(
     assert (result.tier, result.awaits_acknowledgement) == ("amber", True)
     waiting = client.get(response["Location"]).context["worklist"].results.rows
     assert [r.pk for r in waiting] == [result.pk]
+    # The nurse reads what was found and where before acknowledging it.
+    form = client.get(reverse("monitoring:result_acknowledge", args=[result.pk])).content.decode()
+    assert "Two new naevi; photos taken." in form
+    assert "Done by GP (Mill Lane Surgery)" in form
     acknowledged = client.post(
         reverse("monitoring:result_acknowledge", args=[result.pk]),
         keyed({"action": "referred", "note": "Dermatology referral sent."}),
