@@ -11,7 +11,8 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 
 from monitoring.domain.check_status import CheckStatus
 from monitoring.models import (
@@ -307,6 +308,9 @@ def test_the_patient_page_offers_the_form_and_it_records_the_check(
     assert check.completed_by == report
     shown = client.get(response["Location"]).content.decode()
     assert "done by GP (Mill Lane Surgery)" in shown
+    with translation.override(due_skin_patient.clinic.date_locale):
+        done_on = date_format(report.sample_collected_on, "DATE_FORMAT")
+    assert f"Skin examination · done {done_on}" in shown
 
 
 def test_a_nurse_records_an_abnormal_check_from_the_worklist_and_returns_there(
