@@ -38,12 +38,15 @@ _ENTER_RECORDS = (
     "monitoring.change_labresult",
     "monitoring.add_resultimport",
     "monitoring.view_resultimport",
+    "monitoring.record_check_done",
 )
 _NURSING = (
     "monitoring.add_acknowledgement",
     "monitoring.view_acknowledgement",
     "monitoring.waive_scheduledcheck",
     "patients.invite_patient",
+    # A skin examination or a check done elsewhere, from the worklist: a nurse's daily work.
+    "monitoring.record_check_done",
 )
 _LEADING = (
     "monitoring.add_monitoringprotocol",

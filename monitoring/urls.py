@@ -10,6 +10,11 @@ urlpatterns = [
         views.ReportCreateView.as_view(),
         name="report_create",
     ),
+    path(
+        "patients/<int:pk>/checks/<slug:panel>/done/",
+        views.CheckDoneView.as_view(),
+        name="check_done",
+    ),
     path("results/<int:pk>/history/", views.ResultHistoryView.as_view(), name="result_history"),
     path("results/<int:pk>/correct/", views.ResultCorrectView.as_view(), name="result_correct"),
     path(

@@ -234,7 +234,9 @@ def _charts(current: list[LabResult], flag_data) -> list[TrendChart]:
         series = [r for r in current if r.analyte.code == code]
         rules = [rule for rule in flag_data.rules if rule.analyte == code]
         analyte = series[0].analyte if series else None
-        if analyte is not None:
+        # A grade or an outcome ("abnormal") is a position on a scale, not a quantity: a line
+        # through positions would draw a trend that does not exist.
+        if analyte is not None and not analyte.is_ordinal:
             baseline = _baseline_value(series, flag_data.baseline_before)
             charts.append(
                 trend_chart(analyte=analyte, series=series, rules=rules, baseline=baseline)

@@ -107,10 +107,17 @@ def result_words(
     low: Decimal | None,
     high: Decimal | None,
     review_action: str | None,
+    is_outcome: bool = False,
 ) -> str:
     """One or two sentences about a result the clinic has reviewed (or that needed no review).
     `low`/`high` are the reference limits in the canonical unit, `review_action` the action of
-    the acknowledgement at the result's tier."""
+    the acknowledgement at the result's tier. `is_outcome`: a check recorded as done without a
+    value (normal or abnormal), which has no range to be above or below."""
+    if is_outcome:
+        if tier == "normal":
+            return "Nothing of concern was found."
+        finding = "Something was found that your clinic is following up."
+        return f"{finding} {_AFTER_REVIEW.get(review_action or '', _AFTER_REVIEW['other'])}"
     what = analyte_words(code, name)
     direction = _direction(value, low, high)
     if tier == "normal":

@@ -182,6 +182,7 @@ def _line(result: LabResult) -> ResultLine:
             low=low,
             high=high,
             review_action=result.review_action,
+            is_outcome=analyte.is_outcome,
         ),
     )
 

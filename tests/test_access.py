@@ -73,6 +73,7 @@ RECORD_ARGS = {
     "patients:invite": lambda r: [r.patient.pk],
     "audit:patient": lambda r: [r.patient.pk],
     "monitoring:report_create": lambda r: [r.patient.pk, "blood_count"],
+    "monitoring:check_done": lambda r: [r.patient.pk, "skin"],
     "monitoring:result_history": lambda r: [r.result.pk],
     "monitoring:result_correct": lambda r: [r.result.pk],
     "monitoring:result_error": lambda r: [r.result.pk],

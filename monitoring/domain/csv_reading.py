@@ -17,7 +17,18 @@ from datetime import date
 from monitoring.domain.input_rules import DateOrder, typed_date
 
 REQUIRED_COLUMNS = ("hospital_number", "sample_date", "analyte", "value", "unit")
-OPTIONAL_COLUMNS = ("reference_low", "reference_high", "reported_date", "lab_name")
+OPTIONAL_COLUMNS = (
+    "reference_low",
+    "reference_high",
+    "reported_date",
+    "lab_name",
+    # A check done without a lab value (an outcome row): where or by whom, a name, a document
+    # reference, and the note an abnormal outcome needs. The note is the report's on any row.
+    "done_by",
+    "done_by_name",
+    "document_reference",
+    "note",
+)
 # Delimiters a spreadsheet may use instead of commas (a semicolon where the decimal mark is ",").
 OTHER_DELIMITERS = {";": "';'", "\t": "tabs", "|": "'|'"}
 # Workbooks saved under a .csv name: .xlsx/.ods are zip archives, .xls an OLE2 compound file.

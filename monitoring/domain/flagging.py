@@ -27,6 +27,7 @@ class Condition(enum.StrEnum):
     # The result's own tier ranks at least threshold (2 amber, 3 red, 4 critical), whatever
     # rule earned it: for the partner of a combination, never for the result being flagged.
     FLAGGED_AT_LEAST = "flagged_at_least"
+    IS = "is"  # value == threshold: one grade or outcome ("abnormal") by its position
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,8 @@ def _meets(condition, threshold, reading: Reading, context: Context) -> bool:
             return value >= threshold
         case Condition.FLAGGED_AT_LEAST:
             return reading.value_tier.rank >= threshold
+        case Condition.IS:
+            return value == threshold
         case Condition.BELOW_REFERENCE:
             return reading.reference_low is not None and value < reading.reference_low
         case Condition.ABOVE_REFERENCE_TIMES:
@@ -175,6 +178,7 @@ def _describe(rule: FlagRule, reading: Reading, context: Context) -> str:
         Condition.ABOVE: f"{value} is above {threshold}",
         Condition.AT_LEAST: f"{value} is at least {threshold}",
         Condition.FLAGGED_AT_LEAST: f"{value} is flagged {tier_of_rank(rule.threshold)} or worse",
+        Condition.IS: f"the result is {threshold}",
         Condition.BELOW_REFERENCE: f"{value} is below the reference range",
         Condition.ABOVE_REFERENCE_TIMES: (
             f"{value} is over {_plain(rule.threshold)} x the upper limit "
@@ -213,6 +217,8 @@ def _with_words(rule: FlagRule) -> str:
             return f"above {threshold}"
         case Condition.FLAGGED_AT_LEAST:
             return f"flagged {tier_of_rank(rule.with_threshold)} or worse"
+        case Condition.IS:
+            return f"{threshold}"
     return f"at least {threshold}"
 
 

@@ -8,7 +8,13 @@ from monitoring.models.alerts import (
     Acknowledgement,
     Notification,
 )
-from monitoring.models.catalogue import Analyte, FlagRule
+from monitoring.models.catalogue import (
+    OUTCOME_ABNORMAL,
+    OUTCOME_NORMAL,
+    OUTCOME_SCALE,
+    Analyte,
+    FlagRule,
+)
 from monitoring.models.labs import LabReport, LabResult, ResultImport
 from monitoring.models.schedule import (
     MonitoringProtocol,
@@ -21,6 +27,9 @@ from monitoring.models.symptoms import SymptomReport
 
 __all__ = [
     "ACKNOWLEDGE_TIERS",
+    "OUTCOME_ABNORMAL",
+    "OUTCOME_NORMAL",
+    "OUTCOME_SCALE",
     "URGENT_TIERS",
     "Acknowledgement",
     "Analyte",

@@ -18,13 +18,19 @@ from patients.validators import (
     note_rules,
 )
 
+# The scale of every outcome analyte: the position of "abnormal" (1) is what its flag rule names.
+OUTCOME_NORMAL, OUTCOME_ABNORMAL = "normal", "abnormal"
+OUTCOME_SCALE = (OUTCOME_NORMAL, OUTCOME_ABNORMAL)
+
 
 class Analyte(models.Model):
     code = models.SlugField(
         max_length=32, unique=True, help_text="Short code used in CSV imports, e.g. platelets."
     )
     name = models.CharField(max_length=80, unique=True)
-    loinc = models.CharField("LOINC code", max_length=16, unique=True)
+    # Empty for an outcome (a check done without a lab value): such a result has no LOINC
+    # code, and a made-up one would read as a real code to a lab system.
+    loinc = models.CharField("LOINC code", max_length=16, unique=True, null=True, blank=True)
     other_loinc = models.JSONField(
         "other LOINC codes",
         default=list,
@@ -68,10 +74,23 @@ class Analyte(models.Model):
         help_text="Default upper reference limit, used when the lab gives none.",
     )
     display_order = models.PositiveSmallIntegerField(default=0)
+    # The outcome (normal or abnormal) of a check recorded as done without a lab value: a skin
+    # examination, a screening done elsewhere, a baseline taken at another hospital. One per
+    # panel; never charted, and entered through the "check done" form, not the lab form.
+    is_outcome = models.BooleanField(
+        "outcome of a check done without a value",
+        default=False,
+        help_text="Normal or abnormal, for a check recorded as done without lab values.",
+    )
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["display_order", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["panel"], condition=models.Q(is_outcome=True), name="one_outcome_per_panel"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -87,6 +106,12 @@ class Analyte(models.Model):
             raise ValidationError({"unit_factors": "Every factor must be above zero."})
         if not isinstance(self.ordinal_scale, list):
             raise ValidationError({"ordinal_scale": "Give the grades as a list."})
+        if self.is_outcome and list(self.ordinal_scale) != list(OUTCOME_SCALE):
+            raise ValidationError(
+                {"ordinal_scale": f"An outcome's scale is {', '.join(OUTCOME_SCALE)}."}
+            )
+        if not self.is_outcome and not self.loinc:
+            raise ValidationError({"loinc": "A lab analyte needs its LOINC code."})
 
     @property
     def is_ordinal(self) -> bool:
@@ -128,6 +153,7 @@ CONDITION_CHOICES = [
     (C.BELOW.value, "value below the threshold"),
     (C.ABOVE.value, "value above the threshold"),
     (C.AT_LEAST.value, "value (or dipstick grade) at least the threshold"),
+    (C.IS.value, "value (or grade, or outcome) is exactly the threshold"),
     (C.BELOW_REFERENCE.value, "below the reference range"),
     (C.ABOVE_REFERENCE_TIMES.value, "above threshold x the upper reference limit"),
     (C.FALL_FROM_PREVIOUS.value, "fall from the previous value by at least the fraction"),
@@ -139,6 +165,10 @@ CONDITION_CHOICES = [
         "(2 amber, 3 red, 4 critical), for any reason",
     ),
 ]
+# What a rule may ask of a grade or an outcome: its position on the scale compared with the
+# threshold. Ranges, ratios, falls and baselines are arithmetic on measured values; on a
+# scale's positions they would be nonsense ("abnormal is 1.5 x the baseline").
+ORDINAL_CONDITIONS = {C.AT_LEAST.value, C.IS.value, C.BELOW.value, C.ABOVE.value}
 # Flag rules raise a result to amber or above; low/high come from the reference range alone.
 RULE_TIER_CHOICES = [(t.value, t.value.capitalize()) for t in flagging.Tier if t.rank >= 2]
 
@@ -197,6 +227,18 @@ class FlagRule(models.Model):
                     "least” can only name the other result of a combination."
                 }
             )
+        problems = {}
+        for field, analyte, condition in (
+            ("condition", self.analyte if self.analyte_id else None, self.condition),
+            ("with_condition", self.with_analyte, self.with_condition),
+        ):
+            if analyte is not None and analyte.is_ordinal and condition not in ORDINAL_CONDITIONS:
+                problems[field] = (
+                    f"{analyte.name} is graded on a scale ({', '.join(analyte.ordinal_scale)}): "
+                    "compare its grade with the threshold (at least, exactly, below, above)."
+                )
+        if problems:
+            raise ValidationError(problems)
 
     def as_flag_rule(self) -> flagging.FlagRule:
         with_analyte = self.with_analyte

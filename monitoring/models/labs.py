@@ -75,11 +75,20 @@ class ResultImport(models.Model):
 
 
 class LabReport(models.Model):
-    """One panel's results from one sample."""
+    """One panel's results from one sample; or a check recorded as done without a lab value
+    (a skin examination, a baseline at another hospital): then one result, the panel's
+    outcome (normal or abnormal), with where or by whom it was done."""
 
     class Source(models.TextChoices):
         MANUAL = "manual", "Entered by hand"
         CSV_IMPORT = "csv_import", "CSV import"
+
+    class DoneBy(models.TextChoices):
+        CLINIC = "clinic", "This clinic"
+        GP = "gp", "GP"
+        DERMATOLOGIST = "dermatologist", "Dermatologist"
+        OTHER_HOSPITAL = "other_hospital", "Another hospital"
+        OTHER = "other", "Other"
 
     patient = models.ForeignKey(
         "patients.Patient", on_delete=models.PROTECT, related_name="lab_reports"
@@ -91,6 +100,24 @@ class LabReport(models.Model):
         "laboratory", max_length=120, blank=True, validators=SINGLE_LINE_TEXT
     )
     notes = models.TextField(blank=True, max_length=NOTE_MAX_LENGTH, validators=note_rules())
+    # A check done without a lab value: where or by whom (required then), the name of the
+    # practice, doctor or hospital, and a reference to the letter or file that reports it.
+    done_by = models.CharField(
+        "done where or by whom", max_length=16, choices=DoneBy.choices, blank=True
+    )
+    done_by_name = models.CharField(
+        "name (practice, doctor, hospital)",
+        max_length=120,
+        blank=True,
+        validators=SINGLE_LINE_TEXT,
+    )
+    document_reference = models.CharField(
+        "document reference",
+        max_length=200,
+        blank=True,
+        validators=SINGLE_LINE_TEXT,
+        help_text="A letter number or a file name, to find the report it came in.",
+    )
     source = models.CharField(max_length=12, choices=Source.choices, default=Source.MANUAL)
     result_import = models.ForeignKey(
         ResultImport, on_delete=models.PROTECT, null=True, blank=True, related_name="reports"
@@ -112,6 +139,9 @@ class LabReport(models.Model):
 
     class Meta:
         ordering = ["-sample_collected_on", "-entered_at"]
+        permissions = [
+            ("record_check_done", "Can record a check done without a lab value"),
+        ]
         indexes = [
             models.Index(fields=["patient", "sample_collected_on"], name="report_patient_sample"),
             # The few reports entered in error, for LabResultQuerySet.current().
@@ -135,6 +165,14 @@ class LabReport(models.Model):
     @property
     def is_entered_in_error(self) -> bool:
         return self.entered_in_error_at is not None
+
+    @property
+    def done_by_text(self) -> str:
+        """Where or by whom, as a sentence part: "GP (Dr Okafor, Mill Lane)"."""
+        if not self.done_by:
+            return ""
+        label = self.get_done_by_display()
+        return f"{label} ({self.done_by_name})" if self.done_by_name else label
 
 
 class LabResultQuerySet(models.QuerySet):

@@ -79,24 +79,34 @@ def _day(value: date) -> str:
 
 
 def sample_date_problems(
-    *, sample_collected_on: date | None, reported_on: date | None, date_of_birth: date, today: date
+    *,
+    sample_collected_on: date | None,
+    reported_on: date | None,
+    date_of_birth: date,
+    today: date,
+    what: str = "sample date",
 ) -> dict[str, str]:
-    """Date problems keyed by field; empty when the dates are possible."""
+    """Date problems keyed by field; empty when the dates are possible. `what` names the date
+    in the messages: "date done" for a check done without a lab value."""
     problems: dict[str, str] = {}
     if sample_collected_on is None:
-        problems["sample_collected_on"] = "Enter the date the sample was collected."
+        problems["sample_collected_on"] = (
+            "Enter the date the sample was collected."
+            if what == "sample date"
+            else f"Enter the {what}."
+        )
     elif sample_collected_on > today:
         problems["sample_collected_on"] = (
-            f"The sample date {_day(sample_collected_on)} is in the future."
+            f"The {what} {_day(sample_collected_on)} is in the future."
         )
     elif sample_collected_on < CLINICAL_EARLIEST:
         problems["sample_collected_on"] = (
-            f"The sample date {_day(sample_collected_on)} is before {_day(CLINICAL_EARLIEST)}, "
+            f"The {what} {_day(sample_collected_on)} is before {_day(CLINICAL_EARLIEST)}, "
             "earlier than any result this service keeps."
         )
     elif sample_collected_on < date_of_birth:
         problems["sample_collected_on"] = (
-            f"The sample date {_day(sample_collected_on)} is before the patient's birth."
+            f"The {what} {_day(sample_collected_on)} is before the patient's birth."
         )
     if reported_on is not None:
         if reported_on > today:

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from monitoring.domain.measurements import MeasurementError
-from monitoring.models import Analyte
+from monitoring.models import OUTCOME_ABNORMAL, OUTCOME_NORMAL, Analyte, LabReport
 from monitoring.results.entry import ResultInput, result_check
 from patients.form_fields import TypedDateField, free_text
 from patients.forms import clinic_choice_limit
@@ -104,6 +104,61 @@ class ReportForm(SubmissionKeyMixin, forms.Form):
             reference_low=cleaned.get(f"{code}_reference_low", ""),
             reference_high=cleaned.get(f"{code}_reference_high", ""),
         )
+
+
+class CheckDoneForm(SubmissionKeyMixin, forms.Form):
+    """A check done without a lab value: when, where or by whom, and the outcome. The field
+    names are the recording service's, so its refusals land beside the right field."""
+
+    sample_collected_on = TypedDateField(label="Date done")
+    done_by = forms.ChoiceField(
+        label="Done where or by whom",
+        choices=[("", "Choose where or by whom"), *LabReport.DoneBy.choices],
+        error_messages={"required": "Say where or by whom the check was done."},
+    )
+    done_by_name = free_text(
+        forms.CharField(
+            label="Name (practice, doctor or hospital)",
+            max_length=LabReport._meta.get_field("done_by_name").max_length,
+            required=False,
+            help_text="Optional; needed when you chose “Other”.",
+        )
+    )
+    outcome = forms.ChoiceField(
+        label="Outcome",
+        choices=[(OUTCOME_NORMAL, "Normal"), (OUTCOME_ABNORMAL, "Abnormal")],
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose normal or abnormal."},
+    )
+    notes = free_text(
+        forms.CharField(
+            label="Note",
+            required=False,
+            max_length=NOTE_MAX_LENGTH,
+            widget=forms.Textarea(attrs={"rows": 3}),
+            help_text="Required when abnormal: what was found and what was advised.",
+        ),
+        multi_line=True,
+    )
+    document_reference = free_text(
+        forms.CharField(
+            label="Document reference",
+            max_length=LabReport._meta.get_field("document_reference").max_length,
+            required=False,
+            help_text="Optional: a letter number or a file name, to find the report.",
+        )
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("outcome") == OUTCOME_ABNORMAL and not (cleaned.get("notes") or "").strip():
+            self.add_error("notes", "Say what was abnormal: a note is required.")
+        if (
+            cleaned.get("done_by") == LabReport.DoneBy.OTHER
+            and not (cleaned.get("done_by_name") or "").strip()
+        ):
+            self.add_error("done_by_name", "Name who did the check.")
+        return cleaned
 
 
 class ResultCorrectForm(SubmissionKeyMixin, OpenedVersionMixin, forms.Form):

@@ -21,7 +21,15 @@ from simple_history.utils import bulk_create_with_history
 from audit.bulk import record_created, update_recorded
 from monitoring.alerts.services import abnormal_alerts_create, results_awaiting_set
 from monitoring.domain.measurements import MeasurementError
-from monitoring.models import LabReport, LabResult, ResultImport, ScheduledCheck
+from monitoring.models import (
+    OUTCOME_ABNORMAL,
+    OUTCOME_SCALE,
+    Analyte,
+    LabReport,
+    LabResult,
+    ResultImport,
+    ScheduledCheck,
+)
 from monitoring.results.entry import ResultInput, result_check, sample_date_problems
 from monitoring.results.flag_data import patient_flag_data, results_evaluate
 from monitoring.results.selectors import report_version, result_as_of, result_version
@@ -46,6 +54,9 @@ def report_record(
     reported_on: date | None = None,
     lab_name: str = "",
     notes: str = "",
+    done_by: str = "",
+    done_by_name: str = "",
+    document_reference: str = "",
     submission_key: uuid.UUID | None = None,
     result_import: ResultImport | None = None,
     import_row: int | None = None,
@@ -53,14 +64,29 @@ def report_record(
 ) -> RecordedReport:
     """Store one panel's results from one sample, flag them and complete the matching check.
 
+    A check done without a lab value is a report whose one entry is the panel's outcome
+    analyte (normal or abnormal): it needs `done_by` (LabReport.DoneBy), a name when that is
+    "other", and `notes` saying what was found when abnormal (check_done_record builds it).
+
     Raises ValidationError keyed by field ("sample_collected_on", "<analyte code>",
-    "<analyte code>_unit", ...) and stores nothing when anything is wrong.
+    "<analyte code>_unit", "done_by", "notes", ...) and stores nothing when anything is wrong.
     """
-    if problems := text_problems(
-        lab_name=(lab_name, LabReport._meta.get_field("lab_name").max_length, False),
+    field = LabReport._meta.get_field
+    problems = text_problems(
+        lab_name=(lab_name, field("lab_name").max_length, False),
         notes=(notes, NOTE_MAX_LENGTH, True),
-    ):
+        done_by_name=(done_by_name, field("done_by_name").max_length, False),
+        document_reference=(document_reference, field("document_reference").max_length, False),
+    )
+    if done_by and done_by not in LabReport.DoneBy.values:
+        problems["done_by"] = f"“{done_by}” is not one of {_DONE_BY_WORDS}."
+    if problems:
         raise ValidationError(problems)
+    report_fields = {
+        "done_by": done_by,
+        "done_by_name": done_by_name.strip(),
+        "document_reference": document_reference.strip(),
+    }
     with transaction.atomic():
         patient = (
             Patient.objects.select_for_update(of=("self",))
@@ -71,8 +97,11 @@ def report_record(
             already = LabReport.objects.filter(submission_key=submission_key).first()
             if already is not None:
                 return RecordedReport(report=already, created=False)
-        checked = _checked_entries(patient, panel, sample_collected_on, reported_on, entries, today)
+        checked = _checked_entries(
+            patient, panel, sample_collected_on, reported_on, entries, today, notes, report_fields
+        )
         report = LabReport.objects.create(
+            **report_fields,
             patient=patient,
             panel=panel,
             sample_collected_on=sample_collected_on,
@@ -117,13 +146,22 @@ def report_record(
     return RecordedReport(report=report, created=True)
 
 
-def _checked_entries(patient, panel, sample_collected_on, reported_on, entries, today):
+_DONE_BY_WORDS = ", ".join(label for label in LabReport.DoneBy.labels)
+
+
+def _checked_entries(
+    patient, panel, sample_collected_on, reported_on, entries, today, notes, report_fields
+):
+    outcome = next((entry for entry in entries if entry.analyte.is_outcome), None)
     problems = sample_date_problems(
         sample_collected_on=sample_collected_on,
         reported_on=reported_on,
         date_of_birth=patient.date_of_birth,
         today=today or patient.clinic.today(),
+        what="date done" if outcome else "sample date",
     )
+    if outcome is not None:
+        problems.update(outcome_problems(outcome, entries, notes=notes, **report_fields))
     checked = []
     seen = set()
     for entry in entries:
@@ -144,6 +182,80 @@ def _checked_entries(patient, panel, sample_collected_on, reported_on, entries, 
     if problems:
         raise ValidationError(problems)
     return checked
+
+
+def outcome_problems(
+    outcome: ResultInput,
+    entries: Sequence[ResultInput],
+    *,
+    notes: str,
+    done_by: str,
+    done_by_name: str,
+    document_reference: str = "",
+) -> dict[str, str]:
+    """What a check done without a lab value lacks, keyed by field. The CSV import asks the
+    same, so a file and the form are refused with the same words."""
+    problems: dict[str, str] = {}
+    name = outcome.analyte.name
+    if len(entries) > 1:
+        problems[outcome.analyte.code] = (
+            f"{name} is recorded on its own: a report with lab values needs no outcome, and "
+            "an outcome stands for a check done without them."
+        )
+    if not done_by:
+        problems["done_by"] = f"Say where or by whom the check was done ({_DONE_BY_WORDS})."
+    elif done_by == LabReport.DoneBy.OTHER and not done_by_name.strip():
+        problems["done_by_name"] = "Name who did the check, since it was neither of the others."
+    value = (outcome.value or "").strip().lower()
+    if value == OUTCOME_ABNORMAL and not notes.strip():
+        problems["notes"] = "Say what was abnormal: the note is required for an abnormal outcome."
+    return problems
+
+
+def check_done_record(
+    *,
+    patient: Patient,
+    panel: str,
+    done_on: date,
+    outcome: str,
+    done_by: str,
+    entered_by,
+    done_by_name: str = "",
+    notes: str = "",
+    document_reference: str = "",
+    submission_key: uuid.UUID | None = None,
+    today: date | None = None,
+) -> RecordedReport:
+    """A check recorded as done without a lab value (a skin examination, a baseline at
+    another hospital): a report of the panel's outcome analyte, so it completes the check,
+    and an abnormal outcome is flagged and acknowledged like any result. Raises
+    ValidationError keyed by field ("sample_collected_on" for the date done, "outcome",
+    "done_by", "notes", ...); stores nothing then."""
+    analyte = Analyte.objects.filter(panel=panel, is_outcome=True).first()
+    if analyte is None:
+        raise ValidationError({"__all__": "This check cannot be recorded without its values."})
+    if outcome not in OUTCOME_SCALE:
+        raise ValidationError({"outcome": "Choose normal or abnormal."})
+    try:
+        return report_record(
+            patient=patient,
+            panel=panel,
+            sample_collected_on=done_on,
+            entries=[ResultInput(analyte, outcome)],
+            entered_by=entered_by,
+            notes=notes,
+            done_by=done_by,
+            done_by_name=done_by_name,
+            document_reference=document_reference,
+            submission_key=submission_key,
+            today=today,
+        )
+    except ValidationError as error:
+        # The form calls the outcome "outcome", not by the analyte's code.
+        problems = error.message_dict
+        if analyte.code in problems:
+            problems["outcome"] = problems.pop(analyte.code)
+        raise ValidationError(problems) from error
 
 
 def _affected_by(report: LabReport, results: list[LabResult], data) -> list[LabResult]:

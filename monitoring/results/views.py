@@ -7,17 +7,21 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.views import View
 
+from accounts.redirects import safe_next_url
 from audit.access import record_access
 from monitoring.models import Analyte, LabReport, Panel
 from monitoring.results.forms import (
+    CheckDoneForm,
     EnteredInErrorForm,
     ReportForm,
     ResultCorrectForm,
 )
 from monitoring.results.selectors import report_version, result_for, result_version
 from monitoring.results.services import (
+    check_done_record,
     report_mark_in_error,
     report_record,
     result_correct,
@@ -33,7 +37,9 @@ from submissions.views import SubmitOnceMixin
 
 
 def _panel_analytes(panel: str) -> list[Analyte]:
-    analytes = list(Analyte.objects.filter(panel=panel))
+    # The outcome of a check done without values has its own form (CheckDoneView), which asks
+    # where it was done and, when abnormal, what was found.
+    analytes = list(Analyte.objects.filter(panel=panel, is_outcome=False))
     if not analytes:
         raise Http404("No results are recorded for this panel.")
     return analytes
@@ -80,6 +86,79 @@ class ReportCreateView(StaffAccessMixin, SubmitOnceMixin, View):
             else:
                 messages.info(request, "That report was already saved; it was not stored twice.")
             return reverse("patients:detail", args=[patient.pk])
+
+        return self.post_once(
+            request,
+            form,
+            save=save,
+            invalid=lambda form: self._render(request, patient, panel, form),
+        )
+
+
+class CheckDoneView(StaffAccessMixin, SubmitOnceMixin, View):
+    """Record a check as done without a lab value: a skin examination, a cervical screening,
+    an infection screen, or a panel done at another hospital whose values are not typed in.
+    Reached from the patient page and from the worklist's rows (then back there)."""
+
+    permission_required = ("monitoring.record_check_done",)
+    template = "monitoring/check_done_form.html"
+
+    def _outcome(self, panel: str) -> Analyte:
+        analyte = Analyte.objects.filter(panel=panel, is_outcome=True).first()
+        if analyte is None:
+            raise Http404("This check cannot be recorded without its values.")
+        return analyte
+
+    def _next(self, request, patient) -> str:
+        return safe_next_url(request, reverse("patients:detail", args=[patient.pk]))
+
+    def _render(self, request, patient, panel, form):
+        context = {
+            "patient": patient,
+            "panel": Panel(panel),
+            "form": form,
+            "next": self._next(request, patient),
+        }
+        return render(request, self.template, context)
+
+    def get(self, request, pk, panel):
+        patient = patient_for(request, pk)
+        self._outcome(panel)
+        record_access(request, patient, "check done form")
+        initial = {"sample_collected_on": patient.clinic.today()}
+        return self._render(request, patient, panel, CheckDoneForm(initial=initial))
+
+    def post(self, request, pk, panel):
+        patient = patient_for(request, pk)
+        self._outcome(panel)
+        form = CheckDoneForm(request.POST)
+
+        def save(data) -> str:
+            recorded = check_done_record(
+                patient=patient,
+                panel=panel,
+                done_on=data["sample_collected_on"],
+                outcome=data["outcome"],
+                done_by=data["done_by"],
+                done_by_name=data["done_by_name"],
+                notes=data["notes"],
+                document_reference=data["document_reference"],
+                entered_by=request.user,
+                submission_key=data["submission_key"],
+            )
+            what = f"{Panel(panel).label} done {date_format(recorded.report.sample_collected_on)}"
+            result = recorded.report.results.get()
+            if not recorded.created:
+                messages.info(request, "That check was already recorded; not stored twice.")
+            elif result.awaits_acknowledgement:
+                messages.warning(
+                    request,
+                    f"{what}: abnormal, flagged {result.tier}; it waits for a nurse's "
+                    f"acknowledgement. {result.next_action}",
+                )
+            else:
+                messages.success(request, f"{what}: recorded as {result.value_text}.")
+            return self._next(request, patient)
 
         return self.post_once(
             request,

@@ -21,7 +21,7 @@ from monitoring.alerts.services import (
     check_waive,
     result_acknowledge,
 )
-from monitoring.models import ScheduledCheck
+from monitoring.models import Panel, ScheduledCheck
 from monitoring.results.selectors import result_for
 from monitoring.worklist.forms import AcknowledgeForm, FollowUpForm, WaiveForm
 from monitoring.worklist.selectors import PAGE_PARAMETERS, worklist_for
@@ -45,6 +45,12 @@ def _url_of_pk(name: str) -> Callable[[int], str]:
     the worklist's rendering when it showed 200 rows a section)."""
     marker = "2147483647"
     prefix, _, suffix = reverse(name, args=[int(marker)]).partition(marker)
+    return lambda pk: f"{prefix}{pk}{suffix}"
+
+
+def _url_of_patient_and_panel(name: str, panel: str) -> Callable[[int], str]:
+    marker = "2147483647"
+    prefix, _, suffix = reverse(name, args=[int(marker), panel]).partition(marker)
     return lambda pk: f"{prefix}{pk}{suffix}"
 
 
@@ -88,6 +94,13 @@ class WorklistView(StaffAccessMixin, View):
         acknowledge_url = _url_of_pk("monitoring:result_acknowledge")
         follow_up_url = _url_of_pk("monitoring:check_follow_up")
         waive_url = _url_of_pk("monitoring:check_waive")
+        # The "record as done" form is the patient's and the panel's: its address built once
+        # per panel, the patient's id put in per row.
+        may_record_done = request.user.has_perm("monitoring.record_check_done")
+        done_urls = {
+            panel: _url_of_patient_and_panel("monitoring:check_done", panel)
+            for panel in Panel.values
+        }
         for result in worklist.results.rows:
             result.patient_url = patient_url(result.patient_id)
             result.acknowledge_url = acknowledge_url(result.pk) + back
@@ -95,6 +108,8 @@ class WorklistView(StaffAccessMixin, View):
             check.patient_url = patient_url(check.patient_id)
             check.follow_up_url = follow_up_url(check.pk) + back
             check.waive_url = waive_url(check.pk) + back
+            if may_record_done:
+                check.done_url = done_urls[check.panel](check.patient_id) + back
         for alert in worklist.failed.rows:
             alert.patient_url = patient_url(alert.patient_id)
         for name, parameter in PAGE_PARAMETERS.items():

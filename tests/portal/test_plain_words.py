@@ -26,6 +26,26 @@ def words(code, tier, value, low=None, high=None, action=None, name="X"):
     )
 
 
+def test_a_check_done_without_a_value_is_told_as_found_or_not_never_as_a_range():
+    def said(tier, action=None):
+        return result_words(
+            code="skin-exam-outcome",
+            name="Skin examination outcome",
+            tier=tier,
+            value=Decimal(1 if tier == "amber" else 0),
+            low=None,
+            high=None,
+            review_action=action,
+            is_outcome=True,
+        )
+
+    assert said("normal") == "Nothing of concern was found."
+    abnormal = said("amber", action="referred")
+    assert abnormal.startswith("Something was found that your clinic is following up.")
+    assert "specialist" in abnormal
+    assert "usual range" not in abnormal and "amber" not in abnormal
+
+
 def test_a_low_platelet_count_that_the_nurse_has_seen_says_so_plainly():
     said = words("platelets", "red", "80", "150", "400", action="reviewed")
 

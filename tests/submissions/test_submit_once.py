@@ -110,6 +110,23 @@ def log_results(clinic):
     )
 
 
+def record_check_done(clinic):
+    patient = _treated(clinic)
+    data = {
+        "sample_collected_on": clinic.today().isoformat(),
+        "done_by": "dermatologist",
+        "outcome": "abnormal",
+        "notes": "Atypical naevus; excision booked.",
+    }
+    return Form(
+        reverse("monitoring:check_done", args=[patient.pk, "skin"]),
+        _lead(clinic),
+        lambda: data,
+        lambda: LabReport.objects.filter(patient=patient).count(),
+        1,
+    )
+
+
 def correct_result(clinic):
     lead = _lead(clinic)
     result = platelets(_treated(clinic), "45", entered_by=lead, days_ago=3)
@@ -304,6 +321,7 @@ FORMS = [
     add_patient,
     add_course,
     log_results,
+    record_check_done,
     correct_result,
     result_in_error,
     report_in_error,

@@ -25,7 +25,7 @@ from monitoring.domain.csv_reading import (
     row_cells,
     sha256_of,
 )
-from monitoring.domain.input_rules import formula_message, formula_start, hospital_number_key
+from monitoring.domain.input_rules import hospital_number_key
 from monitoring.domain.measurements import MeasurementError
 from monitoring.models import Analyte, LabReport, LabResult, Panel, ResultImport
 from monitoring.results.entry import (
@@ -34,7 +34,9 @@ from monitoring.results.entry import (
     result_check,
     sample_date_problems,
 )
+from monitoring.results.services import outcome_problems
 from patients.models import Clinic, Patient
+from patients.validators import NOTE_MAX_LENGTH, text_problems
 
 # sample_date_problems() names the report's fields; the file names its columns.
 DATE_COLUMNS = {"sample_collected_on": "sample_date", "reported_on": "reported_date"}
@@ -43,7 +45,34 @@ MAX_LENGTHS = {
     "value": LabResult._meta.get_field("value_text").max_length,
     "unit": LabResult._meta.get_field("unit").max_length,
     "lab_name": LabReport._meta.get_field("lab_name").max_length,
+    "done_by_name": LabReport._meta.get_field("done_by_name").max_length,
+    "document_reference": LabReport._meta.get_field("document_reference").max_length,
+    "note": NOTE_MAX_LENGTH,
 }
+# The report's free-text columns: (most characters, multi-line), as the model's fields allow.
+REPORT_TEXT = {
+    "lab_name": (LabReport._meta.get_field("lab_name").max_length, False),
+    "done_by_name": (LabReport._meta.get_field("done_by_name").max_length, False),
+    "document_reference": (LabReport._meta.get_field("document_reference").max_length, False),
+    "note": (NOTE_MAX_LENGTH, True),
+}
+# Where or by whom, as a file may write it: the stored code or the label, in any case.
+DONE_BY = {
+    **{code: code for code in LabReport.DoneBy.values},
+    **{label.lower(): code for code, label in LabReport.DoneBy.choices},
+    "another hospital": LabReport.DoneBy.OTHER_HOSPITAL,
+    "other hospital": LabReport.DoneBy.OTHER_HOSPITAL,
+}
+DONE_BY_WORDS = ", ".join(LabReport.DoneBy.values)
+# The report's columns that every row of one report must repeat, as a message names them.
+REPORT_COLUMN_WORDS = {
+    "done_by": "place or person who did it",
+    "done_by_name": "name of who did it",
+    "document_reference": "document reference",
+    "note": "note",
+}
+# The service's field names for an outcome's problems, as the file's columns.
+OUTCOME_COLUMNS = {"done_by": "done_by", "done_by_name": "done_by_name", "notes": "note"}
 
 
 @dataclass
@@ -62,6 +91,10 @@ class PreviewRow:
     reference_high: str = ""
     reported_date: date | None = None
     lab_name: str = ""
+    done_by: str = ""  # a LabReport.DoneBy code, once read
+    done_by_name: str = ""
+    document_reference: str = ""
+    note: str = ""
     checked: CheckedResult | None = None  # the converted value, once the row's value is valid
 
     @property
@@ -219,6 +252,7 @@ def _check_rows(clinic, columns, lines, today, order, result_import=None) -> lis
     _check_repeats(rows)
     check_stored(rows, stored_results(rows, result_import))
     _check_reports(rows)
+    _check_outcomes(rows)
     return rows
 
 
@@ -226,7 +260,9 @@ def _analyte_index() -> dict[str, Analyte]:
     """Analytes by LOINC code (any of them), name and code, lower-cased; a code wins."""
     index: dict[str, Analyte] = {}
     for analyte in Analyte.objects.all():
-        for key in (analyte.loinc, *analyte.other_loinc, analyte.name, analyte.code):
+        # An outcome has no LOINC code: its code and name find it.
+        loinc = [analyte.loinc] if analyte.loinc else []
+        for key in (*loinc, *analyte.other_loinc, analyte.name, analyte.code):
             index[str(key).strip().lower()] = analyte
     return index
 
@@ -248,14 +284,33 @@ def _check_row(number, cells, field_count, clinic, patients, analytes, today, or
         reference_low=cells["reference_low"],
         reference_high=cells["reference_high"],
         lab_name=cells["lab_name"],
+        done_by_name=cells["done_by_name"],
+        document_reference=cells["document_reference"],
+        note=cells["note"],
     )
     row.patient = _patient(row, clinic, patients)
     _read_dates(row, cells, today, order)
     row.analyte = _analyte(row, cells["analyte"], analytes)
     row.checked = _measurement(row)
-    if _check_length(row, "lab_name", row.lab_name) and (start := formula_start(row.lab_name)):
-        row.add_problem("lab_name", formula_message(start))
+    row.done_by = _done_by(row, cells["done_by"])
+    for column, (limit, multi_line) in REPORT_TEXT.items():
+        text = getattr(row, column)
+        if _check_length(row, column, text):
+            # Control characters and spreadsheet formulas, as the report's fields refuse them.
+            for problem in text_problems(**{column: (text, limit, multi_line)}).values():
+                row.add_problem(column, problem)
     return row
+
+
+def _done_by(row: PreviewRow, text: str) -> str:
+    if not text:
+        return ""
+    key = text.lower()
+    code = DONE_BY.get(key) or DONE_BY.get(key.replace("_", " ").replace("-", " "))
+    if code is None:
+        row.add_problem("done_by", f"{quoted(text)} is not one of {DONE_BY_WORDS}.")
+        return ""
+    return code
 
 
 def _patient(row: PreviewRow, clinic: Clinic, patients: dict[str, Patient]) -> Patient | None:
@@ -425,3 +480,33 @@ def _check_reports(rows: Iterable[PreviewRow]) -> None:
                 f"Row {first.row} names another laboratory for this sample's {panel}; "
                 "one report has one laboratory.",
             )
+        for column, words in REPORT_COLUMN_WORDS.items():
+            if getattr(row, column) != getattr(first, column):
+                row.add_problem(
+                    column,
+                    f"Row {first.row} gives this sample's {panel} another {words}; "
+                    f"one report has one {words}.",
+                )
+
+
+def _check_outcomes(rows: Iterable[PreviewRow]) -> None:
+    """A check done without a lab value (an outcome row) says where or by whom, has a note
+    when abnormal and stands alone in its report: the recording service's own rules
+    (results.services.outcome_problems), told against the file's rows and columns."""
+    reports: dict[tuple[int, date, str], list[PreviewRow]] = defaultdict(list)
+    for row in rows:
+        if row.will_import:
+            reports[row.report_key].append(row)
+    for report_rows in reports.values():
+        outcome = next((row for row in report_rows if row.analyte.is_outcome), None)
+        if outcome is None:
+            continue
+        problems = outcome_problems(
+            outcome.entry(),
+            [row.entry() for row in report_rows],
+            notes=outcome.note,
+            done_by=outcome.done_by,
+            done_by_name=outcome.done_by_name,
+        )
+        for field_name, message in problems.items():
+            outcome.add_problem(OUTCOME_COLUMNS.get(field_name, "analyte"), message)

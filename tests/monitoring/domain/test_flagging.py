@@ -165,3 +165,21 @@ def test_a_dip_in_the_expected_period_is_flagged_and_explained():
     assert outcome.tier == Tier.RED
     assert outcome.reasons[-1].startswith("A platelet dip is expected")
     assert not evaluate(platelets(200), context, RULES).reasons
+
+
+def test_an_outcome_rule_fires_on_exactly_its_grade_and_says_so_in_words():
+    rule = FlagRule(
+        "skin-exam-outcome",
+        Tier.AMBER,
+        Condition.IS,
+        D(1),
+        "Read the report.",
+        threshold_label="abnormal",
+    )
+    normal = Reading("skin-exam-outcome", D(0), DAY, label="normal")
+    abnormal = Reading("skin-exam-outcome", D(1), DAY, label="abnormal")
+
+    assert evaluate(normal, Context(), [rule]).tier == Tier.NORMAL
+    flagged = evaluate(abnormal, Context(), [rule])
+    assert (flagged.tier, flagged.next_action) == (Tier.AMBER, "Read the report.")
+    assert flagged.reasons == ("Amber: the result is abnormal.",)
