@@ -40,6 +40,10 @@ def relevant_rows(rows: list[Notification]) -> list[Notification]:
 
 
 def _still_relevant(row: Notification, acknowledged: set) -> bool:
+    if not row.patient.is_planned:
+        # Withdrawn, deceased or transferred: their queued rows were cancelled with the change
+        # of status, and nothing created since (a late result) goes to them or about them.
+        return False
     if row.scheduled_check_id:
         return row.scheduled_check.is_open
     if row.result_id:
