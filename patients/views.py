@@ -143,6 +143,13 @@ class CourseCreateView(StaffAccessMixin, SubmitOnceMixin, View):
         )
 
 
+def _fresh(record):
+    """The record as stored: a service that refused an edit had already set the new values on
+    the instance it was given, and the page must show what is saved."""
+    record.refresh_from_db()
+    return record
+
+
 class PatientEditView(StaffAccessMixin, SubmitOnceMixin, View):
     """Contact details, named nurse, reminders, tracking start and protocol, with a reason:
     patient_update keeps the old version in the history and re-plans the schedule."""
@@ -174,7 +181,10 @@ class PatientEditView(StaffAccessMixin, SubmitOnceMixin, View):
             return reverse("patients:detail", args=[patient.pk])
 
         return self.post_once(
-            request, form, save=save, invalid=lambda form: self._render(request, patient, form)
+            request,
+            form,
+            save=save,
+            invalid=lambda form: self._render(request, _fresh(patient), form),
         )
 
 
@@ -208,7 +218,10 @@ class PatientStatusView(StaffAccessMixin, SubmitOnceMixin, View):
             return reverse("patients:detail", args=[patient.pk])
 
         return self.post_once(
-            request, form, save=save, invalid=lambda form: self._render(request, patient, form)
+            request,
+            form,
+            save=save,
+            invalid=lambda form: self._render(request, _fresh(patient), form),
         )
 
 
@@ -242,7 +255,10 @@ class CourseEditView(StaffAccessMixin, SubmitOnceMixin, View):
             return reverse("patients:detail", args=[course.patient_id])
 
         return self.post_once(
-            request, form, save=save, invalid=lambda form: self._render(request, course, form)
+            request,
+            form,
+            save=save,
+            invalid=lambda form: self._render(request, _fresh(course), form),
         )
 
 
@@ -275,7 +291,10 @@ class CourseCancelView(StaffAccessMixin, SubmitOnceMixin, View):
             return reverse("patients:detail", args=[course.patient_id])
 
         return self.post_once(
-            request, form, save=save, invalid=lambda form: self._render(request, course, form)
+            request,
+            form,
+            save=save,
+            invalid=lambda form: self._render(request, _fresh(course), form),
         )
 
 
@@ -319,7 +338,10 @@ class CourseGivenView(StaffAccessMixin, SubmitOnceMixin, View):
             return reverse("patients:detail", args=[course.patient_id])
 
         return self.post_once(
-            request, form, save=save, invalid=lambda form: self._render(request, course, form)
+            request,
+            form,
+            save=save,
+            invalid=lambda form: self._render(request, _fresh(course), form),
         )
 
 
