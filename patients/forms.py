@@ -221,6 +221,17 @@ class PatientEditForm(EditFormMixin):
             "last_name", "first_name", "username"
         )
 
+    def clean_tracked_from(self):
+        # Tracking that starts tomorrow would turn today's overdue checks into history
+        # before anyone has looked at them.
+        day = self.cleaned_data["tracked_from"]
+        today = self.instance.clinic.today()
+        if day is not None and day > today:
+            raise ValidationError(
+                f"The tracking start cannot be in the future (today is {today:%d %b %Y})."
+            )
+        return day
+
 
 class PatientStatusForm(SubmissionKeyMixin, OpenedVersionMixin, forms.Form):
     status = forms.ChoiceField(

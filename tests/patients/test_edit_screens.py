@@ -102,6 +102,23 @@ def test_changing_the_tracking_start_replans_and_is_recorded(nurse_client, nurse
     )
 
 
+def test_a_tracking_start_in_the_future_is_refused(nurse_client, treated):
+    url = reverse("patients:edit", args=[treated.pk])
+    data = {
+        **edit_page(nurse_client, url),
+        "email": treated.email,
+        "email_reminders": "on",
+        "reminder_leads": treated.reminder_leads,
+        "tracked_from": (treated.clinic.today() + timedelta(days=1)).isoformat(),
+        "protocol": treated.protocol_id,
+        "reason": "Typo",
+    }
+    response = nurse_client.post(url, data)
+    assert "cannot be in the future" in response.context["form"].errors["tracked_from"][0]
+    treated.refresh_from_db()
+    assert treated.tracked_from.year == 2000
+
+
 def test_a_protocol_change_replans_the_schedule(nurse_client, treated):
     label = MonitoringProtocol.objects.exclude(pk=treated.protocol_id).get(slug__contains="48")
     treated.refresh_from_db()
