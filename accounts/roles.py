@@ -47,6 +47,12 @@ _NURSING = (
     "patients.invite_patient",
     # A skin examination or a check done elsewhere, from the worklist: a nurse's daily work.
     "monitoring.record_check_done",
+    # A nurse keeps the records of the patients they look after up to date (contact details,
+    # status, moving a course) and, as a clinician, may record a course as given without its
+    # baselines; clinic staff may not (patients.services, the pre-infusion checklist).
+    "patients.change_patient",
+    "patients.change_infusioncourse",
+    "patients.override_baseline_checklist",
 )
 _LEADING = (
     "monitoring.add_monitoringprotocol",

@@ -80,6 +80,13 @@ AUDITED_RECORDS: list[AuditedRecord] = [
     AuditedRecord("portal.Invitation", attrgetter("patient_id"), ("token_hash",)),
     AuditedRecord("portal.CalendarFeed", attrgetter("patient_id"), ("token_hash",)),
     AuditedRecord("monitoring.SymptomReport", attrgetter("patient_id"), ("submission_key",)),
+    # Alerts and reminders are created and delivered in bulk (not one entry per row), but a
+    # person withdrawing them (a patient marked deceased, say) is recorded, row by row.
+    AuditedRecord(
+        "monitoring.Notification",
+        attrgetter("patient_id"),
+        ("created_at", "claim_token", "message_ref", "claimed_at"),
+    ),
 ]
 
 

@@ -369,12 +369,20 @@ def _courses(patient: Patient, row: DemoPatient, today: date) -> None:
 
 
 def _course(patient: Patient, first_day: date, today: date) -> InfusionCourse:
+    given = first_day <= today
     return course_add(
         patient=patient,
         first_infusion_date=first_day,
         daily_dose_mg=Decimal(12),
-        status=InfusionCourse.Status.GIVEN if first_day <= today else InfusionCourse.Status.PLANNED,
+        status=InfusionCourse.Status.GIVEN if given else InfusionCourse.Status.PLANNED,
+        # The demo loads results for recent months only, so a course given years ago has no
+        # baseline results to show: the demo nurse says so, as the pre-infusion checklist asks.
+        baseline_override_reason=DEMO_BASELINES if given else "",
+        recorded_by=get_user_model().objects.get(username="nurse") if given else None,
     )
+
+
+DEMO_BASELINES = "Demo: the baselines were done before this course; their results are not loaded."
 
 
 def _acknowledge(patient: Patient, nurse) -> None:

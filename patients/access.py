@@ -22,7 +22,7 @@ from django.http import Http404
 
 from accounts.client_address import client_address
 
-from .models import Clinic, Patient
+from .models import Clinic, InfusionCourse, Patient
 
 security_log = logging.getLogger("security.access")
 
@@ -96,6 +96,12 @@ def in_scope_or_404(request, queryset: QuerySet, **lookup) -> Model:
 def patient_for(request, pk: int) -> Patient:
     patients = patients_for(request.user).select_related("clinic", "protocol", "named_nurse")
     return in_scope_or_404(request, patients, pk=pk)
+
+
+def course_for(request, pk: int) -> InfusionCourse:
+    """A course of one of the user's patients, or 404 as for the patient."""
+    courses = InfusionCourse.objects.filter(patient__in=patients_for(request.user))
+    return in_scope_or_404(request, courses.select_related("patient__clinic"), pk=pk)
 
 
 class StaffAccessMixin(LoginRequiredMixin):

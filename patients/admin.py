@@ -224,6 +224,13 @@ class PatientAdminForm(VersionedReasonForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        nurse = self.fields.get("named_nurse")
+        if nurse is not None and self.instance.pk is not None:
+            # A patient's named nurse is one of their own clinic's nurses: never a patient's
+            # portal account, an administrator, or a nurse of another clinic the user sees.
+            nurse.queryset = self.instance.clinic.nurses.order_by(
+                "last_name", "first_name", "username"
+            )
         account = self.fields.get("user")
         if account is not None:
             others = Patient.objects.exclude(pk=self.instance.pk).exclude(user=None)

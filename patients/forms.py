@@ -8,12 +8,25 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from monitoring.models import MonitoringProtocol
-from submissions.forms import SubmissionKeyMixin
+from submissions.forms import KEY_FIELD, VERSION_FIELD, OpenedVersionMixin, SubmissionKeyMixin
 
-from .form_fields import DateInput, model_form_field
+from .form_fields import AsciiIntegerField, DateInput, TypedDateField, free_text, model_form_field
 from .models import Clinic, InfusionCourse, Patient
+from .services import STATUS_CHANGES
+from .validators import NOTE_MAX_LENGTH
 
-__all__ = ["CourseForm", "DateInput", "PatientForm", "clinic_choice_limit"]
+__all__ = [
+    "CourseCancelForm",
+    "CourseEditForm",
+    "CourseForm",
+    "CourseGivenForm",
+    "DateInput",
+    "PatientEditForm",
+    "PatientForm",
+    "PatientStatusForm",
+    "SchedulePreviewForm",
+    "clinic_choice_limit",
+]
 
 
 def clinic_choice_limit(field: forms.ModelChoiceField, clinics) -> None:
@@ -95,11 +108,13 @@ class CourseForm(SubmissionKeyMixin, forms.ModelForm):
             "status",
             "days_reason",
             "spacing_override_reason",
+            "baseline_override_reason",
         ]
         widgets = {
             "first_infusion_date": DateInput(),
             "days_reason": forms.TextInput(),
             "spacing_override_reason": forms.TextInput(),
+            "baseline_override_reason": forms.TextInput(),
         }
         help_texts = {
             "days": "Leave empty for the standard: 5 days for course 1, 3 for later courses.",
@@ -124,3 +139,183 @@ class CourseForm(SubmissionKeyMixin, forms.ModelForm):
                 shown.setdefault(key, []).extend(messages)
             errors = ValidationError(shown)
         super()._update_errors(errors)
+
+
+REASON_LABEL = "Reason for the change"
+REASON_HELP = "Kept in the record's history with your name and the time."
+
+
+def reason_field(label: str = REASON_LABEL, *, what: str = "this change") -> forms.CharField:
+    """A required reason. Django strips the text, so one of only spaces is missing: refused
+    beside the field, never stored."""
+    return free_text(
+        forms.CharField(
+            label=label,
+            max_length=255,
+            help_text=REASON_HELP,
+            error_messages={"required": f"Say why you are making {what}."},
+        )
+    )
+
+
+class EditFormMixin(SubmissionKeyMixin, OpenedVersionMixin, forms.ModelForm):
+    """An edit of a patient's record: the one-time key, the version the page was opened on,
+    a reason, and only the fields the user changed go to the service."""
+
+    reason = reason_field()
+
+    def changes(self) -> dict:
+        skip = {KEY_FIELD, VERSION_FIELD, "reason"}
+        return {
+            name: self.cleaned_data[name]
+            for name in self.changed_data
+            if name not in skip and name in self.cleaned_data
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors and not self.changes():
+            raise ValidationError("Nothing was changed: change a field, or go back.")
+        return cleaned
+
+    def _post_clean(self):
+        # The model's rules run in the service, under its lock, on exactly the changed fields;
+        # the form's own pass would only repeat them on an instance it mutates meanwhile.
+        pass
+
+
+class PatientEditForm(EditFormMixin):
+    """Contact details, the named nurse (only among the nurses of the patient's clinic), the
+    reminders, the tracking start and the protocol."""
+
+    protocol = forms.ModelChoiceField(queryset=MonitoringProtocol.objects.all(), empty_label=None)
+    named_nurse = NurseChoiceField(
+        queryset=get_user_model().objects.none(),
+        required=False,
+        empty_label="None: the clinic's nurse group",
+        help_text="Gets this patient's alerts; without one, every nurse of the clinic does.",
+    )
+
+    class Meta:
+        model = Patient
+        formfield_callback = model_form_field
+        fields = [
+            "email",
+            "phone",
+            "named_nurse",
+            "email_reminders",
+            "reminder_leads",
+            "tracked_from",
+            "protocol",
+        ]
+        widgets = {"tracked_from": DateInput()}
+        help_texts = {
+            "tracked_from": "Checks that fell overdue before this date are history, not work. "
+            "Changing it re-plans the schedule.",
+            "protocol": "Changing it re-plans the schedule.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["named_nurse"].queryset = self.instance.clinic.nurses.order_by(
+            "last_name", "first_name", "username"
+        )
+
+    def clean_tracked_from(self):
+        # Tracking that starts tomorrow would turn today's overdue checks into history
+        # before anyone has looked at them.
+        day = self.cleaned_data["tracked_from"]
+        today = self.instance.clinic.today()
+        if day is not None and day > today:
+            raise ValidationError(
+                f"The tracking start cannot be in the future (today is {today:%d %b %Y})."
+            )
+        return day
+
+
+class PatientStatusForm(SubmissionKeyMixin, OpenedVersionMixin, forms.Form):
+    status = forms.ChoiceField(
+        label="New status",
+        choices=[(status.value, status.label) for status in STATUS_CHANGES],
+        help_text="Withdrawn, deceased or transferred: open checks and the reminders and "
+        "alerts not yet sent are cancelled; the record and its history are kept.",
+    )
+    reason = reason_field(what="this change of status")
+
+
+class CourseEditForm(EditFormMixin):
+    """Move or correct a course: its dates, days and dose, with the reasons the course rules
+    may ask for (a non-standard number of days, a course earlier than the label's spacing)."""
+
+    class Meta:
+        model = InfusionCourse
+        formfield_callback = model_form_field
+        fields = [
+            "first_infusion_date",
+            "days",
+            "daily_dose_mg",
+            "days_reason",
+            "spacing_override_reason",
+        ]
+        widgets = {
+            "first_infusion_date": DateInput(),
+            "days_reason": forms.TextInput(),
+            "spacing_override_reason": forms.TextInput(),
+        }
+
+
+class CourseCancelForm(SubmissionKeyMixin, OpenedVersionMixin, forms.Form):
+    reason = reason_field("Why is the course cancelled?", what="the cancellation")
+
+
+class CourseGivenForm(SubmissionKeyMixin, OpenedVersionMixin, forms.Form):
+    """Record a planned course as given. The override is offered only when a baseline check is
+    missing and the user is a clinician; the service decides either way."""
+
+    baseline_override_reason = free_text(
+        forms.CharField(
+            label="Given without its baselines because",
+            required=False,
+            max_length=NOTE_MAX_LENGTH,
+            widget=forms.Textarea(attrs={"rows": 2}),
+            help_text="A nurse or the clinic lead only: why the course is given although a "
+            "baseline check is not completed. Kept in the course's history with your name.",
+        ),
+        multi_line=True,
+    )
+
+    def __init__(self, *args, may_override: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not may_override:
+            del self.fields["baseline_override_reason"]
+
+    def clean_baseline_override_reason(self) -> str:
+        # The field strips, so a reason of only spaces arrives empty; say so, as it was typed.
+        typed = self.data.get(self.add_prefix("baseline_override_reason"), "")
+        reason = self.cleaned_data["baseline_override_reason"]
+        if typed and not reason:
+            raise ValidationError(
+                "The reason is only spaces: say in words why the course is given without its "
+                "baseline checks."
+            )
+        return reason
+
+
+class SchedulePreviewForm(forms.Form):
+    """The what-if preview: a GET form, so it can change nothing."""
+
+    first_day = TypedDateField(label="Proposed first day of the next course")
+    days = AsciiIntegerField(
+        label="Days",
+        required=False,
+        min_value=1,
+        max_value=10,
+        help_text="Leave empty for the standard: 5 for course 1, 3 for later courses.",
+    )
+    override = free_text(
+        forms.CharField(
+            label="Clinician's reason (only for a non-standard spacing or number of days)",
+            required=False,
+            max_length=255,
+        )
+    )

@@ -396,12 +396,37 @@ class InfusionCourse(Versioned):
     cancelled_reason = models.TextField(
         blank=True, max_length=NOTE_MAX_LENGTH, validators=note_rules()
     )
+    # The pre-infusion checklist: a course is recorded as given only when its baseline checks
+    # are complete, or when a clinician says here why it was given without them (REMS asks the
+    # infusion centre to confirm the baseline labs before infusing).
+    baseline_override_reason = models.TextField(
+        "given without its baselines because",
+        blank=True,
+        max_length=NOTE_MAX_LENGTH,
+        validators=note_rules(),
+        help_text="A nurse's or the clinic lead's reason for giving the course although a "
+        "baseline check was not completed.",
+    )
+    baseline_override_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who recorded the reason for giving the course without its baselines.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["patient", "first_infusion_date"]
+        permissions = [
+            (
+                "override_baseline_checklist",
+                "Can record a course as given although its baseline checks are not complete",
+            )
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["patient", "number"],
@@ -417,6 +442,13 @@ class InfusionCourse(Versioned):
         return f"Course {self.number} from {self.first_infusion_date:%d %b %Y}"
 
     def clean(self) -> None:
+        if self.baseline_override_reason and not self.baseline_override_reason.strip():
+            raise ValidationError(
+                {
+                    "baseline_override_reason": "The reason is only spaces: say in words why "
+                    "the course is given without its baseline checks."
+                }
+            )
         if self.status == self.Status.CANCELLED:
             if not self.cancelled_reason.strip():
                 raise ValidationError({"cancelled_reason": "Say why the course was cancelled."})

@@ -20,6 +20,7 @@ from monitoring.models import (
 )
 from monitoring.results.charts import TrendChart, trend_chart
 from monitoring.results.flag_data import patient_flag_data
+from monitoring.schedule.preview import Preview, next_course_preview
 
 from .models import InfusionCourse, Patient
 
@@ -258,3 +259,91 @@ def _end_of_follow_up(patient: Patient, courses: list[InfusionCourse]) -> date |
         if c.status != InfusionCourse.Status.CANCELLED
     ]
     return planning.end_of_follow_up(live, patient.protocol.follow_up_months)
+
+
+@dataclass(frozen=True)
+class BaselineChecklist:
+    """The pre-infusion checklist of one course: its baseline checks (the pre-course checks,
+    in the 30 days before day 1) with their status on `today`. A course that started before
+    the patient's tracking start is history entered during onboarding: exempt."""
+
+    course: InfusionCourse
+    checks: list[ScheduledCheck]
+    exempt: bool
+
+    @property
+    def missing(self) -> list[ScheduledCheck]:
+        return [check for check in self.checks if check.completed_on is None]
+
+    @property
+    def ready(self) -> bool:
+        return self.exempt or not self.missing
+
+
+def baseline_checklist(course: InfusionCourse, *, today: date) -> BaselineChecklist:
+    """One query: the course's live pre-course checks, by panel."""
+    checks = (
+        ScheduledCheck.objects.active()
+        .filter(course=course, kind=planning.PRE_COURSE)
+        .with_status(today)
+        .order_by("panel", "pk")
+    )
+    return BaselineChecklist(
+        course=course,
+        checks=list(checks),
+        exempt=course.first_infusion_date < course.patient.tracked_from,
+    )
+
+
+@dataclass(frozen=True)
+class SchedulePreviewPage:
+    """The what-if plan for a proposed next course, as the patient page shows it."""
+
+    preview: Preview
+    first_day: date
+    number: int
+    current_end: date | None
+    # The plan's checks due from today on (the earlier ones are the patient's history).
+    upcoming: list[planning.PlannedCheck] = field(default_factory=list)
+    earlier: int = 0
+    baselines: list[planning.PlannedCheck] = field(default_factory=list)
+
+    @property
+    def new_end(self) -> date | None:
+        return self.preview.plan.end_of_follow_up if self.preview.plan else None
+
+
+def schedule_preview_page(
+    patient: Patient, *, first_day: date, days: int | None, override: str, today: date
+) -> SchedulePreviewPage:
+    """Two queries (the courses, the protocol's items) and nothing written."""
+    preview = next_course_preview(
+        patient=patient, first_day=first_day, days=days, override=override
+    )
+    number = len(preview.courses)
+    page = SchedulePreviewPage(
+        preview=preview,
+        first_day=first_day,
+        number=number,
+        current_end=patient.follow_up_ends,
+    )
+    if preview.plan is None:
+        return page
+    checks = preview.plan.checks
+    upcoming = sorted(
+        (check for check in checks if check.due >= today), key=lambda c: (c.due, c.panel)
+    )
+    baselines = [
+        check
+        for check in checks
+        if check.kind == planning.PRE_COURSE and check.course_key == number
+    ]
+    return SchedulePreviewPage(
+        preview=preview,
+        first_day=first_day,
+        number=number,
+        current_end=patient.follow_up_ends,
+        upcoming=upcoming,
+        earlier=len(checks) - len(upcoming),
+        baselines=baselines,
+    )

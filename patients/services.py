@@ -13,10 +13,12 @@ from django.db.models import Max
 from accounts.roles import Role, is_staff_member, role_group_names
 from monitoring.domain.input_rules import hospital_number_clean
 from monitoring.models import MonitoringProtocol
+from monitoring.outbox.store import notifications_withdraw
 from monitoring.schedule.services import schedule_reconcile
 from submissions.versions import field_differences, version_check
 
 from .models import Clinic, InfusionCourse, Patient
+from .selectors import baseline_checklist
 
 
 def patient_create(
@@ -126,8 +128,53 @@ def patient_update(
         patient._history_user = changed_by
         patient._change_reason = reason
         _save_holding_the_number(patient)
+        # A status that is not planned (withdrawn, deceased, transferred) cancels the open
+        # checks here, and what was waiting in the outbox must not go out either.
         schedule_reconcile(patient=patient)
+        if patient.status != stored.status and not patient.is_planned:
+            notifications_withdraw(
+                patient_id=patient.pk,
+                reason=f"Not sent: the patient's status changed to "
+                f"“{patient.get_status_display()}” ({reason.strip()}).",
+            )
     return patient
+
+
+# The statuses a member of staff sets by hand; "monitoring complete" follows from the plan.
+STATUS_CHANGES = (
+    Patient.Status.ACTIVE,
+    Patient.Status.WITHDRAWN,
+    Patient.Status.DECEASED,
+    Patient.Status.TRANSFERRED,
+)
+
+
+def patient_status_change(
+    *,
+    patient: Patient,
+    status: str,
+    reason: str,
+    changed_by=None,
+    opened_version: int | str | None = None,
+) -> Patient:
+    """Withdrawn, deceased, transferred, or back to active monitoring. The record is kept; a
+    status that is not monitored cancels the open checks and the notifications not yet sent
+    (patient_update), and back to active re-plans the schedule from the courses."""
+    if status not in STATUS_CHANGES:
+        raise ValidationError({"status": "Choose active, withdrawn, deceased or transferred."})
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the patient's status changes."})
+    if status == patient.status:
+        raise ValidationError(
+            {"status": f"The status is already “{patient.get_status_display()}”."}
+        )
+    return patient_update(
+        patient=patient,
+        reason=reason,
+        changed_by=changed_by,
+        opened_version=opened_version,
+        status=status,
+    )
 
 
 def portal_account_refusal(*, user, patient: Patient) -> str:
@@ -186,11 +233,13 @@ def course_add(
     days_reason: str = "",
     spacing_override_reason: str = "",
     cancelled_reason: str = "",
+    baseline_override_reason: str = "",
     recorded_by=None,
 ) -> InfusionCourse:
     """Record a course (numbered next unless given) and re-plan the schedule. A `number`
     already taken (someone recorded that course a moment ago) is refused with a ValidationError
-    on "number", which the course form shows above its fields."""
+    on "number", which the course form shows above its fields. A course recorded as given
+    passes the pre-infusion checklist (course_given_refusal)."""
     with transaction.atomic():
         Patient.objects.select_for_update(of=("self",)).filter(pk=patient.pk).first()
         live = patient.courses.exclude(status=InfusionCourse.Status.CANCELLED)
@@ -208,9 +257,12 @@ def course_add(
             days_reason=days_reason,
             spacing_override_reason=spacing_override_reason,
             cancelled_reason=cancelled_reason,
+            baseline_override_reason=baseline_override_reason,
         )
         if days_reason.strip() or spacing_override_reason.strip():
             course.override_recorded_by = recorded_by
+        if baseline_override_reason:
+            course.baseline_override_by = recorded_by
         course.full_clean()
         course._history_user = recorded_by
         try:
@@ -220,6 +272,8 @@ def course_add(
             raise ValidationError({"number": f"Course {number} is already recorded."}) from error
         _reopen_monitoring(patient, course, recorded_by)
         schedule_reconcile(patient=patient)
+        if status == InfusionCourse.Status.GIVEN:
+            _given_confirm(course=course, recorded_by=recorded_by)
     return course
 
 
@@ -262,20 +316,101 @@ def course_update(
             setattr(course, name, value)
         if {"days_reason", "spacing_override_reason"} & fields.keys():
             course.override_recorded_by = changed_by
+        if fields.get("baseline_override_reason"):
+            course.baseline_override_by = changed_by
         course.full_clean()
         course._history_user = changed_by
         course._change_reason = reason
         course.save()
         schedule_reconcile(patient=course.patient)
+        given = InfusionCourse.Status.GIVEN
+        if course.status == given and stored.status != given:
+            _given_confirm(course=course, recorded_by=changed_by)
     return course
 
 
-def course_cancel(*, course: InfusionCourse, reason: str, cancelled_by=None) -> InfusionCourse:
+def course_cancel(
+    *,
+    course: InfusionCourse,
+    reason: str,
+    cancelled_by=None,
+    opened_version: int | str | None = None,
+) -> InfusionCourse:
     """Cancel a course (kept, never deleted); its checks leave the plan."""
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the course is cancelled."})
     return course_update(
         course=course,
         reason=reason,
         changed_by=cancelled_by,
+        opened_version=opened_version,
         status=InfusionCourse.Status.CANCELLED,
         cancelled_reason=reason,
     )
+
+
+def course_record_given(
+    *,
+    course: InfusionCourse,
+    recorded_by,
+    opened_version: int | str | None = None,
+    baseline_override_reason: str = "",
+) -> InfusionCourse:
+    """A planned course was given: recorded once its baseline checks are complete, or with a
+    clinician's reason for giving it without them (the pre-infusion checklist)."""
+    if course.status != InfusionCourse.Status.PLANNED:
+        raise ValidationError(
+            {
+                "status": f"Only a planned course is recorded as given; this one is "
+                f"{course.get_status_display().lower()}."
+            }
+        )
+    fields = {"status": InfusionCourse.Status.GIVEN}
+    reason = "Recorded as given."
+    if baseline_override_reason:
+        fields["baseline_override_reason"] = baseline_override_reason
+        reason = f"Recorded as given without all its baselines: {baseline_override_reason.strip()}"
+    return course_update(
+        course=course,
+        reason=reason,
+        changed_by=recorded_by,
+        opened_version=opened_version,
+        **fields,
+    )
+
+
+OVERRIDE_FIELD = "baseline_override_reason"
+
+
+def course_given_refusal(*, course: InfusionCourse, recorded_by) -> str:
+    """Why `course` cannot be recorded as given now, or "" when it can.
+
+    The pre-infusion checklist: every baseline check of the course (its pre-course checks,
+    in the 30 days before day 1) is completed, or a clinician (a nurse or the clinic lead, not
+    clinic staff) has recorded why it was given without them. A course whose first day is
+    before the patient's tracking start is history entered during onboarding: exempt."""
+    reason = course.baseline_override_reason.strip()
+    checklist = baseline_checklist(course, today=course.patient.clinic.today())
+    if checklist.ready:
+        return ""
+    missing = [check.get_panel_display() for check in checklist.missing]
+    if not reason:
+        return (
+            f"Its baseline checks are not all completed: {', '.join(missing)}. Record their "
+            "results first, or a nurse or the clinic lead records why the course is given "
+            "without them."
+        )
+    if recorded_by is None or not recorded_by.has_perm("patients.override_baseline_checklist"):
+        return (
+            "Only a nurse or the clinic lead may record a course as given without its "
+            f"baseline checks ({', '.join(missing)})."
+        )
+    return ""
+
+
+def _given_confirm(*, course: InfusionCourse, recorded_by) -> None:
+    """Refuse, inside the caller's transaction (so nothing is kept), a course recorded as given
+    that fails the checklist. Run after the re-plan: a new course's checks exist only then."""
+    refusal = course_given_refusal(course=course, recorded_by=recorded_by)
+    if refusal:
+        raise ValidationError({OVERRIDE_FIELD: refusal})

@@ -11,4 +11,10 @@ urlpatterns = [
     path("<int:pk>/", views.PatientDetailView.as_view(), name="detail"),
     path("<int:pk>/courses/new/", views.CourseCreateView.as_view(), name="course_create"),
     path("<int:pk>/invite/", PatientInviteView.as_view(), name="invite"),
+    path("<int:pk>/edit/", views.PatientEditView.as_view(), name="edit"),
+    path("<int:pk>/status/", views.PatientStatusView.as_view(), name="status"),
+    path("<int:pk>/what-if/", views.SchedulePreviewView.as_view(), name="schedule_preview"),
+    path("courses/<int:pk>/edit/", views.CourseEditView.as_view(), name="course_edit"),
+    path("courses/<int:pk>/cancel/", views.CourseCancelView.as_view(), name="course_cancel"),
+    path("courses/<int:pk>/given/", views.CourseGivenView.as_view(), name="course_given"),
 ]

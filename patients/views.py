@@ -1,4 +1,5 @@
-"""Staff screens for patients: the list, the patient page, and the add forms. Views stay thin:
+"""Staff screens for patients: the list, the patient page, the add and edit forms, the
+pre-infusion checklist and the what-if preview of the schedule. Views stay thin:
 forms validate, services write, selectors read, and patients.access decides who sees what."""
 
 from __future__ import annotations
@@ -13,11 +14,33 @@ from audit.access import record_access
 from submissions.forms import KEY_FIELD
 from submissions.views import SubmitOnceMixin
 
-from .access import StaffAccessMixin, clinics_for, patient_for, patients_for
-from .forms import CourseForm, PatientForm
+from .access import StaffAccessMixin, clinics_for, course_for, patient_for, patients_for
+from .forms import (
+    CourseCancelForm,
+    CourseEditForm,
+    CourseForm,
+    CourseGivenForm,
+    PatientEditForm,
+    PatientForm,
+    PatientStatusForm,
+    SchedulePreviewForm,
+)
 from .models import InfusionCourse
-from .selectors import patient_list_page, patient_page
-from .services import course_add, patient_create
+from .selectors import (
+    baseline_checklist,
+    patient_list_page,
+    patient_page,
+    schedule_preview_page,
+)
+from .services import (
+    course_add,
+    course_cancel,
+    course_record_given,
+    course_update,
+    patient_create,
+    patient_status_change,
+    patient_update,
+)
 
 PAGE_SIZE = 50
 
@@ -118,3 +141,228 @@ class CourseCreateView(StaffAccessMixin, SubmitOnceMixin, View):
             save=save,
             invalid=lambda form: self._render(request, patient, form),
         )
+
+
+def _fresh(record):
+    """The record as stored: a service that refused an edit had already set the new values on
+    the instance it was given, and the page must show what is saved."""
+    record.refresh_from_db()
+    return record
+
+
+class PatientEditView(StaffAccessMixin, SubmitOnceMixin, View):
+    """Contact details, named nurse, reminders, tracking start and protocol, with a reason:
+    patient_update keeps the old version in the history and re-plans the schedule."""
+
+    permission_required = ("patients.change_patient",)
+    template = "patients/patient_edit.html"
+
+    def _render(self, request, patient, form):
+        return render(request, self.template, {"form": form, "patient": patient})
+
+    def get(self, request, pk):
+        patient = patient_for(request, pk)
+        record_access(request, patient, "patient edit form")
+        return self._render(request, patient, PatientEditForm(instance=patient))
+
+    def post(self, request, pk):
+        patient = patient_for(request, pk)
+        form = PatientEditForm(request.POST, instance=patient)
+
+        def save(data) -> str:
+            patient_update(
+                patient=patient,
+                reason=data["reason"],
+                changed_by=request.user,
+                opened_version=form.version_opened_on,
+                **form.changes(),
+            )
+            messages.success(request, f"{patient} updated; the old version is kept.")
+            return reverse("patients:detail", args=[patient.pk])
+
+        return self.post_once(
+            request,
+            form,
+            save=save,
+            invalid=lambda form: self._render(request, _fresh(patient), form),
+        )
+
+
+class PatientStatusView(StaffAccessMixin, SubmitOnceMixin, View):
+    """Withdrawn, deceased, transferred, or back to active monitoring."""
+
+    permission_required = ("patients.change_patient",)
+    template = "patients/patient_status.html"
+
+    def _render(self, request, patient, form):
+        return render(request, self.template, {"form": form, "patient": patient})
+
+    def get(self, request, pk):
+        patient = patient_for(request, pk)
+        form = PatientStatusForm(opened_version=patient.version)
+        return self._render(request, patient, form)
+
+    def post(self, request, pk):
+        patient = patient_for(request, pk)
+        form = PatientStatusForm(request.POST)
+
+        def save(data) -> str:
+            patient_status_change(
+                patient=patient,
+                status=data["status"],
+                reason=data["reason"],
+                changed_by=request.user,
+                opened_version=form.version_opened_on,
+            )
+            messages.success(request, f"{patient}: status is now “{patient.get_status_display()}”.")
+            return reverse("patients:detail", args=[patient.pk])
+
+        return self.post_once(
+            request,
+            form,
+            save=save,
+            invalid=lambda form: self._render(request, _fresh(patient), form),
+        )
+
+
+class CourseEditView(StaffAccessMixin, SubmitOnceMixin, View):
+    """Move or correct a course, with a reason; the schedule is re-planned."""
+
+    permission_required = ("patients.change_infusioncourse",)
+    template = "patients/course_edit.html"
+
+    def _render(self, request, course, form):
+        context = {"form": form, "course": course, "patient": course.patient}
+        return render(request, self.template, context)
+
+    def get(self, request, pk):
+        course = course_for(request, pk)
+        return self._render(request, course, CourseEditForm(instance=course))
+
+    def post(self, request, pk):
+        course = course_for(request, pk)
+        form = CourseEditForm(request.POST, instance=course)
+
+        def save(data) -> str:
+            course_update(
+                course=course,
+                reason=data["reason"],
+                changed_by=request.user,
+                opened_version=form.version_opened_on,
+                **form.changes(),
+            )
+            messages.success(request, f"{course} updated; the schedule is re-planned.")
+            return reverse("patients:detail", args=[course.patient_id])
+
+        return self.post_once(
+            request,
+            form,
+            save=save,
+            invalid=lambda form: self._render(request, _fresh(course), form),
+        )
+
+
+class CourseCancelView(StaffAccessMixin, SubmitOnceMixin, View):
+    """Cancel a course (kept, with its reason); its checks leave the plan."""
+
+    permission_required = ("patients.change_infusioncourse",)
+    template = "patients/course_cancel.html"
+
+    def _render(self, request, course, form):
+        context = {"form": form, "course": course, "patient": course.patient}
+        return render(request, self.template, context)
+
+    def get(self, request, pk):
+        course = course_for(request, pk)
+        return self._render(request, course, CourseCancelForm(opened_version=course.version))
+
+    def post(self, request, pk):
+        course = course_for(request, pk)
+        form = CourseCancelForm(request.POST)
+
+        def save(data) -> str:
+            course_cancel(
+                course=course,
+                reason=data["reason"],
+                cancelled_by=request.user,
+                opened_version=form.version_opened_on,
+            )
+            messages.success(request, f"{course} cancelled; the schedule is re-planned.")
+            return reverse("patients:detail", args=[course.patient_id])
+
+        return self.post_once(
+            request,
+            form,
+            save=save,
+            invalid=lambda form: self._render(request, _fresh(course), form),
+        )
+
+
+class CourseGivenView(StaffAccessMixin, SubmitOnceMixin, View):
+    """The pre-infusion checklist and "record as given": the course's baseline checks, and the
+    override a clinician may record when one is missing."""
+
+    permission_required = ("patients.change_infusioncourse",)
+    template = "patients/course_given.html"
+
+    def _form(self, request, course, data=None):
+        may_override = request.user.has_perm("patients.override_baseline_checklist")
+        return CourseGivenForm(data, may_override=may_override, opened_version=course.version)
+
+    def _render(self, request, course, form):
+        checklist = baseline_checklist(course, today=course.patient.clinic.today())
+        context = {
+            "form": form,
+            "course": course,
+            "patient": course.patient,
+            "checklist": checklist,
+        }
+        return render(request, self.template, context)
+
+    def get(self, request, pk):
+        course = course_for(request, pk)
+        return self._render(request, course, self._form(request, course))
+
+    def post(self, request, pk):
+        course = course_for(request, pk)
+        form = self._form(request, course, request.POST)
+
+        def save(data) -> str:
+            course_record_given(
+                course=course,
+                recorded_by=request.user,
+                opened_version=form.version_opened_on,
+                baseline_override_reason=data.get("baseline_override_reason", ""),
+            )
+            messages.success(request, f"{course} recorded as given.")
+            return reverse("patients:detail", args=[course.patient_id])
+
+        return self.post_once(
+            request,
+            form,
+            save=save,
+            invalid=lambda form: self._render(request, _fresh(course), form),
+        )
+
+
+class SchedulePreviewView(StaffAccessMixin, View):
+    """What if the next course started on a given day? The plan, shown beside the current one,
+    computed on a GET and never stored (monitoring.schedule.preview)."""
+
+    permission_required = ("patients.view_patient",)
+
+    def get(self, request, pk):
+        patient = patient_for(request, pk)
+        record_access(request, patient, "schedule what-if preview")
+        today = patient.clinic.today()
+        form = SchedulePreviewForm(request.GET or None)
+        context = {"patient": patient, "form": form, "today": today}
+        if form.is_valid():
+            context["preview"] = schedule_preview_page(
+                patient,
+                first_day=form.cleaned_data["first_day"],
+                days=form.cleaned_data["days"],
+                override=form.cleaned_data["override"],
+                today=today,
+            )
+        return render(request, "patients/schedule_preview.html", context)

@@ -11,7 +11,7 @@ from decimal import Decimal
 from dateutil.relativedelta import relativedelta
 from django.utils import timezone
 
-from accounts.roles import Role
+from accounts.roles import Role, grant_role
 from monitoring.alerts.services import result_acknowledge
 from monitoring.models import Analyte, LabReport, LabResult
 from monitoring.results.entry import ResultInput
@@ -42,11 +42,37 @@ def _day(patient: Patient, on: date | None, days_ago: int | None) -> date:
     return on if on is not None else patient.clinic.today() - timedelta(days=days_ago)
 
 
+# A course the tests record as given is the clinic's history: its baseline checks were done
+# but never entered. The pre-infusion checklist asks a clinician to say so (patients.services,
+# course_given_refusal), so the builders record it as the infusion nurse would.
+GIVEN_WITHOUT_RECORDED_BASELINES = "Baselines done before these records began; not entered."
+
+
+def infusion_nurse():
+    """The nurse who records the tests' given courses: a clinician of no clinic, so that no
+    clinic's staff, nurse group or alerts change because of them."""
+    nurse = UserFactory(username="infusion_nurse")
+    grant_role(nurse, Role.NURSE)
+    return nurse
+
+
 def _course(patient: Patient, first: date, *, given: bool) -> None:
     """The patient's next course through the services, which re-plan the schedule."""
-    status = InfusionCourse.Status.GIVEN if given else InfusionCourse.Status.PLANNED
+    if not given:
+        course_add(
+            patient=patient,
+            first_infusion_date=first,
+            daily_dose_mg=DAILY_DOSE_MG,
+            status=InfusionCourse.Status.PLANNED,
+        )
+        return
     course_add(
-        patient=patient, first_infusion_date=first, daily_dose_mg=DAILY_DOSE_MG, status=status
+        patient=patient,
+        first_infusion_date=first,
+        daily_dose_mg=DAILY_DOSE_MG,
+        status=InfusionCourse.Status.GIVEN,
+        baseline_override_reason=GIVEN_WITHOUT_RECORDED_BASELINES,
+        recorded_by=infusion_nurse(),
     )
 
 

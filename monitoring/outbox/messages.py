@@ -46,6 +46,10 @@ def _still_relevant(row: Notification, acknowledged: set) -> bool:
     if row.kind == Kind.MONITORING_ENDED:
         # Not once a new course has re-opened monitoring, nor after a status change.
         return row.patient.status == row.patient.Status.MONITORING_COMPLETE
+    if not row.patient.is_planned:
+        # Withdrawn, deceased or transferred: their queued rows were cancelled with the change
+        # of status, and nothing created since (a late result) goes to them or about them.
+        return False
     if row.scheduled_check_id:
         return row.scheduled_check.is_open
     if row.result_id:

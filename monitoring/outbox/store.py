@@ -12,7 +12,9 @@ from datetime import datetime
 
 from celery import current_app
 from django.db import transaction
+from django.db.models import Q
 
+from audit.bulk import update_recorded
 from monitoring.models import Notification
 
 logger = logging.getLogger(__name__)
@@ -114,3 +116,15 @@ def _enqueue(groups) -> None:
                 patient_id,
                 exc_info=True,
             )
+
+
+def notifications_withdraw(*, patient_id: int, reason: str) -> int:
+    """Cancel every row about the patient, or to them, that is still waiting to go (queued or
+    retrying), each change recorded in the audit trail with `reason`. A row a worker is sending
+    at this instant is past recall; delivery drops the rest for a patient no longer monitored
+    (messages.relevant_rows). Returns the rows cancelled."""
+    waiting = Notification.objects.filter(
+        Q(patient_id=patient_id) | Q(recipient_patient_id=patient_id),
+        status=Notification.Status.QUEUED,
+    )
+    return update_recorded(waiting, status=Notification.Status.CANCELLED, last_error=reason)

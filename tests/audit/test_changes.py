@@ -110,7 +110,7 @@ def test_creating_a_patient_through_the_screen_is_recorded_with_its_values(
 def test_adding_and_moving_a_course_are_recorded(client_a, staff_a, patient):
     client_a.post(
         reverse("patients:course_create", args=[patient.pk]),
-        keyed({"first_infusion_date": "2025-02-03", "daily_dose_mg": "12", "status": "given"}),
+        keyed({"first_infusion_date": "2025-02-03", "daily_dose_mg": "12", "status": "planned"}),
     )
     course = InfusionCourse.objects.get(patient=patient)
     created = the_entry_about(course, Action.CREATE)

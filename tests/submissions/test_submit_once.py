@@ -12,7 +12,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -88,7 +88,12 @@ def add_patient(clinic):
 
 def add_course(clinic):
     patient = PatientFactory(clinic=clinic)
-    data = {"first_infusion_date": "2025-02-03", "daily_dose_mg": "12", "status": "given"}
+    data = {
+        "first_infusion_date": "2025-02-03",
+        "daily_dose_mg": "12",
+        "status": "given",
+        "baseline_override_reason": "Baselines done at the referring hospital.",
+    }
     return Form(
         reverse("patients:course_create", args=[patient.pk]),
         _lead(clinic),
@@ -317,8 +322,93 @@ def confirm_second_factor(clinic):
     )
 
 
+def _versions(record) -> int:
+    return record.history.count()
+
+
+def edit_patient(clinic):
+    patient = _treated(clinic)
+    versions = _versions(patient)
+    data = {
+        "email": "ada.new@example.org",
+        "email_reminders": "on",
+        "reminder_leads": "7,1",
+        "tracked_from": patient.tracked_from.isoformat(),
+        "protocol": patient.protocol_id,
+        "reason": "New address",
+    }
+    return Form(
+        reverse("patients:edit", args=[patient.pk]),
+        _lead(clinic),
+        lambda: data,
+        lambda: _versions(patient),
+        versions + 1,
+    )
+
+
+def change_status(clinic):
+    patient = _treated(clinic)
+    versions = _versions(patient)
+    return Form(
+        reverse("patients:status", args=[patient.pk]),
+        _lead(clinic),
+        lambda: {"status": "withdrawn", "reason": "Moved abroad"},
+        lambda: _versions(patient),
+        versions + 1,
+    )
+
+
+def move_course(clinic):
+    course = _treated(clinic).courses.get()
+    versions = _versions(course)
+    moved = course.first_infusion_date + timedelta(days=7)
+    data = {
+        "first_infusion_date": moved.isoformat(),
+        "days": course.days,
+        "daily_dose_mg": "12",
+        "reason": "Typed a week early",
+    }
+    return Form(
+        reverse("patients:course_edit", args=[course.pk]),
+        _lead(clinic),
+        lambda: data,
+        lambda: _versions(course),
+        versions + 1,
+    )
+
+
+def cancel_course(clinic):
+    course = _treated(clinic).courses.get()
+    versions = _versions(course)
+    return Form(
+        reverse("patients:course_cancel", args=[course.pk]),
+        _lead(clinic),
+        lambda: {"reason": "Entered for the wrong patient"},
+        lambda: _versions(course),
+        versions + 1,
+    )
+
+
+def record_given(clinic):
+    course = _treated(clinic).courses.get()  # planned
+    versions = _versions(course)
+    return Form(
+        reverse("patients:course_given", args=[course.pk]),
+        _lead(clinic),
+        lambda: {"baseline_override_reason": "Labs seen on the GP's record."},
+        lambda: _versions(course),
+        versions + 1,
+    )
+
+
 FORMS = [
     add_patient,
+    add_course,
+    edit_patient,
+    change_status,
+    move_course,
+    cancel_course,
+    record_given,
     add_course,
     log_results,
     record_check_done,

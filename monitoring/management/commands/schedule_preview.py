@@ -11,9 +11,9 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from monitoring.domain.planning import Course, plan_schedule
 from monitoring.models import MonitoringProtocol
-from patients.course_rules import CourseFacts, sequence_problems, standard_days
+from monitoring.schedule.preview import courses_preview
+from patients.course_rules import CourseFacts, standard_days
 
 
 def parse_course(text: str) -> tuple[date, int | None]:
@@ -68,19 +68,17 @@ class Command(BaseCommand):
             )
             for number, (first_day, days) in enumerate(parsed, start=1)
         ]
-        problems = sequence_problems(facts, birth_date=options["birth_date"])
-        if problems:
-            hint = "Add --override REASON to plan it anyway as a clinician's override."
-            raise CommandError("\n".join([*problems, hint]))
         protocol = self._protocol(options["protocol"])
-        courses = [Course(number=f.number, first_day=f.first_day, days=f.days) for f in facts]
-        plan = plan_schedule(
-            courses=courses, protocol=protocol.as_plan_protocol(), sex=options["sex"]
+        preview = courses_preview(
+            facts=facts, protocol=protocol, sex=options["sex"], birth_date=options["birth_date"]
         )
+        if preview.problems:
+            hint = "Add --override REASON to plan it anyway as a clinician's override."
+            raise CommandError("\n".join([*preview.problems, hint]))
         if options["format"] == "json":
-            self._write_json(protocol, courses, plan)
+            self._write_json(protocol, preview.courses, preview.plan)
         else:
-            self._write_table(protocol, courses, plan)
+            self._write_table(protocol, preview.courses, preview.plan)
 
     def _protocol(self, slug: str | None) -> MonitoringProtocol:
         protocols = MonitoringProtocol.objects.all()
