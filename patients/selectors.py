@@ -312,6 +312,18 @@ class SchedulePreviewPage:
     def new_end(self) -> date | None:
         return self.preview.plan.end_of_follow_up if self.preview.plan else None
 
+    @property
+    def visits(self) -> list[tuple[date, date, list[planning.PlannedCheck]]]:
+        """The upcoming checks by due date, as the nurse books them (one blood draw a day):
+        (due, the earliest day its window opens, its checks)."""
+        by_day: dict[date, list[planning.PlannedCheck]] = {}
+        for check in self.upcoming:
+            by_day.setdefault(check.due, []).append(check)
+        return [
+            (due, min(check.window_opens for check in checks), checks)
+            for due, checks in by_day.items()
+        ]
+
 
 def schedule_preview_page(
     patient: Patient, *, first_day: date, days: int | None, override: str, today: date
