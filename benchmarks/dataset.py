@@ -282,9 +282,10 @@ def _reports_and_results(ids: list[int], author, today: date) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""INSERT INTO {reports} (patient_id, panel, sample_collected_on, reported_on,
-                lab_name, notes, source, entered_by_id, entered_at, entered_in_error_reason)
+                lab_name, notes, source, entered_by_id, entered_at, entered_in_error_reason,
+                done_by, done_by_name, document_reference)
             SELECT patient_id, panel, completed_on, completed_on + 1, 'Bench laboratory', '',
-                'csv_import', %s, now(), ''
+                'csv_import', %s, now(), '', '', '', ''
             FROM {ScheduledCheck._meta.db_table}
             WHERE patient_id = ANY(%s) AND completed_on IS NOT NULL AND panel = ANY(%s)""",
             [author.pk, ids, list(LAB_PANELS)],
