@@ -3,6 +3,7 @@ from django.urls import path
 from portal.invitation_views import PatientInviteView
 
 from . import views
+from .onboarding import views as onboarding_views
 
 app_name = "patients"
 urlpatterns = [
@@ -11,4 +12,12 @@ urlpatterns = [
     path("<int:pk>/", views.PatientDetailView.as_view(), name="detail"),
     path("<int:pk>/courses/new/", views.CourseCreateView.as_view(), name="course_create"),
     path("<int:pk>/invite/", PatientInviteView.as_view(), name="invite"),
+    path(
+        "onboarding/", onboarding_views.OnboardingUploadView.as_view(), name="onboarding_upload"
+    ),
+    path(
+        "onboarding/<int:pk>/",
+        onboarding_views.OnboardingPreviewView.as_view(),
+        name="onboarding_preview",
+    ),
 ]
