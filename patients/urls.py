@@ -12,9 +12,7 @@ urlpatterns = [
     path("<int:pk>/", views.PatientDetailView.as_view(), name="detail"),
     path("<int:pk>/courses/new/", views.CourseCreateView.as_view(), name="course_create"),
     path("<int:pk>/invite/", PatientInviteView.as_view(), name="invite"),
-    path(
-        "onboarding/", onboarding_views.OnboardingUploadView.as_view(), name="onboarding_upload"
-    ),
+    path("onboarding/", onboarding_views.OnboardingUploadView.as_view(), name="onboarding_upload"),
     path(
         "onboarding/<int:pk>/",
         onboarding_views.OnboardingPreviewView.as_view(),

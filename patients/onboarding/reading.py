@@ -278,9 +278,7 @@ def course_rule_problems(
         if not course.readable:
             break  # its dates are already a problem; the later courses' rules would be noise
         facts = course.facts()
-        problems = course_problems(
-            facts, others=earlier, birth_date=row.date_of_birth, today=today
-        )
+        problems = course_problems(facts, others=earlier, birth_date=row.date_of_birth, today=today)
         for rule_field, messages in problems.items():
             column = course_column(course.number, RULE_CELLS.get(rule_field, "first_day"))
             for message in messages:

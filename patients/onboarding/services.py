@@ -136,9 +136,7 @@ class OnboardingOutcome:
     tracking_from: date
 
 
-def tracking_start(
-    *, clinic: Clinic, tracking_from: date | None, today: date
-) -> tuple[date, str]:
+def tracking_start(*, clinic: Clinic, tracking_from: date | None, today: date) -> tuple[date, str]:
     """The day the file's new patients are tracked from: the one given, else the clinic's
     go-live date, else today; and "" or why it is refused."""
     start = tracking_from or clinic.go_live_date or today
@@ -500,9 +498,7 @@ def onboarding_record(
         created = _create_patients(clinic, preview, recorded_by, reason)
         updated = _update_patients(preview, recorded_by, reason)
         courses = _add_courses(preview, recorded_by, reason)
-        touched = sorted(
-            {plan.patient.pk for plan in preview.plans if plan.action != "unchanged"}
-        )
+        touched = sorted({plan.patient.pk for plan in preview.plans if plan.action != "unchanged"})
         reconcile_in_batches(touched)
         onboarding.status = Onboarding.Status.RECORDED
         onboarding.recorded_by = recorded_by
@@ -614,4 +610,3 @@ def _add_courses(preview, user, reason) -> int:
         bulk_create_with_history(courses, InfusionCourse, batch_size=1000, default_user=user)
         record_created(courses)
     return len(courses)
-

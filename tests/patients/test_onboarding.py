@@ -142,9 +142,7 @@ def test_a_patient_treated_in_2021_and_2023_tracked_from_today_has_history_not_w
     assert historic and {check.status for check in historic} == {CheckStatus.BEFORE_TRACKING}
 
 
-def test_the_monitoring_scan_command_creates_nothing_for_an_onboarded_patient(
-    clinic_a, staff_a
-):
+def test_the_monitoring_scan_command_creates_nothing_for_an_onboarded_patient(clinic_a, staff_a):
     onboarding, _ = onboarding_stage(
         clinic=clinic_a, content=csv_file(row()), file_name="a.csv", uploaded_by=staff_a
     )
@@ -174,9 +172,7 @@ def test_courses_from_the_tracking_start_on_are_planned_not_given(clinic_a, staf
     assert InfusionCourse.objects.get().status == InfusionCourse.Status.PLANNED
 
 
-def test_history_and_audit_say_who_onboarded_each_record_and_from_which_file(
-    clinic_a, staff_a
-):
+def test_history_and_audit_say_who_onboarded_each_record_and_from_which_file(clinic_a, staff_a):
     record(clinic_a, csv_file(row()), staff_a)
     patient = Patient.objects.get()
     first = patient.history.get()
@@ -233,9 +229,7 @@ def test_empty_optional_cells_leave_the_stored_details(clinic_a, staff_a):
     assert Patient.objects.get().email == "kept@example.org"
 
 
-def test_a_course_that_differs_from_the_stored_one_is_refused_not_overwritten(
-    clinic_a, staff_a
-):
+def test_a_course_that_differs_from_the_stored_one_is_refused_not_overwritten(clinic_a, staff_a):
     patient = PatientFactory(clinic=clinic_a, hospital_number="NMS-1")
     CourseFactory(patient=patient, number=1, first_infusion_date=date(2021, 3, 16), days=5)
     problems = refused(clinic_a, csv_file(row()), staff_a)
@@ -389,9 +383,7 @@ def test_bad_cells_are_each_named_by_row_and_column(clinic_a):
     assert "Row 3, email: Enter a valid email address." in problems
     assert any(p.startswith("Row 3, protocol: “weekly” is not a protocol.") for p in problems)
     assert any(p.startswith("Row 4, course_1_first_day: ") for p in problems)
-    assert (
-        "Row 5, course_2_first_day: Course 1 must be recorded before course 2." in problems
-    )
+    assert "Row 5, course_2_first_day: Course 1 must be recorded before course 2." in problems
 
 
 def test_a_file_without_its_required_columns_names_them(clinic_a):
@@ -443,7 +435,9 @@ def test_the_example_file_previews_without_problems(clinic_a):
     preview = onboarding_read(clinic=clinic_a, content=EXAMPLE.read_bytes())
     assert preview.ok, messages(preview)
     assert preview.to_create >= 5
-    demo_like = [plan.row.hospital_number for plan in preview.plans if "DEMO" in plan.row.key.upper()]
+    demo_like = [
+        plan.row.hospital_number for plan in preview.plans if "DEMO" in plan.row.key.upper()
+    ]
     assert demo_like == []
 
 
@@ -483,8 +477,9 @@ def test_the_command_records_the_file_and_names_the_onboarding_user(clinic_a, tm
         "onboard_patients", str(path), "--clinic", "clinic-a", "--tracking-from", today,
         stdout=out,
     )  # fmt: skip
-    assert f"Created 1 patients, updated 0 (0 unchanged), added 2 courses; tracked from {today}" in (
-        out.getvalue()
+    assert (
+        f"Created 1 patients, updated 0 (0 unchanged), added 2 courses; tracked from {today}"
+        in (out.getvalue())
     )
     patient = Patient.objects.get()
     assert patient.history.get().history_user.username == "onboarding"
@@ -524,3 +519,29 @@ def test_a_protocol_slug_is_matched_in_any_case(clinic_a, staff_a):
 def test_a_trial_dose_is_recorded_as_given(clinic_a, staff_a):
     record(clinic_a, csv_file(row(course_1=("2021-03-15", "5", "24"))), staff_a)
     assert InfusionCourse.objects.get(number=1).daily_dose_mg == Decimal("24.0")
+
+
+# Strict: it fails as soon as results complete history checks, so the marker is taken off then.
+@pytest.mark.xfail(
+    strict=True,
+    reason="monitoring.results.services._complete_checks looks among open() checks, which "
+    "leave out the before-tracking ones; it needs pending() (the lead's change).",
+)
+def test_a_historic_result_imported_afterwards_completes_its_historic_check(clinic_a, staff_a):
+    from monitoring.results.csv_import import import_apply, import_stage
+
+    record(clinic_a, csv_file(row()), staff_a, tracking_from=TODAY)
+    patient = Patient.objects.get()
+    results = (
+        b"hospital_number,sample_date,analyte,value,unit\nNMS-1,2022-05-16,platelets,231,10^9/L\n"
+    )
+    staged, preview = import_stage(
+        clinic=clinic_a, content=results, file_name="old.csv", uploaded_by=staff_a, today=TODAY
+    )
+    assert preview.ok, [str(problem) for problem in preview.problems]
+    import_apply(result_import=staged, imported_by=staff_a, today=TODAY)
+    check = ScheduledCheck.objects.get(
+        patient=patient, panel="blood_count", kind="recurring", due_date=date(2022, 5, 15)
+    )
+    assert check.completed_on == date(2022, 5, 16)
+    assert check.status_on(TODAY) == CheckStatus.COMPLETED

@@ -229,8 +229,10 @@ def confirm_onboarding(clinic):
         reverse("patients:onboarding_preview", args=[staged.pk]),
         lead,
         lambda: {},
-        lambda: Patient.objects.filter(hospital_number="ONB-1").count()
-        + InfusionCourse.objects.filter(patient__hospital_number="ONB-1").count(),
+        lambda: (
+            Patient.objects.filter(hospital_number="ONB-1").count()
+            + InfusionCourse.objects.filter(patient__hospital_number="ONB-1").count()
+        ),
         2,  # one patient, one course
     )
 
