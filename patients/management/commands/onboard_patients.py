@@ -68,20 +68,21 @@ class Command(BaseCommand):
         clinic = self._clinic(options["clinic"])
         tracking_from = self._tracking_from(options["tracking_from"])
         date_order = options["date_order"]
-        preview = onboarding_read(
-            clinic=clinic,
-            content=content,
-            file_name=path.name,
-            tracking_from=tracking_from,
-            date_order=date_order,
-        )
-        if not preview.ok:
-            self._refuse(preview.problems)
         if options["dry_run"]:
+            preview = onboarding_read(
+                clinic=clinic,
+                content=content,
+                file_name=path.name,
+                tracking_from=tracking_from,
+                date_order=date_order,
+            )
+            if not preview.ok:
+                self._refuse(preview.problems)
             self.stdout.write(f"Dry run: would {self._summary(preview)}; nothing was saved.")
             return
         user = self._user(options["user"])
-        onboarding, _ = onboarding_stage(
+        # Kept as the screen keeps an upload, with who gave it, even when it is refused.
+        onboarding, preview = onboarding_stage(
             clinic=clinic,
             content=content,
             file_name=path.name,
@@ -89,6 +90,8 @@ class Command(BaseCommand):
             tracking_from=tracking_from,
             date_order=date_order,
         )
+        if not preview.ok:
+            self._refuse(preview.problems)
         try:
             # No request to name the actor: the audit trail names the user given.
             with set_actor(user):
