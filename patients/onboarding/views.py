@@ -3,6 +3,7 @@ would be recorded, then record all of it or nothing."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
@@ -19,6 +20,19 @@ from .services import OnboardingRejected, onboarding_preview, onboarding_record,
 PERMISSIONS = ("patients.add_patient", "patients.add_infusioncourse")
 # Every row with a problem is listed, and the first rows of the rest.
 PREVIEW_ROWS = 500
+
+
+def _too_many(preview) -> str:
+    """Why the screen will not record this file while the user waits, or ""."""
+    limit = settings.ONBOARDING_SCREEN_MAX_PATIENTS
+    count = len(preview.plans)
+    if count <= limit:
+        return ""
+    return (
+        f"This file has {count:,} patients; this screen records up to {limit:,} at a time, "
+        "so that the page answers before the web server gives up. Split the file, or record "
+        "it with the command manage.py onboard_patients."
+    )
 
 
 class OnboardingUploadView(StaffAccessMixin, View):
@@ -61,6 +75,7 @@ class OnboardingPreviewView(StaffAccessMixin, SubmitOnceMixin, View):
         context = {
             "staged": staged,
             "preview": preview,
+            "too_many": _too_many(preview),
             "listed": listed,
             "unlisted": len(preview.plans) - len(listed),
             "form": form or OnboardingConfirmForm(),
@@ -75,6 +90,8 @@ class OnboardingPreviewView(StaffAccessMixin, SubmitOnceMixin, View):
         form = OnboardingConfirmForm(request.POST)
 
         def save(data) -> str:
+            if message := _too_many(onboarding_preview(onboarding=staged)):
+                raise ValidationError(message)
             try:
                 outcome = onboarding_record(onboarding=staged, recorded_by=request.user)
             except OnboardingRejected as rejected:

@@ -96,3 +96,16 @@ def test_a_nurse_may_not_onboard(client, clinic_a):
 def test_the_patient_list_links_to_the_screen_for_staff(client_a):
     page = client_a.get(reverse("patients:list")).content.decode()
     assert reverse("patients:onboarding_upload") in page
+
+
+def test_a_file_larger_than_the_screen_records_is_sent_to_the_command(client_a, settings):
+    settings.ONBOARDING_SCREEN_MAX_PATIENTS = 1
+    two = GOOD + b"ONB-2,Per,Onboard,1991-05-06,M,2022-03-07,12\n"
+    upload(client_a, two)
+    url = reverse("patients:onboarding_preview", args=[Onboarding.objects.get().pk])
+    page = client_a.get(url).content.decode()
+    assert "This file has 2 patients; this screen records up to 1 at a time" in page
+    assert "Record 2 patients" not in page
+    response = client_a.post(url, keyed())
+    assert "manage.py onboard_patients" in response.content.decode()
+    assert not Patient.objects.exists()
