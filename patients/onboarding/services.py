@@ -298,6 +298,10 @@ def _check_fields(row: PatientRow) -> None:
         protocol_id=None,  # given, so the default (a query) is not looked up for each row
     )
     said = {problem.column for problem in row.problems}
+    key_limit = Patient._meta.get_field("hospital_number_key").max_length
+    if len(row.key) > key_limit:
+        # NFKC and case folding can lengthen a number past what its key column holds.
+        row.add_problem("hospital_number", f"{quoted(row.hospital_number)} is too long.")
     try:
         patient.clean_fields(exclude=[*NOT_FIELD_CHECKED, "date_of_birth", "sex"])
     except ValidationError as error:
