@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
 
@@ -19,6 +20,10 @@ MIN_SPACING_MONTHS = 12
 MAX_DAYS = 10  # the model's check constraint too
 FIRST_COURSE_DAYS = 5
 LATER_COURSE_DAYS = 3
+# The daily dose recorded for a course: 12 mg is the label's, 24 mg was used in trials
+# (CAMMS223); outside 1 to 48 mg it is a typing error, not a regimen.
+MIN_DAILY_DOSE_MG = 1
+MAX_DAILY_DOSE_MG = 48
 
 
 def standard_days(number: int) -> int:
@@ -36,6 +41,16 @@ class CourseFacts:
     @property
     def last_day(self) -> date:
         return self.first_day + timedelta(days=self.days - 1)
+
+
+def dose_problem(daily_dose_mg: Decimal) -> str | None:
+    """Why a daily dose cannot be right, or None (the model's validators use the same limits)."""
+    if MIN_DAILY_DOSE_MG <= daily_dose_mg <= MAX_DAILY_DOSE_MG:
+        return None
+    return (
+        f"A daily dose of {daily_dose_mg:f} mg is not plausible: give the dose as given, from "
+        f"{MIN_DAILY_DOSE_MG} to {MAX_DAILY_DOSE_MG} mg a day (usually 12)."
+    )
 
 
 def earliest_start(course_number: int, previous: CourseFacts) -> date:

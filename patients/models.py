@@ -18,7 +18,7 @@ from monitoring.domain.input_rules import (
 )
 from submissions.models import Versioned
 
-from .course_rules import CourseFacts, course_problems
+from .course_rules import MAX_DAILY_DOSE_MG, MIN_DAILY_DOSE_MG, CourseFacts, course_problems
 from .validators import (
     LONG_TEXT_MAX_LENGTH,
     NOTE_MAX_LENGTH,
@@ -369,7 +369,7 @@ class InfusionCourse(Versioned):
     daily_dose_mg = models.DecimalField(
         max_digits=4,
         decimal_places=1,
-        validators=[MinValueValidator(1), MaxValueValidator(48)],
+        validators=[MinValueValidator(MIN_DAILY_DOSE_MG), MaxValueValidator(MAX_DAILY_DOSE_MG)],
         verbose_name="daily dose (mg)",
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PLANNED)
@@ -485,3 +485,40 @@ class InfusionCourse(Versioned):
             days_reason=self.days_reason,
             spacing_override_reason=self.spacing_override_reason,
         )
+
+
+class Onboarding(models.Model):
+    """A spreadsheet of patients already in follow-up, kept as uploaded for its preview and
+    recorded all at once when confirmed (patients.onboarding)."""
+
+    class Status(models.TextChoices):
+        PREVIEWED = "previewed", "Previewed, not recorded"
+        RECORDED = "recorded", "Recorded"
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    file_name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    content = models.TextField(help_text="The file as uploaded, decoded as UTF-8.")
+    # As the uploader gave it; empty: the clinic's go-live date, else the day it is recorded.
+    tracking_from = models.DateField(null=True, blank=True)
+    date_order = models.CharField(
+        max_length=3, blank=True, help_text="dmy, mdy or iso; empty: the clinic's setting."
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PREVIEWED)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    recorded_at = models.DateTimeField(null=True, blank=True)
+    patients_created = models.PositiveIntegerField(default=0)
+    patients_updated = models.PositiveIntegerField(default=0)
+    courses_added = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-uploaded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.get_status_display()})"

@@ -3,6 +3,7 @@ from django.urls import path
 from portal.invitation_views import PatientInviteView
 
 from . import views
+from .onboarding import views as onboarding_views
 
 app_name = "patients"
 urlpatterns = [
@@ -17,4 +18,10 @@ urlpatterns = [
     path("courses/<int:pk>/edit/", views.CourseEditView.as_view(), name="course_edit"),
     path("courses/<int:pk>/cancel/", views.CourseCancelView.as_view(), name="course_cancel"),
     path("courses/<int:pk>/given/", views.CourseGivenView.as_view(), name="course_given"),
+    path("onboarding/", onboarding_views.OnboardingUploadView.as_view(), name="onboarding_upload"),
+    path(
+        "onboarding/<int:pk>/",
+        onboarding_views.OnboardingPreviewView.as_view(),
+        name="onboarding_preview",
+    ),
 ]

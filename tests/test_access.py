@@ -13,6 +13,7 @@ from accounts.roles import Role
 from monitoring.models import ScheduledCheck
 from monitoring.results.csv_import import import_stage
 from patients.access import StaffAccessMixin
+from patients.onboarding.services import onboarding_stage
 from portal.access import PatientPortalMixin
 from tests.auth import sign_in, staff_of
 from tests.builders import lead_of, treated_patient
@@ -43,6 +44,7 @@ class Records:
     report: object
     check: object
     result_import: object
+    onboarding: object
 
 
 def records_in(clinic, entered_by) -> Records:
@@ -57,12 +59,20 @@ def records_in(clinic, entered_by) -> Records:
         file_name="results.csv",
         uploaded_by=entered_by,
     )
+    onboarding, _ = onboarding_stage(
+        clinic=clinic,
+        content=b"hospital_number,given_name,family_name,date_of_birth,sex\nONB-9,Ola,Onboard,"
+        b"1990-05-06,F\n",
+        file_name="patients.csv",
+        uploaded_by=entered_by,
+    )
     return Records(
         patient=patient,
         result=report.results.get(),
         report=report,
         check=ScheduledCheck.objects.open().filter(patient=patient).order_by("due_date").first(),
         result_import=staged,
+        onboarding=onboarding,
     )
 
 
@@ -85,6 +95,7 @@ RECORD_ARGS = {
     "monitoring:result_error": lambda r: [r.result.pk],
     "monitoring:report_error": lambda r: [r.report.pk],
     "monitoring:import_preview": lambda r: [r.result_import.pk],
+    "patients:onboarding_preview": lambda r: [r.onboarding.pk],
     "monitoring:import_progress": lambda r: [r.result_import.pk],
     "monitoring:result_acknowledge": lambda r: [r.result.pk],
     "monitoring:check_follow_up": lambda r: [r.check.pk],

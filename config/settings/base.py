@@ -221,6 +221,10 @@ RESULT_IMPORT_TASK_SECONDS = env.int("RESULT_IMPORT_TASK_SECONDS", default=120)
 # An import with no batch stored for this long lost its run (a worker killed, its message gone):
 # the import sweep (beat, every five minutes) queues it again. Three budgets: never a live run.
 RESULT_IMPORT_STALLED_SECONDS = env.int("RESULT_IMPORT_STALLED_SECONDS", default=3 * 120)
+# The onboarding screen records a file of up to this many patients while the user waits (one
+# transaction; about 60 patients a second with their schedules on the 2-core machine, so a
+# thousand fits in the web server's 30 s). A larger file is split, or goes through the command.
+ONBOARDING_SCREEN_MAX_PATIENTS = env.int("ONBOARDING_SCREEN_MAX_PATIENTS", default=1000)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"

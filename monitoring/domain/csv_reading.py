@@ -1,4 +1,5 @@
-"""Reading a CSV file of lab results as text: pure functions over bytes and strings.
+"""Reading a CSV file as text: pure functions over bytes and strings. A file of lab results
+by default; the onboarding file (patients.onboarding.reading) names its own columns.
 
 What the file says, before anything is looked up: whether it is UTF-8 text at all, its records,
 its header and each row's cells by column, and the dates written in them. Nothing here knows
@@ -117,10 +118,15 @@ def _column_name(cell: str) -> str:
     return re.sub(r"[\s-]+", "_", cell.strip().lower())
 
 
-def header(cells: list[str]) -> tuple[list[str], list[ImportProblem]]:
-    """The column names, matched case-insensitively; unknown columns are kept and ignored."""
+def header(
+    cells: list[str],
+    required: tuple[str, ...] = REQUIRED_COLUMNS,
+    optional: tuple[str, ...] = OPTIONAL_COLUMNS,
+) -> tuple[list[str], list[ImportProblem]]:
+    """The column names, matched case-insensitively; unknown columns are kept and ignored.
+    `required` and `optional` name the file's columns (default: a results file's)."""
     columns = [_column_name(cell) for cell in cells]
-    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+    missing = [name for name in required if name not in columns]
     if missing:
         delimiter = next(
             (label for mark, label in OTHER_DELIMITERS.items() if any(mark in c for c in cells)),
@@ -135,7 +141,7 @@ def header(cells: list[str]) -> tuple[list[str], list[ImportProblem]]:
             ImportProblem(None, name, f"The required column “{name}” is missing.")
             for name in missing
         ]
-    known = {*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS}
+    known = {*required, *optional}
     repeated = sorted({c for c in columns if c in known and columns.count(c) > 1})
     return columns, [
         ImportProblem(None, name, f"The column “{name}” appears more than once.")
@@ -143,13 +149,18 @@ def header(cells: list[str]) -> tuple[list[str], list[ImportProblem]]:
     ]
 
 
-def row_cells(columns: list[str], cells: list[str]) -> dict[str, str] | None:
-    """The row's cells by column, trimmed; None when the row has the wrong number of fields,
-    since then no cell can be trusted to be in its column."""
+def row_cells(
+    columns: list[str],
+    cells: list[str],
+    known: tuple[str, ...] = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS),
+) -> dict[str, str] | None:
+    """The row's cells by column (every one of `known`, "" when the file lacks it), trimmed;
+    None when the row has the wrong number of fields, since then no cell can be trusted to be
+    in its column."""
     if len(cells) != len(columns):
         return None
     found = {name: text.strip() for name, text in zip(columns, cells, strict=True)}
-    return {name: found.get(name, "") for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)}
+    return {name: found.get(name, "") for name in known}
 
 
 def quoted(text: str) -> str:

@@ -31,6 +31,7 @@ from accounts.roles import Role, grant_role
 from monitoring.models import Acknowledgement, LabReport, ScheduledCheck, SymptomReport
 from monitoring.results import csv_import
 from patients.models import InfusionCourse, Patient
+from patients.onboarding.services import onboarding_stage
 from patients.services import course_add, patient_create
 from portal.invitations import invitation_send
 from portal.models import CalendarFeed, Invitation
@@ -237,6 +238,27 @@ def confirm_import(clinic):
     )
 
 
+def confirm_onboarding(clinic):
+    lead = _lead(clinic)
+    staged, _ = onboarding_stage(
+        clinic=clinic,
+        content=b"hospital_number,given_name,family_name,date_of_birth,sex,"
+        b"course_1_first_day,course_1_dose_mg\nONB-1,Ola,Onboard,1990-05-06,F,2022-03-07,12\n",
+        file_name="patients.csv",
+        uploaded_by=lead,
+    )
+    return Form(
+        reverse("patients:onboarding_preview", args=[staged.pk]),
+        lead,
+        lambda: {},
+        lambda: (
+            Patient.objects.filter(hospital_number="ONB-1").count()
+            + InfusionCourse.objects.filter(patient__hospital_number="ONB-1").count()
+        ),
+        2,  # one patient, one course
+    )
+
+
 def invite_patient(clinic):
     patient = PatientFactory(clinic=clinic, email="ines@example.org")
     return Form(
@@ -419,6 +441,7 @@ FORMS = [
     follow_up_check,
     waive_check,
     confirm_import,
+    confirm_onboarding,
     invite_patient,
     reminder_choices,
     report_symptoms,
