@@ -218,8 +218,13 @@ class ScheduledCheck(models.Model):
         AFTER_END = planning.AFTER_END, "Check-in after the end of follow-up"
         URGENT = "urgent", "Urgent, after a reported symptom"
 
+    # No index of its own: check_patient_due (patient, due date) serves every lookup by patient,
+    # and each index is a cost on every one of the hundreds of checks a plan inserts.
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="scheduled_checks"
+        "patients.Patient",
+        on_delete=models.PROTECT,
+        related_name="scheduled_checks",
+        db_index=False,
     )
     protocol_item = models.ForeignKey(
         ProtocolItem,
@@ -234,6 +239,7 @@ class ScheduledCheck(models.Model):
     symptom_report = models.ForeignKey(
         "monitoring.SymptomReport",
         on_delete=models.PROTECT,
+        db_index=False,  # almost always empty: a partial index in Meta
         null=True,
         blank=True,
         related_name="urgent_checks",
@@ -258,15 +264,18 @@ class ScheduledCheck(models.Model):
     completed_by = models.ForeignKey(
         "monitoring.LabReport",
         on_delete=models.PROTECT,
+        db_index=False,  # empty until a result comes: a partial index in Meta
         null=True,
         blank=True,
         related_name="completed_checks",
         help_text="The report whose sample completed this check.",
     )
     waived_at = models.DateTimeField(null=True, blank=True)
+    # Never looked up from the user's side (users are never deleted): no index.
     waived_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
+        db_index=False,
         null=True,
         blank=True,
         related_name="+",
@@ -286,6 +295,18 @@ class ScheduledCheck(models.Model):
         permissions = [("waive_scheduledcheck", "Can waive a scheduled check")]
         indexes = [
             models.Index(fields=["patient", "due_date"], name="check_patient_due"),
+            # The report's completed checks (entered in error: they re-open) and a symptom
+            # report's urgent checks: only the rows that have one are indexed.
+            models.Index(
+                fields=["completed_by"],
+                condition=models.Q(completed_by__isnull=False),
+                name="check_completed_by",
+            ),
+            models.Index(
+                fields=["symptom_report"],
+                condition=models.Q(symptom_report__isnull=False),
+                name="check_symptom_report",
+            ),
             # The overdue, reminder and escalation scans read open checks only; with the
             # patient and the id in the index, counting and finding the overdue ones is an
             # index-only scan.
