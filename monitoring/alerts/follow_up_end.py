@@ -29,7 +29,8 @@ REASON = "Follow-up ended on {end:%d %b %Y} with no check or result left open."
 
 def follow_up_end_scan(*, now: datetime, clinics) -> int:
     """Complete the patients whose follow-up ended before their clinic's today with nothing
-    open; returns the notifications it queued (one per patient with an e-mail address)."""
+    open; returns the notifications it queued (one per patient with an e-mail address whose
+    follow-up ended while the clinic tracked them)."""
     with transaction.atomic():
         return _complete_finished(now=now, clinics=clinics)
 
@@ -69,7 +70,9 @@ def _complete_finished(*, now: datetime, clinics) -> int:
             now=now,
         )
         for patient in finished
-        if patient.email
+        # A patient onboarded after their follow-up had ended heard of its end at the time,
+        # from the clinic that followed them then: no letter about it years later.
+        if patient.email and patient.follow_up_ends >= patient.tracked_from
     ]
     notifications_store(rows)
     return len(rows)
