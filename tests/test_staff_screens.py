@@ -419,3 +419,19 @@ def test_the_schedule_shows_the_months_around_today_with_the_rest_a_link_away(
         client_a.get(detail_url(patient))
     with django_assert_num_queries(len(default_queries)):
         client_a.get(detail_url(patient), {"schedule": "all"})
+
+
+def test_only_staff_who_may_acknowledge_see_the_acknowledge_button(
+    client, client_a, nurse_a, treated
+):
+    build_report(treated, "blood_count", {"platelets": 45}, entered_by=nurse_a, days_ago=1)
+    page = reverse("patients:detail", args=[treated.pk])
+    button = reverse("monitoring:result_acknowledge", args=[LabResult.objects.get().pk])
+
+    staff_page = client_a.get(page).content.decode()
+    assert button not in staff_page  # clinic staff may not acknowledge: the link would be a 403
+    assert "awaiting a nurse" in staff_page
+
+    client.logout()
+    nurse_page = sign_in(client, nurse_a).get(page).content.decode()
+    assert button in nurse_page

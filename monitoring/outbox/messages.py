@@ -21,7 +21,7 @@ Kind = Notification.Kind
 Delivery = Notification.Delivery
 
 SUBJECTS = {
-    Delivery.AT_ONCE: "Urgent: {count} monitoring alert{s} need action today",
+    Delivery.AT_ONCE: "Urgent: {count} monitoring alert{s} {need} action today",
     Delivery.NURSE_DIGEST: "Daily monitoring digest: {count} item{s}",
     Delivery.PATIENT_DAILY: "Your monitoring tests",
 }
@@ -81,7 +81,10 @@ def _message(delivery: str, rows: list[Notification], count: int, recipient, ref
         "clinic_name": rows[0].patient.clinic.name if rows else "",
         "symptom_reported": any(row.kind == Kind.SYMPTOM_REPORT for row in rows),
     }
-    subject = SUBJECTS[delivery].format(count=count, s="" if count == 1 else "s")
+    one = count == 1
+    subject = SUBJECTS[delivery].format(
+        count=count, s="" if one else "s", need="needs" if one else "need"
+    )
     if delivery == Delivery.PATIENT_DAILY:
         checks = [row for row in rows if row.scheduled_check_id]
         context["lines"] = [_patient_line(row) for row in _patient_checks(checks)]

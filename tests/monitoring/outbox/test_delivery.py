@@ -61,7 +61,7 @@ def test_a_critical_result_is_one_email_to_the_nurse_and_is_sent_once(
     assert len(mailoutbox) == 1
     email = mailoutbox[0]
     assert email.to == ["nurse.a@example.org"]
-    assert email.subject.startswith("Urgent")
+    assert email.subject == "Urgent: 1 monitoring alert needs action today"
     assert "CRITICAL Platelets" in email.body and "H777" in email.body
     # No result values in an e-mail: it is not a private channel.
     assert "23" not in email.body.replace("2026", "")
