@@ -11,12 +11,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts.roles import Role, grant_role
 from monitoring.models import LabReport, LabResult, ResultImport, ScheduledCheck
 from patients.models import Patient
 from tests.auth import sign_in
 from tests.builders import report as build_report
 from tests.builders import treated_patient, with_course_one
-from tests.factories import PatientFactory
+from tests.factories import PatientFactory, UserFactory
 from tests.forms import keyed
 
 pytestmark = pytest.mark.django_db
@@ -61,6 +62,25 @@ def test_sign_in_leads_to_the_patient_list(client, staff_a):
         reverse("login"), {"username": "staff_a", "password": "a-long-test-password"}
     )
     assert response["Location"] == reverse("home")
+
+
+@pytest.mark.parametrize(
+    ("who", "lands_on"),
+    [("staff_a", "patients:list"), ("nurse_a", "monitoring:worklist")],
+)
+def test_each_role_lands_on_its_own_page(client, who, lands_on, request):
+    user = request.getfixturevalue(who)
+    response = sign_in(client, user).get(reverse("home"))
+    assert response["Location"] == reverse(lands_on)
+
+
+def test_a_patient_lands_on_the_portal(client, patient):
+    user = UserFactory(username="ada@example.org")
+    grant_role(user, Role.PATIENT)
+    patient.user = user
+    patient.save(update_fields=["user"])
+    response = sign_in(client, user, second_factor=False).get(reverse("home"))
+    assert response["Location"] == reverse("portal:home")
 
 
 def test_a_user_on_no_clinic_staff_is_refused(client, clinician):

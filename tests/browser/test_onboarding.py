@@ -38,7 +38,8 @@ def test_staff_onboard_two_patients_from_a_csv_file_and_see_a_clean_worklist(
     clinic.nurses.add(pat)
     totp_device(pat)
 
-    sign_in_staff(page, pat)
+    sign_in_staff(page, pat)  # a nurse: she lands on her worklist
+    page.get_by_role("link", name="Patients", exact=True).click()
     page.get_by_role("link", name="Onboard from a spreadsheet").click()
     expect(page.get_by_role("heading", name="Onboard patients from a spreadsheet")).to_be_visible()
     page.get_by_label("CSV file").set_input_files(
