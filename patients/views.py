@@ -150,15 +150,31 @@ def _fresh(record):
     return record
 
 
-class PatientEditView(StaffAccessMixin, SubmitOnceMixin, View):
+class _PatientScreen(StaffAccessMixin, SubmitOnceMixin, View):
+    """A form about one patient, rendered with `template`."""
+
+    template = ""
+
+    def _render(self, request, patient, form):
+        return render(request, self.template, {"form": form, "patient": patient})
+
+
+class _CourseScreen(StaffAccessMixin, SubmitOnceMixin, View):
+    """A form about one course, rendered with `template` beside its patient."""
+
+    template = ""
+
+    def _render(self, request, course, form):
+        context = {"form": form, "course": course, "patient": course.patient}
+        return render(request, self.template, context)
+
+
+class PatientEditView(_PatientScreen):
     """Contact details, named nurse, reminders, tracking start and protocol, with a reason:
     patient_update keeps the old version in the history and re-plans the schedule."""
 
     permission_required = ("patients.change_patient",)
     template = "patients/patient_edit.html"
-
-    def _render(self, request, patient, form):
-        return render(request, self.template, {"form": form, "patient": patient})
 
     def get(self, request, pk):
         patient = patient_for(request, pk)
@@ -188,14 +204,11 @@ class PatientEditView(StaffAccessMixin, SubmitOnceMixin, View):
         )
 
 
-class PatientStatusView(StaffAccessMixin, SubmitOnceMixin, View):
+class PatientStatusView(_PatientScreen):
     """Withdrawn, deceased, transferred, or back to active monitoring."""
 
     permission_required = ("patients.change_patient",)
     template = "patients/patient_status.html"
-
-    def _render(self, request, patient, form):
-        return render(request, self.template, {"form": form, "patient": patient})
 
     def get(self, request, pk):
         patient = patient_for(request, pk)
@@ -225,15 +238,11 @@ class PatientStatusView(StaffAccessMixin, SubmitOnceMixin, View):
         )
 
 
-class CourseEditView(StaffAccessMixin, SubmitOnceMixin, View):
+class CourseEditView(_CourseScreen):
     """Move or correct a course, with a reason; the schedule is re-planned."""
 
     permission_required = ("patients.change_infusioncourse",)
     template = "patients/course_edit.html"
-
-    def _render(self, request, course, form):
-        context = {"form": form, "course": course, "patient": course.patient}
-        return render(request, self.template, context)
 
     def get(self, request, pk):
         course = course_for(request, pk)
@@ -262,15 +271,11 @@ class CourseEditView(StaffAccessMixin, SubmitOnceMixin, View):
         )
 
 
-class CourseCancelView(StaffAccessMixin, SubmitOnceMixin, View):
+class CourseCancelView(_CourseScreen):
     """Cancel a course (kept, with its reason); its checks leave the plan."""
 
     permission_required = ("patients.change_infusioncourse",)
     template = "patients/course_cancel.html"
-
-    def _render(self, request, course, form):
-        context = {"form": form, "course": course, "patient": course.patient}
-        return render(request, self.template, context)
 
     def get(self, request, pk):
         course = course_for(request, pk)

@@ -292,8 +292,8 @@ def _complete_checks(report: LabReport) -> list[ScheduledCheck]:
         ScheduledCheck.objects.pending()
         .filter(patient_id=report.patient_id, panel=report.panel, window_opens__lte=sample)
         .exclude(kind=ScheduledCheck.Kind.PRE_COURSE, course__first_infusion_date__lt=sample)
-        .select_related("patient")
     )
+    tracked_from = report.patient.tracked_from  # the patient the caller has loaded and locked
     urgent = [check for check in candidates if check.kind == ScheduledCheck.Kind.URGENT]
     planned = [check for check in candidates if check.kind != ScheduledCheck.Kind.URGENT]
     in_window = [check for check in planned if check.overdue_after >= sample]
@@ -302,7 +302,7 @@ def _complete_checks(report: LabReport) -> list[ScheduledCheck]:
             check
             for check in planned
             if check.overdue_after < sample
-            and not (check.before_tracking and sample >= check.patient.tracked_from)
+            and not (check.before_tracking and sample >= tracked_from)
         ]
         in_window = [max(late, key=lambda check: (check.due_date, check.pk))] if late else []
     in_window += urgent

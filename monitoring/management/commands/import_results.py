@@ -17,6 +17,7 @@ from auditlog.context import set_actor
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from accounts.system_users import system_user
 from monitoring.domain.csv_reading import sha256_of
 from monitoring.models import ResultImport
 from monitoring.results.csv_import import (
@@ -180,11 +181,4 @@ class Command(BaseCommand):
         return user
 
     def _import_user(self):
-        user, created = get_user_model().objects.get_or_create(
-            username=IMPORT_USERNAME, defaults={"is_active": False}
-        )
-        if created:
-            # A name for the audit trail, never an account anyone can log in to.
-            user.set_unusable_password()
-            user.save(update_fields=["password"])
-        return user
+        return system_user(IMPORT_USERNAME)

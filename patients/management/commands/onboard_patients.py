@@ -15,6 +15,7 @@ from auditlog.context import set_actor
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from accounts.system_users import system_user
 from monitoring.domain.csv_reading import ImportProblem
 from monitoring.domain.input_rules import DateOrder, typed_date
 from patients.models import Clinic
@@ -145,11 +146,4 @@ class Command(BaseCommand):
             if user is None:
                 raise CommandError(f"--user: there is no user “{username}”.")
             return user
-        user, created = users.get_or_create(
-            username=ONBOARDING_USERNAME, defaults={"is_active": False}
-        )
-        if created:
-            # A name for the history and the audit trail, never an account to sign in to.
-            user.set_unusable_password()
-            user.save(update_fields=["password"])
-        return user
+        return system_user(ONBOARDING_USERNAME)
