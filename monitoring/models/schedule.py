@@ -324,6 +324,15 @@ class ScheduledCheck(models.Model):
                 ),
                 name="check_open_due",
             ),
+            # "Has this patient anything overdue?": the worklist asks it of every patient it
+            # counts or lists below the overdue section, a short range of this index each.
+            models.Index(
+                fields=["patient", "overdue_after"],
+                condition=models.Q(
+                    completed_on=None, waived_at=None, cancelled_at=None, before_tracking=False
+                ),
+                name="check_open_patient_overdue",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -4,10 +4,12 @@ clinic's result or check answers 404."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from urllib.parse import quote
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -15,16 +17,19 @@ from django.views import View
 
 from accounts.redirects import safe_next_url
 from audit.access import record_access
+from monitoring.alerts.bulk_actions import checks_bulk_follow_up, checks_bulk_waive
 from monitoring.alerts.services import (
     check_follow_up,
     check_version,
     check_waive,
     result_acknowledge,
 )
-from monitoring.models import Panel, ScheduledCheck
+from monitoring.domain.tiers import ACKNOWLEDGE_TIERS
+from monitoring.models import Acknowledgement, Analyte, Panel, ScheduledCheck
 from monitoring.results.selectors import result_for
-from monitoring.worklist.forms import AcknowledgeForm, FollowUpForm, WaiveForm
-from monitoring.worklist.selectors import PAGE_PARAMETERS, worklist_for
+from monitoring.worklist.filters import OVERDUE_CHOICES, Filters
+from monitoring.worklist.forms import AcknowledgeForm, BulkActionForm, FollowUpForm, WaiveForm
+from monitoring.worklist.selectors import PAGE_PARAMETERS, clinics_of, worklist_for
 from patients.access import StaffAccessMixin, in_scope_or_404, patients_for
 from submissions.views import SubmitOnceMixin
 
@@ -54,9 +59,8 @@ def _url_of_patient_and_panel(name: str, panel: str) -> Callable[[int], str]:
     return lambda pk: f"{prefix}{pk}{suffix}"
 
 
-# No worklist section has this many pages; a larger number in the address is clamped to it
-# rather than becoming an offset the database must count past.
-MAX_PAGE = 10_000
+# No worklist section has this many pages; a larger number in the address is clamped to it.
+MAX_PAGE = 400
 
 
 def _page_number(value: str | None) -> int:
@@ -72,19 +76,92 @@ def _page_url(request, parameter: str, page: int, anchor: str) -> str:
     return f"?{query.urlencode()}#{anchor}"
 
 
-class WorklistView(StaffAccessMixin, View):
+def counted(number: int, noun: str) -> str:
+    """ "1 check", "2 checks": the nouns used here take an s."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+class WorklistView(StaffAccessMixin, SubmitOnceMixin, View):
+    """GET: the worklist. POST: the bulk bar's action on the ticked checks, then back to the
+    same list (filters and pages kept); a refusal shows the list again with the bar's errors
+    and the ticks as they were."""
+
     permission_required = ("monitoring.add_acknowledgement",)
-    anchors = {"overdue": "overdue-h", "due_soon": "due-h", "failed": "failed-h"}
 
     def get(self, request):
-        mine = request.GET.get("mine") == "1"
-        pages = {
-            section: _page_number(request.GET.get(parameter))
-            for section, parameter in PAGE_PARAMETERS.items()
+        return self._render(request, BulkActionForm())
+
+    def post(self, request):
+        form = BulkActionForm(request.POST)
+        now = timezone.now()
+
+        def save(data) -> str:
+            outcome = self._bulk(request, data, now)
+            what = "waived" if data["what"] == BulkActionForm.WAIVE else "given the follow-up note"
+            message = (
+                f"{counted(outcome.done, 'check')} of {counted(outcome.patients, 'patient')} "
+                f"{what}."
+            )
+            if outcome.skipped:
+                message += (
+                    f" {outcome.skipped} had closed meanwhile (a result or a colleague) and "
+                    "were left as they were."
+                )
+            messages.success(request, message)
+            return request.get_full_path()
+
+        return self.post_once(
+            request, form, save=save, invalid=lambda form: self._render(request, form)
+        )
+
+    def _bulk(self, request, data, now):
+        clinics = clinics_of(request.user, now)
+        patients = patients_for(request.user)
+        today_of = dict(patients.filter(pk__in=data["overdue_of"]).values_list("pk", "clinic_id"))
+        today_of = {
+            pk: clinics[clinic].today for pk, clinic in today_of.items() if clinic in clinics
         }
-        worklist = worklist_for(request.user, now=timezone.now(), mine=mine, pages=pages)
+        chosen = {
+            "patients": patients,
+            "check_ids": data["check"],
+            "overdue_of": data["overdue_of"],
+            "today_of": today_of,
+            "now": now,
+        }
+        if data["what"] == BulkActionForm.WAIVE:
+            if not request.user.has_perm("monitoring.waive_scheduledcheck"):
+                raise ValidationError({"what": "You may add notes, but not waive checks."})
+            return checks_bulk_waive(reason=data["text"], waived_by=request.user, **chosen)
+        return checks_bulk_follow_up(
+            action=data["action"], note=data["text"], acknowledged_by=request.user, **chosen
+        )
+
+    def _render(self, request, bulk_form):
+        now = timezone.now()
+        clinics = clinics_of(request.user, now)
+        filters = Filters.from_query(request.GET, clinics)
+        pages = {
+            name: _page_number(request.GET.get(parameter))
+            for name, parameter in PAGE_PARAMETERS.items()
+        }
+        worklist = worklist_for(
+            request.user, now=now, clinics=clinics, filters=filters, pages=pages
+        )
         self.add_links(request, worklist)
-        context = {"worklist": worklist}
+        ticked = set(bulk_form["check"].value() or []) if bulk_form.is_bound else set()
+        context = {
+            "worklist": worklist,
+            "bulk_form": bulk_form,
+            "ticked": {str(pk) for pk in ticked},
+            "ticked_overdue": set(request.POST.getlist("overdue_of"))
+            if bulk_form.is_bound
+            else set(),
+            "may_waive": request.user.has_perm("monitoring.waive_scheduledcheck"),
+            "ack_choices": Acknowledgement.Action.choices,
+            "panels": Panel.choices,
+            "tiers": [(tier, tier.capitalize()) for tier in ACKNOWLEDGE_TIERS],
+            "overdue_choices": OVERDUE_CHOICES,
+        }
         return render(request, "monitoring/worklist.html", context)
 
     def add_links(self, request, worklist) -> None:
@@ -92,31 +169,29 @@ class WorklistView(StaffAccessMixin, View):
         back = f"?next={quote(request.get_full_path(), safe='/')}"
         patient_url = _url_of_pk("patients:detail")
         acknowledge_url = _url_of_pk("monitoring:result_acknowledge")
-        follow_up_url = _url_of_pk("monitoring:check_follow_up")
-        waive_url = _url_of_pk("monitoring:check_waive")
-        # The "record as done" form is the patient's and the panel's: its address built once
-        # per panel, the patient's id put in per row.
-        may_record_done = request.user.has_perm("monitoring.record_check_done")
-        done_urls = {
-            panel: _url_of_patient_and_panel("monitoring:check_done", panel)
-            for panel in Panel.values
-        }
-        for result in worklist.results.rows:
-            result.patient_url = patient_url(result.patient_id)
-            result.acknowledge_url = acknowledge_url(result.pk) + back
-        for check in [*worklist.overdue.rows, *worklist.due_soon.rows]:
-            check.patient_url = patient_url(check.patient_id)
-            check.follow_up_url = follow_up_url(check.pk) + back
-            check.waive_url = waive_url(check.pk) + back
-            if may_record_done:
-                check.done_url = done_urls[check.panel](check.patient_id) + back
-        for alert in worklist.failed.rows:
-            alert.patient_url = patient_url(alert.patient_id)
-        for name, parameter in PAGE_PARAMETERS.items():
-            section = getattr(worklist, name)
-            anchor = self.anchors[name]
-            section.previous_url = _page_url(request, parameter, section.page - 1, anchor)
-            section.next_url = _page_url(request, parameter, section.page + 1, anchor)
+        # A check with no lab values to type (a skin examination, say) is recorded as done
+        # from its row: its address built once per panel, the patient's id put in per row.
+        done_urls = {}
+        if request.user.has_perm("monitoring.record_check_done"):
+            valued = set(Analyte.objects.filter(is_outcome=False).values_list("panel", flat=True))
+            done_urls = {
+                panel: _url_of_patient_and_panel("monitoring:check_done", panel)
+                for panel in Panel.values
+                if panel not in valued
+            }
+        for name, section in worklist.sections.items():
+            for row in section.rows:
+                row.patient_url = patient_url(row.patient.pk)
+                for result in row.results:
+                    result.acknowledge_url = acknowledge_url(result.pk) + back
+                    result.ack_key = uuid.uuid4()
+                for visit in row.visits:
+                    for check in visit.checks:
+                        if check.panel in done_urls:
+                            check.done_url = done_urls[check.panel](row.patient.pk) + back
+            parameter = PAGE_PARAMETERS[name]
+            section.page.previous_url = _page_url(request, parameter, section.page.page - 1, name)
+            section.page.next_url = _page_url(request, parameter, section.page.page + 1, name)
 
 
 class ResultAcknowledgeView(StaffAccessMixin, SubmitOnceMixin, View):

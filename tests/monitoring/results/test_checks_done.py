@@ -106,14 +106,16 @@ def test_an_abnormal_skin_examination_is_amber_alerts_the_nurse_and_is_acknowled
         Notification.Delivery.NURSE_DIGEST,
         "amber",
     )
-    waiting = worklist_for(nurse_a, now=timezone.now()).results.rows
-    assert [row.pk for row in waiting] == [result.pk]
+    sections = worklist_for(nurse_a, now=timezone.now()).sections
+    waiting = [r.pk for section in sections.values() for row in section.rows for r in row.results]
+    assert waiting == [result.pk]
 
     acknowledge(result, nurse_a, action="referred", note="Referred to dermatology, 2WW.")
 
     result.refresh_from_db()
     assert not result.awaits_acknowledgement
-    assert worklist_for(nurse_a, now=timezone.now()).results.rows == []
+    sections = worklist_for(nurse_a, now=timezone.now()).sections
+    assert not [r for section in sections.values() for row in section.rows for r in row.results]
 
 
 def test_a_baseline_done_at_another_hospital_completes_the_pre_course_check(clinic_a, clinician):
@@ -320,7 +322,10 @@ def test_a_nurse_records_an_abnormal_check_from_the_worklist_and_returns_there(
     worklist = client.get(reverse("monitoring:worklist"))
     row = next(
         check
-        for check in worklist.context["worklist"].due_soon.rows
+        for section in worklist.context["worklist"].sections.values()
+        for patient_row in section.rows
+        for visit in patient_row.visits
+        for check in visit.checks
         if check.panel == "skin" and check.patient_id == due_skin_patient.pk
     )
     assert row.done_url.startswith(done_url(due_skin_patient))
@@ -335,7 +340,8 @@ def test_a_nurse_records_an_abnormal_check_from_the_worklist_and_returns_there(
     assert response["Location"].startswith(reverse("monitoring:worklist"))
     result = LabResult.objects.get(patient=due_skin_patient)
     assert (result.tier, result.awaits_acknowledgement) == ("amber", True)
-    waiting = client.get(response["Location"]).context["worklist"].results.rows
+    sections = client.get(response["Location"]).context["worklist"].sections
+    waiting = [r for section in sections.values() for row in section.rows for r in row.results]
     assert [r.pk for r in waiting] == [result.pk]
     # The nurse reads what was found and where before acknowledging it.
     form = client.get(reverse("monitoring:result_acknowledge", args=[result.pk])).content.decode()

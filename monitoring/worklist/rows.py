@@ -1,0 +1,211 @@
+"""What the worklist shows on each listed patient's row, read for all the rows of the page at
+once: a fixed number of queries however many patients are shown and however long their
+histories.
+
+A row holds the patient's symptom reports and results awaiting a nurse, the alerts about them
+nobody received, their open checks grouped into visits (checks due on the same day are one
+blood draw: "blood count, kidney, liver and urine, due 4 Dec"), and their latest follow-up note.
+A patient years overdue has a hundred overdue checks; the row shows the latest overdue visit and
+counts the rest, which the bulk actions can still reach as "all overdue checks".
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.db.models import Count, Max, Min, Q, QuerySet
+
+from monitoring.alerts.rules import (
+    any_of,
+    awaiting_acknowledgement,
+    check_is_escalated,
+    result_is_escalated,
+)
+from monitoring.domain.tiers import URGENT_TIERS, urgency_rank
+from monitoring.models import Acknowledgement, LabResult, Notification, ScheduledCheck
+from monitoring.worklist.sections import DUE_SOON_DAYS
+from patients.models import Patient
+
+# Overdue checks due within this many days of the patient's latest overdue one are shown as
+# that visit; older ones are counted.
+VISIT_SPAN_DAYS = 7
+
+
+@dataclass
+class Visit:
+    due_date: date
+    checks: list[ScheduledCheck]
+    days_overdue: int | None = None  # None: not overdue yet
+    escalated: bool = False
+
+    @property
+    def overdue(self) -> bool:
+        return self.days_overdue is not None
+
+    @property
+    def tests(self) -> str:
+        names = [check.get_panel_display().lower() for check in self.checks]
+        return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+@dataclass
+class PatientRow:
+    patient: Patient
+    section: str
+    clinic_name: str = ""
+    symptom_reports: list = field(default_factory=list)
+    results: list[LabResult] = field(default_factory=list)
+    failed_alerts: list[Notification] = field(default_factory=list)
+    visits: list[Visit] = field(default_factory=list)
+    overdue_total: int = 0
+    oldest_overdue: date | None = None
+    latest_follow_up: Acknowledgement | None = None
+
+    @property
+    def earlier_overdue(self) -> int:
+        """Overdue checks not shown in a visit line."""
+        shown = sum(len(visit.checks) for visit in self.visits if visit.overdue)
+        return self.overdue_total - shown
+
+    @property
+    def urgent_results(self) -> list[LabResult]:
+        return [result for result in self.results if result.tier in URGENT_TIERS]
+
+    @property
+    def other_results(self) -> list[LabResult]:
+        return [result for result in self.results if result.tier not in URGENT_TIERS]
+
+
+def rows_for(
+    sections: dict[str, list[int]],
+    clinics,
+    *,
+    now: datetime,
+    awaiting_symptoms: QuerySet,
+    failed_alerts: QuerySet,
+) -> dict[str, list[PatientRow]]:
+    """The rows of each section, in the section's order."""
+    ids = [pk for shown in sections.values() for pk in shown]
+    if not ids:
+        return {name: [] for name in sections}
+    patients = Patient.objects.select_related("named_nurse").in_bulk(ids)
+    section_of = {pk: name for name, shown in sections.items() for pk in shown}
+    rows = {
+        pk: PatientRow(
+            patient=patients[pk],
+            section=section_of[pk],
+            clinic_name=clinics[patients[pk].clinic_id].name,
+        )
+        for pk in ids
+    }
+    _add_symptom_reports(rows, awaiting_symptoms)
+    _add_results(rows, clinics, now)
+    _add_failed_alerts(rows, failed_alerts)
+    _add_visits(rows, clinics)
+    _add_latest_follow_ups(rows, clinics)
+    return {name: [rows[pk] for pk in shown] for name, shown in sections.items()}
+
+
+def _add_symptom_reports(rows: dict[int, PatientRow], awaiting_symptoms: QuerySet) -> None:
+    for report in awaiting_symptoms.filter(patient_id__in=list(rows)).order_by("created_at"):
+        rows[report.patient_id].symptom_reports.append(report)
+
+
+def _add_results(rows: dict[int, PatientRow], clinics, now: datetime) -> None:
+    results = LabResult.objects.filter(
+        awaiting_acknowledgement(), patient_id__in=list(rows)
+    ).select_related("analyte")
+    for result in sorted(results, key=lambda r: (urgency_rank(r.tier), r.sample_collected_on)):
+        clinic = clinics[rows[result.patient_id].patient.clinic_id]
+        result.escalated = result_is_escalated(
+            tier=result.tier,
+            tier_since=result.tier_since,
+            now=now,
+            critical_hours=clinic.critical_hours,
+            red_hours=clinic.red_hours,
+        )
+        rows[result.patient_id].results.append(result)
+
+
+def _add_failed_alerts(rows: dict[int, PatientRow], failed_alerts: QuerySet) -> None:
+    alerts = (
+        failed_alerts.filter(patient_id__in=list(rows))
+        .select_related("recipient_user", "result__analyte", "scheduled_check")
+        .order_by("-created_at", "-pk")
+    )
+    for alert in alerts:
+        rows[alert.patient_id].failed_alerts.append(alert)
+
+
+def _add_visits(rows: dict[int, PatientRow], clinics) -> None:
+    """Two queries: each patient's overdue checks counted, then the checks of their latest
+    overdue visit and of the week ahead."""
+    today_of = {pk: clinics[row.patient.clinic_id].today for pk, row in rows.items()}
+    overdue = any_of(Q(patient_id=pk, overdue_after__lt=today) for pk, today in today_of.items())
+    open_checks = ScheduledCheck.objects.open().filter(patient__status__in=Patient.PLANNED_STATUSES)
+    latest = {}
+    for patient_id, count, oldest, newest in (
+        open_checks.filter(overdue)
+        .order_by()
+        .values("patient_id")
+        .annotate(count=Count("pk"), oldest=Min("due_date"), newest=Max("due_date"))
+        .values_list("patient_id", "count", "oldest", "newest")
+    ):
+        rows[patient_id].overdue_total = count
+        rows[patient_id].oldest_overdue = oldest
+        latest[patient_id] = newest
+    shown = any_of(
+        Q(
+            patient_id=pk,
+            overdue_after__lt=today,
+            due_date__gte=latest[pk] - timedelta(days=VISIT_SPAN_DAYS),
+        )
+        for pk, today in today_of.items()
+        if pk in latest
+    ) | any_of(
+        Q(
+            patient_id=pk,
+            overdue_after__gte=today,
+            due_date__lte=today + timedelta(days=DUE_SOON_DAYS),
+        )
+        for pk, today in today_of.items()
+    )
+    visits: dict[tuple[int, date, bool], list[ScheduledCheck]] = defaultdict(list)
+    for check in open_checks.filter(shown).order_by("due_date", "panel", "pk"):
+        today = today_of[check.patient_id]
+        visits[(check.patient_id, check.due_date, check.overdue_after < today)].append(check)
+    for (patient_id, due, is_overdue), checks in visits.items():
+        clinic = clinics[rows[patient_id].patient.clinic_id]
+        oldest = min(check.overdue_after for check in checks)
+        rows[patient_id].visits.append(
+            Visit(
+                due_date=due,
+                checks=checks,
+                days_overdue=(clinic.today - oldest).days if is_overdue else None,
+                escalated=is_overdue
+                and check_is_escalated(
+                    overdue_after=oldest, today=clinic.today, overdue_days=clinic.overdue_days
+                ),
+            )
+        )
+
+
+def _add_latest_follow_ups(rows: dict[int, PatientRow], clinics) -> None:
+    """The latest note on any of the patient's open checks due by the end of the week: what a
+    nurse wrote when she called about this visit ("called, booked for 12 Dec")."""
+    horizon = max(clinic.today for clinic in clinics.values()) + timedelta(days=DUE_SOON_DAYS)
+    notes = (
+        Acknowledgement.objects.filter(
+            scheduled_check__in=ScheduledCheck.objects.open().filter(
+                patient_id__in=list(rows), due_date__lte=horizon
+            )
+        )
+        .select_related("acknowledged_by", "scheduled_check")
+        .order_by("-acknowledged_at", "-pk")
+    )
+    for note in notes:
+        row = rows[note.scheduled_check.patient_id]
+        if row.latest_follow_up is None:
+            row.latest_follow_up = note

@@ -1,0 +1,266 @@
+"""Which patients the worklist lists in which section, in what order, and how many.
+
+Each patient is listed once, in the most urgent section that applies to them:
+
+1. urgent: a symptom report or a critical or red result awaiting acknowledgement;
+2. failed: an alert about them that could not be delivered and nobody has handled;
+3. overdue: an open check past its overdue date;
+4. due: an open check due within the week (or due already, its window still open);
+5. amber: only an amber result awaiting acknowledgement.
+
+Sections 1, 2 and 5 are small by nature (partial indexes hold just their rows), so their
+patients are read whole, ordered and counted exactly. Sections 3 and 4 can hold most of a
+clinic: their order comes from walking the open-check index in date order and keeping each
+patient's first appearance (which is their most overdue, or soonest closing, check), a page's
+worth and no more; their count stops at COUNT_CAP ("500+"), because counting 77,000 overdue
+rows on every request was most of the old page's time and no nurse needs the exact figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from monitoring.alerts.rules import (
+    any_of,
+    awaiting_acknowledgement,
+    clinic_ids_by,
+    open_checks_of_planned_patients,
+)
+from monitoring.domain.tiers import Tier
+from monitoring.models import LabResult, ScheduledCheck
+from patients.models import Patient
+
+SECTION_LIMIT = 25  # patients per page of a section
+COUNT_CAP = 500
+DUE_SOON_DAYS = 7
+# Rows read per step of a walk: a patient lost to follow-up for years has a hundred overdue
+# checks, so a page of 25 patients can take a few thousand rows.
+WALK_CHUNK = 2000
+SECTIONS = ("urgent", "failed", "overdue", "due", "amber")
+# Flagged before tier_since was recorded: older than anything with a clock.
+NO_CLOCK = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass
+class SectionPage:
+    name: str
+    patient_ids: list[int]
+    total: int
+    capped: bool = False  # total is COUNT_CAP and there are more
+    page: int = 1
+
+    @property
+    def total_label(self) -> str:
+        return f"{self.total}+" if self.capped else str(self.total)
+
+    @property
+    def first(self) -> int:
+        return (self.page - 1) * SECTION_LIMIT + 1 if self.patient_ids else 0
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.patient_ids) - 1 if self.patient_ids else 0
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.capped or self.page * SECTION_LIMIT < self.total
+
+
+def _page_of(ordered: list[int], page: int) -> tuple[list[int], int]:
+    last_page = max(1, -(-len(ordered) // SECTION_LIMIT))
+    page = max(1, min(page, last_page))
+    start = (page - 1) * SECTION_LIMIT
+    return ordered[start : start + SECTION_LIMIT], page
+
+
+def _first_appearances(pairs) -> list[int]:
+    seen: dict[int, None] = {}
+    for patient_id in pairs:
+        seen.setdefault(patient_id, None)
+    return list(seen)
+
+
+def _overdue(clinics) -> Q:
+    return any_of(
+        Q(patient__clinic_id__in=ids, overdue_after__lt=today)
+        for today, ids in clinic_ids_by(clinics, lambda clinic: clinic.today).items()
+    )
+
+
+def _due_soon(clinics) -> Q:
+    """Open, not overdue, and due by a week from today (or due already, its window open)."""
+    return any_of(
+        Q(
+            patient__clinic_id__in=ids,
+            overdue_after__gte=today,
+            due_date__lte=today + timedelta(days=DUE_SOON_DAYS),
+        )
+        for today, ids in clinic_ids_by(clinics, lambda clinic: clinic.today).items()
+    )
+
+
+def has_overdue_check(clinics, ref: str = "pk") -> Exists:
+    return Exists(ScheduledCheck.objects.open().filter(_overdue(clinics), patient_id=OuterRef(ref)))
+
+
+def has_check_due_soon(clinics, ref: str = "pk") -> Exists:
+    return Exists(
+        ScheduledCheck.objects.open().filter(_due_soon(clinics), patient_id=OuterRef(ref))
+    )
+
+
+def urgent_section(
+    scope: Q, awaiting_symptoms: QuerySet, page: int
+) -> tuple[SectionPage, list[int]]:
+    """Symptom reports first, then critical, then red results; within each the oldest first.
+    `scope` is on `patient__`; `awaiting_symptoms` is the symptom reports still awaiting a
+    nurse, as (patient_id, reported at) pairs."""
+    keys: dict[int, tuple] = {}
+    for patient_id, reported in awaiting_symptoms.filter(scope).values_list(
+        "patient_id", "created_at"
+    ):
+        _keep_smallest(keys, patient_id, (0, reported))
+    rank = {Tier.CRITICAL: 1, Tier.RED: 2}
+    for patient_id, tier, since in (
+        LabResult.objects.filter(awaiting_acknowledgement(), scope, tier__in=list(rank))
+        .order_by()
+        .values_list("patient_id", "tier", "tier_since")
+    ):
+        # A result from before tier_since was recorded has no clock: it is the oldest.
+        _keep_smallest(keys, patient_id, (rank[tier], since or NO_CLOCK))
+    ordered = sorted(keys, key=lambda patient_id: (keys[patient_id], patient_id))
+    shown, page = _page_of(ordered, page)
+    return SectionPage("urgent", shown, total=len(ordered), page=page), ordered
+
+
+def _keep_smallest(keys: dict, patient_id: int, key: tuple) -> None:
+    if patient_id not in keys or key < keys[patient_id]:
+        keys[patient_id] = key
+
+
+def failed_section(
+    scope: Q, failed_alerts: QuerySet, above: list[int], page: int
+) -> tuple[SectionPage, list[int]]:
+    """Patients with an alert nobody received and nobody has handled, the latest first."""
+    rows = (
+        failed_alerts.filter(scope)
+        .exclude(patient_id__in=above)
+        .order_by("-created_at", "-pk")
+        .values_list("patient_id", flat=True)
+    )
+    ordered = _first_appearances(rows)
+    shown, page = _page_of(ordered, page)
+    return SectionPage("failed", shown, total=len(ordered), page=page), ordered
+
+
+def _walk(checks: QuerySet, order: str, *, need: int) -> list[int]:
+    """Distinct patients of `checks` in the order of (order, patient, pk), the first `need` of
+    them, read WALK_CHUNK rows at a time from where the last step stopped (a keyset on the
+    index's own columns, never an OFFSET)."""
+    seen: dict[int, None] = {}
+    after = None
+    while True:
+        step = checks
+        if after is not None:
+            value, patient_id, pk = after
+            step = step.filter(
+                Q(**{f"{order}__gt": value})
+                | Q(**{order: value, "patient_id__gt": patient_id})
+                | Q(**{order: value, "patient_id": patient_id, "pk__gt": pk})
+            )
+        rows = list(
+            step.order_by(order, "patient_id", "pk").values_list(order, "patient_id", "pk")[
+                :WALK_CHUNK
+            ]
+        )
+        for _, patient_id, _ in rows:
+            seen.setdefault(patient_id, None)
+            if len(seen) >= need:
+                return list(seen)
+        if len(rows) < WALK_CHUNK:
+            return list(seen)
+        after = rows[-1]
+
+
+def _capped_count(patients: QuerySet[Patient]) -> tuple[int, bool]:
+    count = patients.order_by().values("pk")[: COUNT_CAP + 1].count()
+    return min(count, COUNT_CAP), count > COUNT_CAP
+
+
+def walked_section(
+    name: str,
+    *,
+    checks: QuerySet,
+    order: str,
+    patients: QuerySet[Patient],
+    page: int,
+) -> SectionPage:
+    """A page of a large section: `checks` are its rows, `patients` the same members as a
+    patient query (for the capped count)."""
+    total, capped = _capped_count(patients)
+    if not capped:
+        page = max(1, min(page, -(-total // SECTION_LIMIT)))
+    ordered = _walk(checks, order, need=page * SECTION_LIMIT)
+    if ordered and len(ordered) <= (page - 1) * SECTION_LIMIT:
+        page = -(-len(ordered) // SECTION_LIMIT)  # past the end: the last page
+    shown = ordered[(page - 1) * SECTION_LIMIT : page * SECTION_LIMIT]
+    return SectionPage(name, shown, total=total, capped=capped, page=page)
+
+
+def overdue_section(
+    clinics, scope: Q, patient_scope: Q, above: list[int], page: int
+) -> SectionPage:
+    checks = (
+        open_checks_of_planned_patients()
+        .filter(_overdue(clinics), scope)
+        .exclude(patient_id__in=above)
+    )
+    patients = (
+        Patient.objects.filter(patient_scope, status__in=Patient.PLANNED_STATUSES)
+        .filter(has_overdue_check(clinics))
+        .exclude(pk__in=above)
+    )
+    return walked_section(
+        "overdue", checks=checks, order="overdue_after", patients=patients, page=page
+    )
+
+
+def due_section(clinics, scope: Q, patient_scope: Q, above: list[int], page: int) -> SectionPage:
+    """Soonest to become overdue first."""
+    checks = (
+        open_checks_of_planned_patients()
+        .filter(_due_soon(clinics), scope)
+        .exclude(patient_id__in=above)
+        .exclude(has_overdue_check(clinics, ref="patient_id"))
+    )
+    patients = (
+        Patient.objects.filter(patient_scope, status__in=Patient.PLANNED_STATUSES)
+        .filter(has_check_due_soon(clinics))
+        .exclude(has_overdue_check(clinics))
+        .exclude(pk__in=above)
+    )
+    return walked_section("due", checks=checks, order="overdue_after", patients=patients, page=page)
+
+
+def amber_section(clinics, scope: Q, above: list[int], page: int) -> SectionPage:
+    """Patients whose only work is an amber result to acknowledge, the oldest first."""
+    planned = Q(patient__status__in=Patient.PLANNED_STATUSES)
+    rows = (
+        LabResult.objects.filter(awaiting_acknowledgement(), scope, tier=Tier.AMBER)
+        .exclude(patient_id__in=above)
+        # A patient of a monitored plan with an overdue or due check is listed there instead.
+        .exclude(planned & has_overdue_check(clinics, ref="patient_id"))
+        .exclude(planned & has_check_due_soon(clinics, ref="patient_id"))
+        .order_by("tier_since", "pk")
+        .values_list("patient_id", flat=True)
+    )
+    ordered = _first_appearances(rows)
+    shown, page = _page_of(ordered, page)
+    return SectionPage("amber", shown, total=len(ordered), page=page)
