@@ -59,3 +59,13 @@ def clinic_b(db):
 @pytest.fixture
 def patient_b(clinic_b):
     return PatientFactory(clinic=clinic_b, given_name="Bea", family_name="Other")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """What one test keeps in the cache (the worklist's due section) never reaches the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -278,6 +278,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+# The worklist keeps the members of its "due this week" section this long between requests
+# (monitoring/worklist/sections.py due_section); the rows are always read fresh.
+WORKLIST_DUE_MEMBERS_SECONDS = env.int("WORKLIST_DUE_MEMBERS_SECONDS", default=60)
+
 # The notification outbox (monitoring/delivery.py).
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=6)
 NOTIFICATION_RETRY_BASE_SECONDS = env.int("NOTIFICATION_RETRY_BASE_SECONDS", default=60)

@@ -64,6 +64,10 @@ class PatientRow:
     latest_follow_up: Acknowledgement | None = None
 
     @property
+    def has_work(self) -> bool:
+        return bool(self.symptom_reports or self.results or self.failed_alerts or self.visits)
+
+    @property
     def earlier_overdue(self) -> int:
         """Overdue checks not shown in a visit line."""
         shown = sum(len(visit.checks) for visit in self.visits if visit.overdue)
@@ -104,8 +108,12 @@ def rows_for(
     _add_results(rows, clinics, now)
     _add_failed_alerts(rows, failed_alerts)
     _add_visits(rows, clinics)
-    _add_latest_follow_ups(rows, clinics)
-    return {name: [rows[pk] for pk in shown] for name, shown in sections.items()}
+    _add_latest_follow_ups(rows)
+    # A patient kept in the due section's members whose checks have closed since has nothing
+    # left to do: their row is left out rather than shown empty.
+    return {
+        name: [rows[pk] for pk in shown if rows[pk].has_work] for name, shown in sections.items()
+    }
 
 
 def _add_symptom_reports(rows: dict[int, PatientRow], awaiting_symptoms: QuerySet) -> None:
@@ -144,7 +152,8 @@ def _add_visits(rows: dict[int, PatientRow], clinics) -> None:
     overdue visit and of the week ahead."""
     today_of = {pk: clinics[row.patient.clinic_id].today for pk, row in rows.items()}
     overdue = any_of(Q(patient_id=pk, overdue_after__lt=today) for pk, today in today_of.items())
-    open_checks = ScheduledCheck.objects.open().filter(patient__status__in=Patient.PLANNED_STATUSES)
+    # Open checks only: a patient who is no longer monitored has had theirs cancelled.
+    open_checks = ScheduledCheck.objects.open()
     latest = {}
     for patient_id, count, oldest, newest in (
         open_checks.filter(overdue)
@@ -192,16 +201,15 @@ def _add_visits(rows: dict[int, PatientRow], clinics) -> None:
         )
 
 
-def _add_latest_follow_ups(rows: dict[int, PatientRow], clinics) -> None:
-    """The latest note on any of the patient's open checks due by the end of the week: what a
-    nurse wrote when she called about this visit ("called, booked for 12 Dec")."""
-    horizon = max(clinic.today for clinic in clinics.values()) + timedelta(days=DUE_SOON_DAYS)
+def _add_latest_follow_ups(rows: dict[int, PatientRow]) -> None:
+    """The latest note on any check of the visits shown: what a nurse wrote when she called
+    about this visit ("called, booked for 12 Dec"). Read by the checks' ids, so it is one
+    short look-up in the notes' index whatever the history."""
+    check_ids = [
+        check.pk for row in rows.values() for visit in row.visits for check in visit.checks
+    ]
     notes = (
-        Acknowledgement.objects.filter(
-            scheduled_check__in=ScheduledCheck.objects.open().filter(
-                patient_id__in=list(rows), due_date__lte=horizon
-            )
-        )
+        Acknowledgement.objects.filter(scheduled_check_id__in=check_ids)
         .select_related("acknowledged_by", "scheduled_check")
         .order_by("-acknowledged_at", "-pk")
     )

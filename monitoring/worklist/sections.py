@@ -21,7 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from monitoring.alerts.rules import (
     any_of,
@@ -40,6 +42,7 @@ DUE_SOON_DAYS = 7
 # checks, so a page of 25 patients can take a few thousand rows.
 WALK_CHUNK = 2000
 SECTIONS = ("urgent", "failed", "overdue", "due", "amber")
+
 # Flagged before tier_since was recorded: older than anything with a clock.
 NO_CLOCK = datetime.min.replace(tzinfo=UTC)
 
@@ -106,13 +109,34 @@ def _due_soon(clinics) -> Q:
     )
 
 
-def has_overdue_check(clinics, ref: str = "pk") -> Exists:
-    return Exists(ScheduledCheck.objects.open().filter(_overdue(clinics), patient_id=OuterRef(ref)))
+def _per_clinic_day(clinics, clinic_field: str, ref: str, checks) -> Q:
+    """For each group of clinics sharing a local date, the clinic condition on the outer row
+    and Exists(checks(today) of its patient): the subquery then has no join of its own and is
+    a short range of the (patient, overdue_after) index."""
+    return any_of(
+        Q(**{f"{clinic_field}__in": ids}) & Exists(checks(today).filter(patient_id=OuterRef(ref)))
+        for today, ids in clinic_ids_by(clinics, lambda clinic: clinic.today).items()
+    )
 
 
-def has_check_due_soon(clinics, ref: str = "pk") -> Exists:
-    return Exists(
-        ScheduledCheck.objects.open().filter(_due_soon(clinics), patient_id=OuterRef(ref))
+def has_overdue_check(clinics, *, on_items: bool = False) -> Q:
+    """On Patient (or, with on_items, on a row with patient_id): an open check overdue."""
+    return _per_clinic_day(
+        clinics,
+        "patient__clinic_id" if on_items else "clinic_id",
+        "patient_id" if on_items else "pk",
+        lambda today: ScheduledCheck.objects.open().filter(overdue_after__lt=today),
+    )
+
+
+def has_check_due_soon(clinics, *, on_items: bool = False) -> Q:
+    return _per_clinic_day(
+        clinics,
+        "patient__clinic_id" if on_items else "clinic_id",
+        "patient_id" if on_items else "pk",
+        lambda today: ScheduledCheck.objects.open().filter(
+            overdue_after__gte=today, due_date__lte=today + timedelta(days=DUE_SOON_DAYS)
+        ),
     )
 
 
@@ -166,6 +190,9 @@ def _walk(checks: QuerySet, order: str, *, need: int) -> list[int]:
     index's own columns, never an OFFSET)."""
     seen: dict[int, None] = {}
     after = None
+    # Most patients have a few overdue checks: a first step of some twenty rows per patient
+    # needed is usually enough (a few milliseconds); each further step reads four times as many.
+    size = min(WALK_CHUNK, need * 20)
     while True:
         step = checks
         if after is not None:
@@ -176,17 +203,16 @@ def _walk(checks: QuerySet, order: str, *, need: int) -> list[int]:
                 | Q(**{order: value, "patient_id": patient_id, "pk__gt": pk})
             )
         rows = list(
-            step.order_by(order, "patient_id", "pk").values_list(order, "patient_id", "pk")[
-                :WALK_CHUNK
-            ]
+            step.order_by(order, "patient_id", "pk").values_list(order, "patient_id", "pk")[:size]
         )
         for _, patient_id, _ in rows:
             seen.setdefault(patient_id, None)
             if len(seen) >= need:
                 return list(seen)
-        if len(rows) < WALK_CHUNK:
+        if len(rows) < size:
             return list(seen)
         after = rows[-1]
+        size = min(WALK_CHUNK, size * 4)
 
 
 def _capped_count(patients: QuerySet[Patient]) -> tuple[int, bool]:
@@ -232,21 +258,40 @@ def overdue_section(
     )
 
 
-def due_section(clinics, scope: Q, patient_scope: Q, above: list[int], page: int) -> SectionPage:
-    """Soonest to become overdue first."""
-    checks = (
-        open_checks_of_planned_patients()
-        .filter(_due_soon(clinics), scope)
-        .exclude(patient_id__in=above)
-        .exclude(has_overdue_check(clinics, ref="patient_id"))
-    )
-    patients = (
-        Patient.objects.filter(patient_scope, status__in=Patient.PLANNED_STATUSES)
-        .filter(has_check_due_soon(clinics))
-        .exclude(has_overdue_check(clinics))
-        .exclude(pk__in=above)
-    )
-    return walked_section("due", checks=checks, order="overdue_after", patients=patients, page=page)
+def due_section(
+    clinics, patient_scope: Q, above: list[int], page: int, *, cache_key: str
+) -> SectionPage:
+    """Soonest to become overdue first. Unlike the overdue section this one is read from the
+    patients, asking each "anything overdue?" (one short range of an index): when most patients
+    with a check due also have one overdue, and are listed there, walking the due checks would
+    read all of them to find the few left. That is still a probe per patient, so the members
+    are kept for a minute (settings.WORKLIST_DUE_MEMBERS_SECONDS): the rows themselves are
+    read fresh on every request, and a patient whose checks closed meanwhile drops out of the
+    page (rows.rows_for)."""
+    keep = settings.WORKLIST_DUE_MEMBERS_SECONDS
+    members = cache.get(cache_key) if keep else None
+    if members is None:
+        closes = (
+            ScheduledCheck.objects.open()
+            .filter(_due_soon(clinics), patient_id=OuterRef("pk"))
+            .order_by("overdue_after")
+            .values("overdue_after")[:1]
+        )
+        members = list(
+            Patient.objects.filter(patient_scope, status__in=Patient.PLANNED_STATUSES)
+            .exclude(has_overdue_check(clinics))
+            .filter(has_check_due_soon(clinics))
+            .annotate(closes=Subquery(closes))
+            .order_by("closes", "pk")
+            .values_list("pk", flat=True)[: COUNT_CAP + 1 + len(above)]
+        )
+        if keep:
+            cache.set(cache_key, members, keep)
+    excluded = set(above)
+    members = [pk for pk in members if pk not in excluded]
+    capped = len(members) > COUNT_CAP
+    shown, page = _page_of(members[:COUNT_CAP], page)
+    return SectionPage("due", shown, total=min(len(members), COUNT_CAP), capped=capped, page=page)
 
 
 def amber_section(clinics, scope: Q, above: list[int], page: int) -> SectionPage:
@@ -256,8 +301,8 @@ def amber_section(clinics, scope: Q, above: list[int], page: int) -> SectionPage
         LabResult.objects.filter(awaiting_acknowledgement(), scope, tier=Tier.AMBER)
         .exclude(patient_id__in=above)
         # A patient of a monitored plan with an overdue or due check is listed there instead.
-        .exclude(planned & has_overdue_check(clinics, ref="patient_id"))
-        .exclude(planned & has_check_due_soon(clinics, ref="patient_id"))
+        .exclude(planned & has_overdue_check(clinics, on_items=True))
+        .exclude(planned & has_check_due_soon(clinics, on_items=True))
         .order_by("tier_since", "pk")
         .values_list("patient_id", flat=True)
     )

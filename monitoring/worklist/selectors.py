@@ -10,6 +10,7 @@ instant) and each group becomes one OR-ed condition, as the alert scans do.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -113,6 +114,19 @@ def failed_alerts():
     return Notification.objects.filter(status=Notification.Status.FAILED)
 
 
+def _due_key(user, clinics: dict[int, ClinicView], filters: Filters) -> str:
+    """What the due section's members depend on: the user (their clinics, their nurse groups
+    for "mine"), each clinic's date, and the filters."""
+    scope = repr(
+        (
+            user.pk,
+            sorted((pk, c.today, c.user_in_nurse_group) for pk, c in clinics.items()),
+            filters,
+        )
+    )
+    return "worklist-due:" + hashlib.sha256(scope.encode()).hexdigest()
+
+
 def worklist_for(
     user,
     *,
@@ -132,7 +146,13 @@ def worklist_for(
     failed, failed_ids = s.failed_section(scope, failed_alerts(), above, pages.get("failed", 1))
     above = above + failed_ids
     overdue = s.overdue_section(clinics, scope, patient_scope, above, pages.get("overdue", 1))
-    due = s.due_section(clinics, scope, patient_scope, above, pages.get("due", 1))
+    due = s.due_section(
+        clinics,
+        patient_scope,
+        above,
+        pages.get("due", 1),
+        cache_key=_due_key(user, clinics, filters),
+    )
     amber = s.amber_section(clinics, scope, above, pages.get("amber", 1))
     pages_of = {page.name: page for page in (urgent, failed, overdue, due, amber)}
     rows = rows_for(
