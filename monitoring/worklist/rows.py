@@ -25,6 +25,7 @@ from monitoring.alerts.rules import (
 )
 from monitoring.domain.tiers import URGENT_TIERS, urgency_rank
 from monitoring.models import Acknowledgement, LabResult, Notification, ScheduledCheck
+from monitoring.models.schedule import PANEL_SHORT_NAMES
 from monitoring.worklist.sections import DUE_SOON_DAYS
 from patients.models import Patient
 
@@ -46,7 +47,7 @@ class Visit:
 
     @property
     def tests(self) -> str:
-        names = [check.get_panel_display().lower() for check in self.checks]
+        names = [PANEL_SHORT_NAMES.get(check.panel, check.panel).lower() for check in self.checks]
         return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
