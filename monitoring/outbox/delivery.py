@@ -156,7 +156,11 @@ def _message_ref(rows: list[Notification], token: uuid.UUID) -> uuid.UUID:
 def _send_claimed(batch: Batch, recipient, token: uuid.UUID, now: datetime) -> BatchOutcome:
     claimed = list(
         Notification.objects.filter(claim_token=token).select_related(
-            "patient__clinic", "scheduled_check", "result__analyte", "result__report"
+            "patient__clinic",
+            "scheduled_check",
+            "result__analyte",
+            "result__report",
+            "fallback_for__recipient_user",
         )
     )
     relevant = relevant_rows(claimed)

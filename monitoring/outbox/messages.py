@@ -80,6 +80,7 @@ def _message(delivery: str, rows: list[Notification], count: int, recipient, ref
         "worklist_url": settings.SITE_URL.rstrip("/") + reverse("monitoring:worklist"),
         "clinic_name": rows[0].patient.clinic.name if rows else "",
         "symptom_reported": any(row.kind == Kind.SYMPTOM_REPORT for row in rows),
+        "fallback_note": _fallback_note(rows),
     }
     one = count == 1
     subject = SUBJECTS[delivery].format(
@@ -100,6 +101,19 @@ def _message(delivery: str, rows: list[Notification], count: int, recipient, ref
         body=render_to_string(f"notifications/{delivery}.txt", context),
         reference=str(reference),
     )
+
+
+def _fallback_note(rows: list[Notification]) -> str:
+    """Why a nurse or lead gets alerts that were not addressed to them (the fallback chain)."""
+    missed = {
+        row.fallback_for.recipient_user.get_full_name() or row.fallback_for.recipient_user.username
+        for row in rows
+        if row.fallback_for_id and row.fallback_for.recipient_user_id
+    }
+    if not missed:
+        return ""
+    names = " or ".join(sorted(missed))
+    return f"Some of these could not be delivered to {names}, so they come to you instead."
 
 
 def _urgency(row: Notification):

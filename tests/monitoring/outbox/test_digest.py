@@ -106,6 +106,7 @@ def test_items_are_grouped_under_each_patient_with_counts_per_section(
     assert "H777" not in "".join(ada_part.splitlines()[2:])
     assert "Your worklist: https://monitoring.example.org/worklist/" in body
     assert "120" not in body  # no result values in an e-mail
+    assert "could not be delivered" not in body  # addressed to this nurse in the first place
 
 
 def test_the_urgent_email_still_names_the_patient_on_each_line(

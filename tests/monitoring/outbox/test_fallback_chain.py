@@ -87,7 +87,9 @@ def test_an_alert_for_a_nurse_without_an_address_reaches_every_member_of_the_gro
         (message,) = smtp.mailbox.to(f"{nurse}@example.org")
         assert message["Subject"] == "Urgent: 1 monitoring alert needs action today"
         assert message["To"] == f"{nurse}@example.org"
-        assert "CRITICAL Platelets" in message.get_payload() and "H900" in message.get_payload()
+        body = message.get_payload()
+        assert "CRITICAL Platelets" in body and "H900" in body
+        assert "could not be delivered to named, so they come to you instead." in body
         row = row_to(team[nurse], result)
         assert (row.status, row.fallback_step) == (Status.SENT, Step.NURSE_GROUP)
         assert row.fallback_for == row_to(named, result)
