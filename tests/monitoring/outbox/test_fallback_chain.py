@@ -275,3 +275,22 @@ def test_handling_is_refused_without_a_note_or_twice(team, patient_of_named, cli
     )
     with pytest.raises(ValidationError, match="did not fail"):
         failed_alert_handle(notification=sent, note="Nothing.", handled_by=team["lead"], now=NOW)
+
+
+def test_handling_one_alert_leaves_the_patients_other_failed_alerts_open(
+    team, patient_of_named, clinician
+):
+    first = platelets(patient_of_named, 23, entered_by=clinician, sample=date(2026, 11, 19))
+    second = platelets(patient_of_named, 22, entered_by=clinician, sample=date(2026, 11, 20))
+    Notification.objects.filter(result__in=[first, second]).update(
+        status=Status.FAILED, last_error="refused"
+    )
+
+    failed_alert_handle(
+        notification=row_to(team["named"], first),
+        note="Phoned her.",
+        handled_by=team["lead"],
+        now=NOW,
+    )
+
+    assert list(Notification.objects.failed_unhandled()) == [row_to(team["named"], second)]
