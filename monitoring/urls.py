@@ -1,5 +1,6 @@
 from django.urls import path
 
+from .alerts import views as alert_views
 from .results import import_views, views
 from .worklist import views as worklist_views
 
@@ -47,4 +48,9 @@ urlpatterns = [
         name="check_follow_up",
     ),
     path("checks/<int:pk>/waive/", worklist_views.CheckWaiveView.as_view(), name="check_waive"),
+    path(
+        "alerts/<int:pk>/handled/",
+        alert_views.FailedAlertHandleView.as_view(),
+        name="alert_handle",
+    ),
 ]

@@ -43,15 +43,26 @@ class Mailbox:
     first DATA until `release` is set and then refuses it (451), as a server that never
     accepted the message a dying worker was sending. With `stall_after_accepting` set it takes
     the first message and then holds the client's QUIT until `release` is set, as a server whose
-    client died after the message was delivered and before it could say so."""
+    client died after the message was delivered and before it could say so. An address in
+    `refuse` is answered 550 at RCPT, as a server with no such mailbox; one in `defer` 451."""
 
     def __init__(self) -> None:
         self.messages: list = []
+        self.refuse: set[str] = set()
+        self.defer: set[str] = set()
         self.stall_first = False
         self.stall_after_accepting = False
         self.stalled = threading.Event()
         self.release = threading.Event()
         self._lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 5.1.1 No such mailbox"
+        if address in self.defer:
+            return "451 4.2.1 Mailbox busy, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         if self.stall_first and not self.stalled.is_set():

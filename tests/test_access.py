@@ -8,9 +8,11 @@ from dataclasses import dataclass
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from accounts.roles import Role
-from monitoring.models import ScheduledCheck
+from monitoring.models import Notification, ScheduledCheck
+from monitoring.outbox.store import notification_row
 from monitoring.results.csv_import import import_stage
 from patients.access import StaffAccessMixin
 from patients.onboarding.services import onboarding_stage
@@ -45,6 +47,7 @@ class Records:
     check: object
     result_import: object
     onboarding: object
+    failed_alert: object
 
 
 def records_in(clinic, entered_by) -> Records:
@@ -66,13 +69,27 @@ def records_in(clinic, entered_by) -> Records:
         file_name="patients.csv",
         uploaded_by=entered_by,
     )
+    result = report.results.get()
+    failed_alert = notification_row(
+        kind=Notification.Kind.ABNORMAL_RESULT,
+        delivery=Notification.Delivery.AT_ONCE,
+        patient_id=patient.pk,
+        user_id=entered_by.pk,
+        result_id=result.pk,
+        tier=result.tier,
+        now=timezone.now(),
+    )
+    failed_alert.status = Notification.Status.FAILED
+    failed_alert.last_error = "The recipient has no email address."
+    failed_alert.save()
     return Records(
         patient=patient,
-        result=report.results.get(),
+        result=result,
         report=report,
         check=ScheduledCheck.objects.open().filter(patient=patient).order_by("due_date").first(),
         result_import=staged,
         onboarding=onboarding,
+        failed_alert=failed_alert,
     )
 
 
@@ -100,6 +117,7 @@ RECORD_ARGS = {
     "monitoring:result_acknowledge": lambda r: [r.result.pk],
     "monitoring:check_follow_up": lambda r: [r.check.pk],
     "monitoring:check_waive": lambda r: [r.check.pk],
+    "monitoring:alert_handle": lambda r: [r.failed_alert.pk],
 }
 
 

@@ -20,7 +20,13 @@ from patients.validators import (
     note_rules,
 )
 
-__all__ = ["ACKNOWLEDGE_TIERS", "URGENT_TIERS", "Acknowledgement", "Notification"]
+__all__ = [
+    "ACKNOWLEDGE_TIERS",
+    "URGENT_TIERS",
+    "Acknowledgement",
+    "Notification",
+    "NotificationQuerySet",
+]
 
 
 class Acknowledgement(models.Model):
@@ -73,6 +79,17 @@ class Acknowledgement(models.Model):
         return f"{self.get_action_display()} by {self.acknowledged_by} at {self.acknowledged_at}"
 
 
+class NotificationQuerySet(models.QuerySet):
+    def failed_unhandled(self):
+        """Alerts that reached no one on this row and that no nurse has yet marked handled:
+        they stay on the worklist (on the partial index notification_failed_open)."""
+        return self.filter(FAILED_OPEN)
+
+
+# Written once: the queryset method and the partial index must agree for the index to be used.
+FAILED_OPEN = models.Q(status="failed", handled_at__isnull=True)
+
+
 class Notification(models.Model):
     class Kind(models.TextChoices):
         OVERDUE = "overdue", "Overdue check"
@@ -102,6 +119,14 @@ class Notification(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"  # every attempt failed: shown on the worklist
         CANCELLED = "cancelled", "No longer needed"  # resolved before it was sent
+
+    class FallbackStep(models.TextChoices):
+        """Who a staff alert goes to when the one before could not be reached, in order (see
+        monitoring.outbox.fallback)."""
+
+        NAMED_NURSE = "named_nurse", "the named nurse"
+        NURSE_GROUP = "nurse_group", "the nurse group"
+        LEAD = "lead", "the clinic lead"
 
     key = models.CharField(max_length=160, unique=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -152,6 +177,24 @@ class Notification(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     sent_to = models.CharField(max_length=254, blank=True)
     created_at = models.DateTimeField()
+    # Set on a row the fallback chain created because `fallback_for` failed: the step of the
+    # chain it was sent to. The failed row keeps its last_error (why it failed).
+    fallback_for = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="fallbacks"
+    )
+    fallback_step = models.CharField(max_length=12, choices=FallbackStep.choices, blank=True)
+    # A failed row stays on the worklist until a nurse says what she did instead.
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    handled_note = models.TextField(max_length=NOTE_MAX_LENGTH, blank=True, validators=note_rules())
+
+    objects = NotificationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -161,6 +204,10 @@ class Notification(models.Model):
                 fields=["not_before"],
                 condition=models.Q(status__in=["queued", "sending"]),
                 name="notification_to_deliver",
+            ),
+            # The worklist's failed alerts: a few rows among hundreds of thousands.
+            models.Index(
+                fields=["patient"], condition=FAILED_OPEN, name="notification_failed_open"
             ),
             models.Index(fields=["scheduled_check", "kind"], name="notification_check_kind"),
             models.Index(fields=["result", "kind"], name="notification_result_kind"),

@@ -28,7 +28,8 @@ class OutgoingMessage:
 
 
 class DeliveryError(Exception):
-    """The message did not go; `permanent` when retrying cannot help (no address)."""
+    """The message did not go; `permanent` when retrying cannot help (no address, or the mail
+    server refused the address for good)."""
 
     def __init__(self, message: str, *, permanent: bool = False) -> None:
         super().__init__(message)
@@ -61,10 +62,24 @@ class EmailChannel:
         )
         try:
             sent = email.send(fail_silently=False)
+        except smtplib.SMTPRecipientsRefused as error:
+            # A 5xx for the address (no such mailbox) will be the same answer next time: the
+            # fallback chain should take over now, not after hours of retries. A 4xx may pass.
+            codes = [code for code, _ in error.recipients.values()]
+            permanent = bool(codes) and all(code >= 500 for code in codes)
+            raise DeliveryError(_refusal(error), permanent=permanent) from error
         except (smtplib.SMTPException, OSError) as error:
             raise DeliveryError(f"{type(error).__name__}: {error}") from error
         if sent != 1:
             raise DeliveryError("The e-mail backend reported nothing sent.")
+
+
+def _refusal(error: smtplib.SMTPRecipientsRefused) -> str:
+    answers = "; ".join(
+        f"{address}: {code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
+        for address, (code, reply) in error.recipients.items()
+    )
+    return f"The mail server refused the address ({answers})."
 
 
 def _message_domain() -> str:

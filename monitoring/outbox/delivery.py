@@ -12,6 +12,10 @@ price of never losing one. The repeat is recognisable: the rows of an expired cl
 over on their own (never merged with rows queued since), and the message keeps the identity
 stored on the rows before the first send (Notification.message_ref), which becomes its
 Message-ID and X-Monitoring-Reference header.
+
+Rows to a member of staff that fail for good are handed on down the fallback chain (named
+nurse, nurse group, clinic lead: monitoring.outbox.fallback) in the transaction that marks
+them failed, so an alert whose recipient cannot be reached still reaches a person.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from django.db.models import F, Max, Q
 from monitoring.domain import send_times
 from monitoring.models import Notification
 from monitoring.outbox.channels import DeliveryError, channel_for
+from monitoring.outbox.fallback import chain_lock, fallbacks_create
 from monitoring.outbox.messages import message_for, relevant_rows
 from patients.models import Clinic, Patient
 
@@ -151,7 +156,11 @@ def _message_ref(rows: list[Notification], token: uuid.UUID) -> uuid.UUID:
 def _send_claimed(batch: Batch, recipient, token: uuid.UUID, now: datetime) -> BatchOutcome:
     claimed = list(
         Notification.objects.filter(claim_token=token).select_related(
-            "patient__clinic", "scheduled_check", "result__analyte", "result__report"
+            "patient__clinic",
+            "scheduled_check",
+            "result__analyte",
+            "result__report",
+            "fallback_for__recipient_user",
         )
     )
     relevant = relevant_rows(claimed)
@@ -168,21 +177,38 @@ def _send_claimed(batch: Batch, recipient, token: uuid.UUID, now: datetime) -> B
         to = channel.address_of(recipient)
         if not to:
             raise DeliveryError(f"The recipient has no {channel_name} address.", permanent=True)
+        if not getattr(recipient, "is_active", True):
+            # A nurse who has left keeps her address on the account; the chain takes over.
+            raise DeliveryError("The recipient's account is inactive.", permanent=True)
         reference = _message_ref(relevant, token)
         channel.send(message_for(batch.delivery, recipient, relevant, reference), to=to)
     except DeliveryError as error:
-        return _record_failure([row.pk for row in relevant], token, error, now)
+        return _record_failure(relevant, token, error, now)
     sent = Notification.objects.filter(
         pk__in=[row.pk for row in relevant], claim_token=token, status=Status.SENDING
     ).update(status=Status.SENT, sent_at=now, sent_to=to, last_error="")
     return BatchOutcome(sent=sent)
 
 
-def _record_failure(ids, token, error: DeliveryError, now: datetime) -> BatchOutcome:
-    rows = Notification.objects.filter(pk__in=ids, claim_token=token, status=Status.SENDING)
+def _record_failure(
+    relevant: list[Notification], token, error: DeliveryError, now: datetime
+) -> BatchOutcome:
+    rows = Notification.objects.filter(
+        pk__in=[row.pk for row in relevant], claim_token=token, status=Status.SENDING
+    )
     attempts = max(rows.values_list("attempts", flat=True), default=0)
     if error.permanent or attempts >= settings.NOTIFICATION_MAX_ATTEMPTS:
-        failed = rows.update(status=Status.FAILED, last_error=str(error))
+        with transaction.atomic():
+            chain_lock(relevant)
+            # Still ours: a claim taken over after the lease ran out is the other worker's.
+            ours = set(rows.select_for_update().values_list("pk", flat=True))
+            failing = [row for row in relevant if row.pk in ours]
+            failed = Notification.objects.filter(pk__in=ours).update(
+                status=Status.FAILED, last_error=str(error)
+            )
+            for row in failing:
+                row.status, row.last_error = Status.FAILED, str(error)
+            fallbacks_create(failing, now=now)
         logger.error("Notification delivery failed for good: %s (%s rows)", error, failed)
         return BatchOutcome(failed=failed)
     delay = send_times.retry_delay(

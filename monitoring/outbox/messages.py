@@ -80,11 +80,14 @@ def _message(delivery: str, rows: list[Notification], count: int, recipient, ref
         "worklist_url": settings.SITE_URL.rstrip("/") + reverse("monitoring:worklist"),
         "clinic_name": rows[0].patient.clinic.name if rows else "",
         "symptom_reported": any(row.kind == Kind.SYMPTOM_REPORT for row in rows),
+        "fallback_note": _fallback_note(rows),
     }
     one = count == 1
     subject = SUBJECTS[delivery].format(
         count=count, s="" if one else "s", need="needs" if one else "need"
     )
+    if delivery == Delivery.NURSE_DIGEST:
+        context.update(_digest(rows))
     if delivery == Delivery.PATIENT_DAILY:
         checks = [row for row in rows if row.scheduled_check_id]
         context["lines"] = [_patient_line(row) for row in _patient_checks(checks)]
@@ -98,6 +101,19 @@ def _message(delivery: str, rows: list[Notification], count: int, recipient, ref
         body=render_to_string(f"notifications/{delivery}.txt", context),
         reference=str(reference),
     )
+
+
+def _fallback_note(rows: list[Notification]) -> str:
+    """Why a nurse or lead gets alerts that were not addressed to them (the fallback chain)."""
+    missed = {
+        row.fallback_for.recipient_user.get_full_name() or row.fallback_for.recipient_user.username
+        for row in rows
+        if row.fallback_for_id and row.fallback_for.recipient_user_id
+    }
+    if not missed:
+        return ""
+    names = " or ".join(sorted(missed))
+    return f"Some of these could not be delivered to {names}, so they come to you instead."
 
 
 def _urgency(row: Notification):
@@ -130,23 +146,28 @@ def _patient_label(patient) -> str:
     return f"{patient.hospital_number} ({patient.given_name[:1]}. {patient.family_name})"
 
 
-def describe(row: Notification) -> str:
-    """One line of a staff message: which patient, what, and what to do next."""
+def describe(row: Notification, *, named: bool = True) -> str:
+    """One line of a staff message: which patient, what, and what to do next. `named=False`
+    leaves the patient out, for a line under the patient's own heading (the digest)."""
     who = _patient_label(row.patient)
+    for_who = f" for {who}" if named else ""
     if row.result_id:
         result = row.result
         sample = _day(result.sample_collected_on)
-        what = f"{row.tier.upper()} {result.analyte.name} result, sample of {sample}, for {who}"
+        if named:
+            sample = f"{sample}, for {who}"
+        what = f"{row.tier.upper()} {result.analyte.name} result, sample of {sample}"
         if row.kind == Kind.ESCALATION:
             what = f"ESCALATION: {what}, not acknowledged"
         return f"{what}. Next action: {result.next_action}"
     if row.kind == Kind.MONITORING_ENDED:
-        return f"{who}: routine monitoring has ended; the patient has been told."
+        ended = "routine monitoring has ended; the patient has been told."
+        return f"{who}: {ended}" if named else ended.capitalize()
     if row.kind == Kind.SYMPTOM_REPORT:
         # Which symptom stays on the worklist: e-mail is not a private channel.
         reported = row.created_at.astimezone(row.patient.clinic.zone)
         return (
-            f"{who} reported a symptom through the patient portal at "
+            f"{who if named else 'The patient'} reported a symptom through the patient portal at "
             f"{time_format(reported)} on {_day(reported)}. Call the patient today; the details "
             "and the urgent check are on your worklist."
         )
@@ -154,8 +175,53 @@ def describe(row: Notification) -> str:
     panel = check.get_panel_display()
     late = _day(check.overdue_after + timedelta(days=1))
     if row.kind == Kind.ESCALATION:
-        return f"ESCALATION: {panel} for {who}, overdue since {late} and still not done."
-    return f"{panel} for {who}, due {_day(check.due_date)}, overdue since {late}."
+        return f"ESCALATION: {panel}{for_who}, overdue since {late} and still not done."
+    return f"{panel}{for_who}, due {_day(check.due_date)}, overdue since {late}."
+
+
+# The digest's summary line: what each kind of item is called, in the singular and plural.
+DIGEST_SECTIONS = {
+    Kind.SYMPTOM_REPORT: ("symptom report", "symptom reports"),
+    Kind.ESCALATION: ("escalation", "escalations"),
+    Kind.ABNORMAL_RESULT: ("result to acknowledge", "results to acknowledge"),
+    Kind.OVERDUE: ("overdue check", "overdue checks"),
+    Kind.DUE_SOON: ("check due soon", "checks due soon"),
+    Kind.MONITORING_ENDED: ("patient whose monitoring ended", "patients whose monitoring ended"),
+}
+
+
+def counted(count: int, singular: str, plural: str) -> str:
+    return f"{count} {singular if count == 1 else plural}"
+
+
+def _in_words(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+def _digest(rows: list[Notification]) -> dict:
+    """The digest grouped by patient, most urgent patient first, with counts per section."""
+    by_patient: dict[int, list[Notification]] = {}
+    for row in sorted(rows, key=_urgency):
+        by_patient.setdefault(row.patient_id, []).append(row)
+    items: dict[str, set] = {}
+    for row in rows:
+        items.setdefault(row.kind, set()).add((row.scheduled_check_id, row.result_id))
+    sections = [
+        counted(len(items[kind]), *names)
+        for kind, names in DIGEST_SECTIONS.items()
+        if kind in items
+    ]
+    patients = counted(len(by_patient), "patient", "patients")
+    return {
+        "summary": f"{_in_words(sections)}, for {patients}" if sections else "",
+        "patients": [
+            {
+                "label": _patient_label(group[0].patient),
+                "lines": [describe(row, named=False) for row in group],
+            }
+            for group in by_patient.values()
+        ],
+    }
 
 
 def _patient_line(row: Notification) -> str:

@@ -142,6 +142,7 @@ def _add_failed_alerts(rows: dict[int, PatientRow], failed_alerts: QuerySet) -> 
     alerts = (
         failed_alerts.filter(patient_id__in=list(rows))
         .select_related("recipient_user", "result__analyte", "scheduled_check")
+        .prefetch_related("fallbacks__recipient_user")
         .order_by("-created_at", "-pk")
     )
     for alert in alerts:

@@ -111,7 +111,10 @@ def awaiting_symptom_reports():
 
 
 def failed_alerts():
-    return Notification.objects.filter(status=Notification.Status.FAILED)
+    """Alerts to staff that reached nobody on their way down the chain and that nobody has
+    marked handled. A patient's reminder that failed is not the nurse's work: the worklist
+    already lists the overdue check it was about."""
+    return Notification.objects.failed_unhandled().filter(recipient_user__isnull=False)
 
 
 def _due_key(user, clinics: dict[int, ClinicView], filters: Filters) -> str:

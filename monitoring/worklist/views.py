@@ -169,6 +169,7 @@ class WorklistView(StaffAccessMixin, SubmitOnceMixin, View):
         back = f"?next={quote(request.get_full_path(), safe='/')}"
         patient_url = _url_of_pk("patients:detail")
         acknowledge_url = _url_of_pk("monitoring:result_acknowledge")
+        handle_url = _url_of_pk("monitoring:alert_handle")
         # A check with no lab values to type (a skin examination, say) is recorded as done
         # from its row: its address built once per panel, the patient's id put in per row.
         done_urls = {}
@@ -185,6 +186,8 @@ class WorklistView(StaffAccessMixin, SubmitOnceMixin, View):
                 for result in row.results:
                     result.acknowledge_url = acknowledge_url(result.pk) + back
                     result.ack_key = uuid.uuid4()
+                for alert in row.failed_alerts:
+                    alert.handle_url = handle_url(alert.pk) + back
                 for visit in row.visits:
                     for check in visit.checks:
                         if check.panel in done_urls:
