@@ -486,3 +486,20 @@ def test_the_due_sections_members_are_kept_a_minute_and_a_closed_row_drops_out(
     assert patients_in(client_nurse_a.get(WORKLIST), "due") == []
     settings.WORKLIST_DUE_MEMBERS_SECONDS = 0
     assert patients_in(client_nurse_a.get(WORKLIST), "due") == [later.pk]
+
+
+def test_a_failed_alert_stays_on_the_worklist_until_a_nurse_marks_it_handled(
+    client_nurse_a, nurse_a, clinic_a
+):
+    patient = treated_patient(clinic_a, days_ago=75, given=True)
+    alert = failed_notification(platelets(patient, 120, entered_by=nurse_a, days_ago=1), nurse_a)
+    page = client_nurse_a.get(WORKLIST)
+    (row,) = listed(page, "failed")
+    handle = reverse("monitoring:alert_handle", args=[alert.pk])
+    assert handle in page.content.decode()
+
+    client_nurse_a.post(handle, keyed({"note": "Phoned the patient: repeat count booked."}))
+
+    after = client_nurse_a.get(WORKLIST)
+    assert listed(after, "failed") == []
+    assert patient.pk in patients_in(after, "overdue")  # the rest of their work is still there
