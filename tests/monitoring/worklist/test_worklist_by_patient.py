@@ -495,6 +495,7 @@ def test_a_failed_alert_stays_on_the_worklist_until_a_nurse_marks_it_handled(
     alert = failed_notification(platelets(patient, 120, entered_by=nurse_a, days_ago=1), nurse_a)
     page = client_nurse_a.get(WORKLIST)
     (row,) = listed(page, "failed")
+    assert [a.pk for a in row.failed_alerts] == [alert.pk]
     handle = reverse("monitoring:alert_handle", args=[alert.pk])
     assert handle in page.content.decode()
 
