@@ -15,7 +15,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, Max, Min, Q, QuerySet
+from django.db.models import Count, F, Min, Q, QuerySet, Window
+from django.db.models.functions import DenseRank
 
 from monitoring.alerts.rules import (
     any_of,
@@ -150,49 +151,55 @@ def _add_failed_alerts(rows: dict[int, PatientRow], failed_alerts: QuerySet) -> 
 
 
 def _add_visits(rows: dict[int, PatientRow], clinics) -> None:
-    """Two queries: each patient's overdue checks counted, then the checks of their latest
-    overdue visit and of the week ahead."""
-    today_of = {pk: clinics[row.patient.clinic_id].today for pk, row in rows.items()}
-    overdue = any_of(Q(patient_id=pk, overdue_after__lt=today) for pk, today in today_of.items())
-    # Open checks only: a patient who is no longer monitored has had theirs cancelled.
-    open_checks = ScheduledCheck.objects.open()
-    latest = {}
-    for patient_id, count, oldest, newest in (
-        open_checks.filter(overdue)
-        .order_by()
-        .values("patient_id")
-        .annotate(count=Count("pk"), oldest=Min("due_date"), newest=Max("due_date"))
-        .values_list("patient_id", "count", "oldest", "newest")
-    ):
-        rows[patient_id].overdue_total = count
-        rows[patient_id].oldest_overdue = oldest
-        latest[patient_id] = newest
-    shown = any_of(
-        Q(
-            patient_id=pk,
-            overdue_after__lt=today,
-            due_date__gte=latest[pk] - timedelta(days=VISIT_SPAN_DAYS),
+    """Two queries: the checks of each patient's latest overdue visits, each row carrying the
+    patient's overdue count and oldest due date (window functions over all their overdue
+    checks, so nothing older is loaded), then the checks of the week ahead."""
+    by_today = defaultdict(list)
+    for pk, row in rows.items():
+        by_today[clinics[row.patient.clinic_id].today].append(pk)
+    overdue = (
+        ScheduledCheck.objects.open()
+        .filter(
+            any_of(Q(patient_id__in=ids, overdue_after__lt=day) for day, ids in by_today.items())
         )
-        for pk, today in today_of.items()
-        if pk in latest
-    ) | any_of(
-        Q(
-            patient_id=pk,
-            overdue_after__gte=today,
-            due_date__lte=today + timedelta(days=DUE_SOON_DAYS),
+        .annotate(
+            visit=Window(
+                DenseRank(), partition_by=[F("patient_id")], order_by=F("due_date").desc()
+            ),
+            overdue_total=Window(Count("pk"), partition_by=[F("patient_id")]),
+            oldest_due=Window(Min("due_date"), partition_by=[F("patient_id")]),
         )
-        for pk, today in today_of.items()
+        # The latest two due dates: checks of one visit can fall a few days apart.
+        .filter(visit__lte=2)
     )
+    due = ScheduledCheck.objects.open().filter(
+        any_of(
+            Q(
+                patient_id__in=ids,
+                overdue_after__gte=day,
+                due_date__lte=day + timedelta(days=DUE_SOON_DAYS),
+            )
+            for day, ids in by_today.items()
+        )
+    )
+    latest: dict[int, date] = {}
+    overdue_checks = sorted(overdue, key=lambda check: (check.due_date, check.panel, check.pk))
+    for check in overdue_checks:
+        row = rows[check.patient_id]
+        row.overdue_total, row.oldest_overdue = check.overdue_total, check.oldest_due
+        latest[check.patient_id] = max(latest.get(check.patient_id, check.due_date), check.due_date)
     visits: dict[tuple[int, date, bool], list[ScheduledCheck]] = defaultdict(list)
-    for check in open_checks.filter(shown).order_by("due_date", "panel", "pk"):
-        today = today_of[check.patient_id]
-        visits[(check.patient_id, check.due_date, check.overdue_after < today)].append(check)
-    for (patient_id, due, is_overdue), checks in visits.items():
+    for check in overdue_checks:
+        if check.due_date >= latest[check.patient_id] - timedelta(days=VISIT_SPAN_DAYS):
+            visits[(check.patient_id, check.due_date, True)].append(check)
+    for check in due.order_by("due_date", "panel", "pk"):
+        visits[(check.patient_id, check.due_date, False)].append(check)
+    for (patient_id, due_date, is_overdue), checks in visits.items():
         clinic = clinics[rows[patient_id].patient.clinic_id]
         oldest = min(check.overdue_after for check in checks)
         rows[patient_id].visits.append(
             Visit(
-                due_date=due,
+                due_date=due_date,
                 checks=checks,
                 days_overdue=(clinic.today - oldest).days if is_overdue else None,
                 escalated=is_overdue
