@@ -4,12 +4,15 @@ anonymous, a patient, a nurse of another clinic and the person it is for. A new 
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from accounts.roles import Role
+from monitoring.alerts.symptom_reports import symptom_report_create
 from monitoring.models import ScheduledCheck
 from monitoring.results.csv_import import import_stage
 from patients.access import StaffAccessMixin
@@ -45,6 +48,7 @@ class Records:
     check: object
     result_import: object
     onboarding: object
+    symptom_report: object
 
 
 def records_in(clinic, entered_by) -> Records:
@@ -66,6 +70,14 @@ def records_in(clinic, entered_by) -> Records:
         file_name="patients.csv",
         uploaded_by=entered_by,
     )
+    symptom_report = symptom_report_create(
+        patient=patient,
+        symptom_codes=["bleeding"],
+        details="Bruises on both legs.",
+        reported_by=entered_by,
+        submission_key=uuid.uuid4(),
+        now=timezone.now(),
+    )
     return Records(
         patient=patient,
         result=report.results.get(),
@@ -73,6 +85,7 @@ def records_in(clinic, entered_by) -> Records:
         check=ScheduledCheck.objects.open().filter(patient=patient).order_by("due_date").first(),
         result_import=staged,
         onboarding=onboarding,
+        symptom_report=symptom_report,
     )
 
 
@@ -100,6 +113,7 @@ RECORD_ARGS = {
     "monitoring:result_acknowledge": lambda r: [r.result.pk],
     "monitoring:check_follow_up": lambda r: [r.check.pk],
     "monitoring:check_waive": lambda r: [r.check.pk],
+    "monitoring:symptom_acknowledge": lambda r: [r.symptom_report.pk],
 }
 
 
