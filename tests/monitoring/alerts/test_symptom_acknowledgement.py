@@ -4,12 +4,14 @@ acknowledges by the clinic's red deadline escalates to the lead, once, in e-mail
 symptom, and is no longer sent once someone has acknowledged it."""
 
 import importlib
+import threading
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.apps import apps
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -132,6 +134,39 @@ def test_what_was_done_must_be_said(treated, nurse_a, action, note, field):
 def test_other_with_a_real_note_is_accepted(treated, nurse_a):
     report = reported(treated)
     assert acknowledged(report, nurse_a, action="other", note="Sent to A&E by ambulance.")
+
+
+@pytest.mark.postgres
+# Serialized like every transactional test, so the flush after it keeps the seeded data.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_nurses_at_once_store_one_acknowledgement(clinic_a):
+    if connection.vendor != "postgresql":
+        pytest.skip("Concurrent writers need PostgreSQL; SQLite serialises the whole database.")
+    patient = treated_patient(clinic_a, on=date(2026, 9, 1))
+    report = reported(patient)
+    nurses = [nurse_of(clinic_a, f"nurse_{n}", on_staff=False) for n in range(2)]
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def acknowledge(nurse):
+        try:
+            barrier.wait()
+            acknowledged(report, nurse)
+            outcomes.append("stored")
+        except ValidationError as refused:
+            outcomes.append(refused.message_dict["__all__"][0])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=acknowledge, args=[nurse]) for nurse in nurses]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("stored") == 1
+    (refusal,) = [outcome for outcome in outcomes if outcome != "stored"]
+    assert "already been acknowledged by" in refusal
+    assert Acknowledgement.objects.filter(symptom_report=report).count() == 1
 
 
 # The rules: the stored condition and its Python twin agree
@@ -362,3 +397,17 @@ def test_reports_from_before_wait_only_while_an_urgent_check_is_open(treated, nu
     backfill.reports_dealt_with_wait_no_more(apps, None)
 
     assert set(SymptomReport.objects.filter(rules.symptom_awaiting())) == {open_one}
+
+
+def test_the_admin_lists_a_symptom_reports_acknowledgement_to_its_clinic_only(
+    client, treated, nurse_a, clinic_a, clinic_b
+):
+    acknowledged(reported(treated), nurse_a)
+    url = reverse("admin:monitoring_acknowledgement_changelist")
+    for clinic, shown in ((clinic_a, True), (clinic_b, False)):
+        lead = lead_of(clinic, f"admin_lead_{clinic.pk}", is_staff=True)
+        sign_in(client, lead)
+        page = client.get(url)
+        assert page.status_code == 200
+        assert (f"{treated}: Symptoms reported" in page.content.decode()) is shown
+        client.logout()
