@@ -51,8 +51,14 @@ def _shared(instance) -> None:
 
 
 def _acknowledged_patient_id(acknowledgement) -> int | None:
-    # An acknowledgement is about exactly one result or one check (a database constraint).
-    about = acknowledgement.result if acknowledgement.result_id else acknowledgement.scheduled_check
+    # An acknowledgement is about exactly one result, check or symptom report (a database
+    # constraint).
+    if acknowledgement.result_id:
+        about = acknowledgement.result
+    elif acknowledgement.symptom_report_id:
+        about = acknowledgement.symptom_report
+    else:
+        about = acknowledgement.scheduled_check
     return about.patient_id if about is not None else None
 
 
@@ -79,7 +85,12 @@ AUDITED_RECORDS: list[AuditedRecord] = [
     # switched off, and the symptoms patients report. The secrets' hashes are left out.
     AuditedRecord("portal.Invitation", attrgetter("patient_id"), ("token_hash",)),
     AuditedRecord("portal.CalendarFeed", attrgetter("patient_id"), ("token_hash",)),
-    AuditedRecord("monitoring.SymptomReport", attrgetter("patient_id"), ("submission_key",)),
+    # Awaiting acknowledgement follows from the report's acknowledgement, which has its entry.
+    AuditedRecord(
+        "monitoring.SymptomReport",
+        attrgetter("patient_id"),
+        ("submission_key", "awaits_acknowledgement"),
+    ),
     # Alerts and reminders are created and delivered in bulk (not one entry per row), but a
     # person withdrawing them (a patient marked deceased, say) is recorded, row by row.
     AuditedRecord(

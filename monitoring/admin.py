@@ -150,18 +150,24 @@ class ServiceWrittenAdmin(ViewOnlyAdmin, admin.ModelAdmin):
 
 @admin.register(Acknowledgement)
 class AcknowledgementAdmin(ClinicScopedAdmin, ServiceWrittenAdmin):
-    clinic_paths = ("result__patient__clinic", "scheduled_check__patient__clinic")
+    clinic_paths = (
+        "result__patient__clinic",
+        "scheduled_check__patient__clinic",
+        "symptom_report__patient__clinic",
+    )
     list_display = ["acknowledged_at", "about", "tier", "action", "acknowledged_by"]
     list_filter = ["action", "tier"]
     list_select_related = [
         "result__patient",
         "result__analyte",
         "scheduled_check__patient",
+        "symptom_report__patient",
         "acknowledged_by",
     ]
     search_fields = [
         "result__patient__hospital_number",
         "scheduled_check__patient__hospital_number",
+        "symptom_report__patient__hospital_number",
         "note",
     ]
     date_hierarchy = "acknowledged_at"
@@ -170,6 +176,8 @@ class AcknowledgementAdmin(ClinicScopedAdmin, ServiceWrittenAdmin):
     def about(self, ack):
         if ack.result_id:
             return f"{ack.result.patient}: {ack.result.analyte}"
+        if ack.symptom_report_id:
+            return f"{ack.symptom_report.patient}: {ack.symptom_report}"
         return f"{ack.scheduled_check.patient}: {ack.scheduled_check}"
 
 

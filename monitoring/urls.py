@@ -2,6 +2,7 @@ from django.urls import path
 
 from .alerts import views as alert_views
 from .results import import_views, views
+from .worklist import acknowledge_views
 from .worklist import views as worklist_views
 
 app_name = "monitoring"
@@ -39,8 +40,13 @@ urlpatterns = [
     path("worklist/", worklist_views.WorklistView.as_view(), name="worklist"),
     path(
         "results/<int:pk>/acknowledge/",
-        worklist_views.ResultAcknowledgeView.as_view(),
+        acknowledge_views.ResultAcknowledgeView.as_view(),
         name="result_acknowledge",
+    ),
+    path(
+        "symptoms/<int:pk>/acknowledge/",
+        acknowledge_views.SymptomAcknowledgeView.as_view(),
+        name="symptom_acknowledge",
     ),
     path(
         "checks/<int:pk>/follow-up/",

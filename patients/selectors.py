@@ -92,7 +92,8 @@ class PatientPage:
     reports_page: Page
     charts: list[TrendChart]
     end_of_follow_up: date | None
-    # Symptoms the patient reported through the portal, newest first, from their urgent checks.
+    # Symptoms the patient reported through the portal, newest first, from their urgent checks,
+    # each with `checks` and `acknowledgement` (None while it awaits one).
     symptom_reports: list = field(default_factory=list)
 
 
@@ -101,7 +102,8 @@ def patient_page(
 ) -> PatientPage:
     """Eight queries however long the record: courses, checks, the count and one page of
     reports, their results (with analyte and report), the results' acknowledgements (with who
-    gave them), the charted analytes' whole series, flag rules. `schedule`: "all", or the first
+    gave them), the charted analytes' whole series, flag rules; a ninth for the symptom
+    reports' acknowledgements when the patient reported any. `schedule`: "all", or the first
     month of the timeline's window as "2025-03" (by default three months before today's)."""
     courses = list(patient.courses.order_by("number"))
     checks = list(
@@ -147,15 +149,25 @@ def patient_page(
 
 
 def _symptom_reports(checks: list[ScheduledCheck]) -> list:
-    """Each report once, with its urgent checks as `report.checks`. Urgent checks are never
-    cancelled, so every report is reached through the checks already loaded."""
+    """Each report once, with its urgent checks as `report.checks` and its acknowledgement as
+    `report.acknowledgement`. Urgent checks are never cancelled, so every report is reached
+    through the checks already loaded."""
     reports, checks_of = {}, {}
     for check in checks:
         if check.symptom_report is not None:
             reports.setdefault(check.symptom_report_id, check.symptom_report)
             checks_of.setdefault(check.symptom_report_id, []).append(check)
+    acknowledgements = {}
+    if reports:
+        acknowledgements = {
+            ack.symptom_report_id: ack
+            for ack in Acknowledgement.objects.filter(symptom_report__in=list(reports))
+            .select_related("acknowledged_by")
+            .order_by("acknowledged_at")
+        }
     for pk, report in reports.items():
         report.checks = checks_of[pk]
+        report.acknowledgement = acknowledgements.get(pk)
     return sorted(reports.values(), key=lambda report: report.created_at, reverse=True)
 
 

@@ -87,6 +87,7 @@ _AFTER_REVIEW = {
     "spoken to them yet, please call the clinic.",
     "rebooked": "Your nurse has reviewed it and has arranged another test.",
     "repeat_ordered": "Your nurse has reviewed it and has asked for a repeat test.",
+    "urgent_test_booked": "Your nurse has reviewed it and has booked an urgent test.",
     "referred": "Your nurse has reviewed it and has arranged for a specialist to see you.",
     "reviewed": "Your nurse has reviewed it: nothing more needs to be done now.",
     "other": "Your nurse has reviewed it and will contact you if anything needs to be done.",

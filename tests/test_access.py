@@ -4,6 +4,7 @@ anonymous, a patient, a nurse of another clinic and the person it is for. A new 
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 import pytest
@@ -11,6 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from accounts.roles import Role
+from monitoring.alerts.symptom_reports import symptom_report_create
 from monitoring.models import Notification, ScheduledCheck
 from monitoring.outbox.store import notification_row
 from monitoring.results.csv_import import import_stage
@@ -48,6 +50,7 @@ class Records:
     result_import: object
     onboarding: object
     failed_alert: object
+    symptom_report: object
 
 
 def records_in(clinic, entered_by) -> Records:
@@ -82,6 +85,14 @@ def records_in(clinic, entered_by) -> Records:
     failed_alert.status = Notification.Status.FAILED
     failed_alert.last_error = "The recipient has no email address."
     failed_alert.save()
+    symptom_report = symptom_report_create(
+        patient=patient,
+        symptom_codes=["bleeding"],
+        details="Bruises on both legs.",
+        reported_by=entered_by,
+        submission_key=uuid.uuid4(),
+        now=timezone.now(),
+    )
     return Records(
         patient=patient,
         result=result,
@@ -90,6 +101,7 @@ def records_in(clinic, entered_by) -> Records:
         result_import=staged,
         onboarding=onboarding,
         failed_alert=failed_alert,
+        symptom_report=symptom_report,
     )
 
 
@@ -118,6 +130,7 @@ RECORD_ARGS = {
     "monitoring:check_follow_up": lambda r: [r.check.pk],
     "monitoring:check_waive": lambda r: [r.check.pk],
     "monitoring:alert_handle": lambda r: [r.failed_alert.pk],
+    "monitoring:symptom_acknowledge": lambda r: [r.symptom_report.pk],
 }
 
 

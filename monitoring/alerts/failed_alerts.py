@@ -29,6 +29,7 @@ def failed_alert_siblings(notification: Notification):
         kind=notification.kind,
         scheduled_check_id=notification.scheduled_check_id,
         result_id=notification.result_id,
+        symptom_report_id=notification.symptom_report_id,
         tier=notification.tier,
         lead_days=notification.lead_days,
         recipient_user__isnull=notification.recipient_user_id is None,

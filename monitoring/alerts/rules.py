@@ -10,7 +10,10 @@ The rules:
 - a check is overdue once the clinic's today is past its overdue date;
 - a red or critical result still waiting past the clinic's deadline (hours since it reached its
   tier) is escalated to the lead; amber results never escalate;
-- a check still open the clinic's number of days after it became overdue is escalated.
+- a check still open the clinic's number of days after it became overdue is escalated;
+- a symptom report awaits acknowledgement until a nurse acknowledges it, and one still waiting
+  past the clinic's red deadline (hours since the patient reported it) is escalated to the lead.
+  Its urgent checks are checks like any other: a result completes them, not the acknowledgement.
 """
 
 from __future__ import annotations
@@ -86,6 +89,28 @@ def check_escalated(*, clinic_ids: list[int], today: date, overdue_days: int) ->
     return Q(
         patient__clinic_id__in=clinic_ids, overdue_after__lt=today - timedelta(days=overdue_days)
     )
+
+
+def symptom_needs_acknowledgement(*, acknowledged: bool) -> bool:
+    """A report waits until someone acknowledges it; nothing else (not its urgent checks'
+    results) answers the patient."""
+    return not acknowledged
+
+
+def symptom_awaiting() -> Q:
+    """On SymptomReport: the stored twin of `symptom_needs_acknowledgement`, read through the
+    partial index symptom_awaiting."""
+    return Q(awaits_acknowledgement=True)
+
+
+def symptom_is_escalated(*, created_at: datetime, now: datetime, red_hours: int) -> bool:
+    """For a report awaiting acknowledgement: as late as a red result, from when it was made."""
+    return created_at <= now - timedelta(hours=red_hours)
+
+
+def symptom_escalated(*, clinic_ids: list[int], now: datetime, red_hours: int) -> Q:
+    """On SymptomReport awaiting acknowledgement, for clinics that share the red deadline."""
+    return Q(patient__clinic_id__in=clinic_ids, created_at__lte=now - timedelta(hours=red_hours))
 
 
 def any_of(conditions: Iterable[Q]) -> Q:

@@ -25,11 +25,14 @@ from monitoring.alerts.rules import (
     clinic_ids_by,
     open_checks_of_planned_patients,
     result_escalated,
+    symptom_awaiting,
+    symptom_escalated,
 )
 from monitoring.models import (
     URGENT_TIERS,
     LabResult,
     Notification,
+    SymptomReport,
 )
 from monitoring.outbox.store import notification_row, notifications_store
 from patients.models import Clinic, Patient
@@ -209,7 +212,8 @@ def unacknowledged_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) ->
 
 def escalation_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) -> int:
     """To the clinic lead: red and critical results unacknowledged past the clinic's deadline,
-    and checks still overdue the clinic's number of days after they became overdue."""
+    symptom reports nobody has acknowledged by the red deadline, and checks still overdue the
+    clinic's number of days after they became overdue."""
     late_results = any_of(
         result_escalated(clinic_ids=ids, now=now, critical_hours=critical, red_hours=red)
         for (critical, red), ids in clinic_ids_by(
@@ -234,6 +238,29 @@ def escalation_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) -> int
             now=now,
         )
         for result_id, tier, patient_id, clinic_id in results
+        for user_id in clinics[clinic_id].escalation_ids
+    ]
+    late_reports = any_of(
+        symptom_escalated(clinic_ids=ids, now=now, red_hours=red)
+        for red, ids in clinic_ids_by(clinics, lambda clinic: clinic.red_hours).items()
+    )
+    reports = (
+        SymptomReport.objects.filter(symptom_awaiting())
+        .order_by()
+        .filter(late_reports)
+        .exclude(_has_notification(Kind.ESCALATION, symptom_report=OuterRef("pk")))
+        .values_list("pk", "patient_id", "patient__clinic_id")
+    )
+    rows += [
+        notification_row(
+            kind=Kind.ESCALATION,
+            delivery=Delivery.AT_ONCE,
+            patient_id=patient_id,
+            user_id=user_id,
+            symptom_report_id=report_id,
+            now=now,
+        )
+        for report_id, patient_id, clinic_id in reports
         for user_id in clinics[clinic_id].escalation_ids
     ]
     long_overdue = any_of(

@@ -15,6 +15,7 @@ from django.db.models import Max
 from audit.bulk import update_recorded
 from monitoring.alerts.recipients import nurse_ids_for
 from monitoring.alerts.rules import needs_acknowledgement
+from monitoring.domain import acknowledging
 from monitoring.models import (
     ACKNOWLEDGE_TIERS,
     URGENT_TIERS,
@@ -85,11 +86,20 @@ def result_acknowledge(
     *, result: LabResult, action: str, note: str, acknowledged_by, now: datetime
 ) -> Acknowledgement:
     """Record that a named nurse or clinician saw an abnormal result and what they did. It
-    stops the result's escalation; a later change of tier needs a new acknowledgement."""
+    stops the result's escalation; a later change of tier needs a new acknowledgement. A red or
+    critical result acknowledged as "Reviewed: no action needed" or "Other" needs a reason of a
+    few words in the note (monitoring.domain.acknowledging), judged at the tier the result has
+    under the lock, not the one the form was opened on."""
     problems = _ack_problems(action, note)
     with transaction.atomic():
         Patient.objects.select_for_update(of=("self",)).get(pk=result.patient_id)
         result = LabResult.objects.get(pk=result.pk)
+        if "note" not in problems and (
+            reason := acknowledging.reason_problem(
+                action=action, note=note, urgent=acknowledging.is_urgent_tier(result.tier)
+            )
+        ):
+            problems["note"] = reason
         if result.tier not in ACKNOWLEDGE_TIERS:
             problems["__all__"] = "Only amber, red and critical results need acknowledging."
         elif result.acknowledgements.filter(tier=result.tier).exists():

@@ -1,5 +1,7 @@
 """A symptom reported by the patient: stored, turned into urgent checks due today, and sent to
-the nurse at once, all in one transaction, so a report never exists without its alert."""
+the nurse at once, all in one transaction, so a report never exists without its alert. Then
+acknowledged, once, by a nurse saying what was done; until then it waits on the worklist and
+escalates to the lead like a red result (monitoring.alerts.scans)."""
 
 from __future__ import annotations
 
@@ -13,10 +15,11 @@ from django.db import transaction
 
 from audit.bulk import record_created
 from monitoring.alerts.recipients import nurse_ids_for
-from monitoring.domain import symptoms
-from monitoring.models import Notification, ScheduledCheck, SymptomReport
+from monitoring.domain import acknowledging, symptoms
+from monitoring.models import Acknowledgement, Notification, ScheduledCheck, SymptomReport
 from monitoring.outbox.store import notification_row, notifications_store
 from patients.models import Patient
+from patients.validators import NOTE_MAX_LENGTH, text_problems
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +80,47 @@ def symptom_report_create(
     return report
 
 
+def symptom_report_acknowledge(
+    *, report: SymptomReport, action: str, note: str, acknowledged_by, now: datetime
+) -> Acknowledgement:
+    """Record that a nurse dealt with a reported symptom and what she did (called the patient,
+    booked an urgent test, referred), with a note. It takes the report off the worklist and
+    stops its escalation; its urgent checks stay open until a result completes them, since
+    talking to the patient is not the blood test. A report is acknowledged once: a second
+    attempt (another nurse a moment later) is refused, naming the first."""
+    problems = {}
+    if action not in acknowledging.SYMPTOM_ACTIONS:
+        problems["action"] = "Choose what was done."
+    if not note.strip():
+        problems["note"] = "Write a note: what you did and what happens next."
+    elif reason := acknowledging.reason_problem(action=action, note=note, urgent=True):
+        problems["note"] = reason
+    problems.update(text_problems(note=(note, NOTE_MAX_LENGTH, True)))
+    if problems:
+        raise ValidationError(problems)
+    with transaction.atomic():
+        report = SymptomReport.objects.select_for_update().get(pk=report.pk)
+        earlier = report.acknowledgements.select_related("acknowledged_by").first()
+        if earlier is not None or not report.awaits_acknowledgement:
+            by = f" by {earlier.acknowledged_by}" if earlier is not None else ""
+            raise ValidationError(
+                {"__all__": f"This symptom report has already been acknowledged{by}."}
+            )
+        acknowledgement = Acknowledgement.objects.create(
+            symptom_report=report,
+            action=action,
+            note=note.strip(),
+            acknowledged_by=acknowledged_by,
+            acknowledged_at=now,
+        )
+        # An UPDATE, not a save, as for a result: the acknowledgement is the record of what
+        # happened (and has its audit entry); the flag only follows from it.
+        SymptomReport.objects.filter(pk=report.pk, awaits_acknowledgement=True).update(
+            awaits_acknowledgement=False
+        )
+        return acknowledgement
+
+
 def _check(codes: list[str], details: str) -> None:
     problems = {}
     if not codes:
@@ -111,6 +155,7 @@ def _alert_nurses(patient: Patient, report: SymptomReport, checks, now: datetime
             patient_id=patient.pk,
             user_id=user_id,
             check_id=checks[0].pk,
+            symptom_report_id=report.pk,
             now=now,
         )
         for user_id in recipients

@@ -15,6 +15,7 @@ from monitoring.domain import send_times
 from monitoring.domain.tiers import ACKNOWLEDGE_TIERS, URGENT_TIERS
 from monitoring.models.labs import LabResult
 from monitoring.models.schedule import ScheduledCheck
+from monitoring.models.symptoms import SymptomReport
 from patients.validators import (
     NOTE_MAX_LENGTH,
     note_rules,
@@ -30,13 +31,15 @@ __all__ = [
 
 
 class Acknowledgement(models.Model):
-    """A nurse or clinician saw an abnormal result or an overdue check and says what was done.
-    Append-only: a later acknowledgement is a new row, never an edit of this one."""
+    """A nurse or clinician saw an abnormal result, an overdue check or a symptom the patient
+    reported, and says what was done. Append-only: a later acknowledgement is a new row, never
+    an edit of this one."""
 
     class Action(models.TextChoices):
         CALLED_PATIENT = "called_patient", "Called the patient"
         REBOOKED = "rebooked", "Rebooked the test"
         REPEAT_ORDERED = "repeat_ordered", "Ordered a repeat test"
+        URGENT_TEST_BOOKED = "urgent_test_booked", "Urgent test booked"
         REFERRED = "referred", "Referred to a specialist"
         REVIEWED = "reviewed", "Reviewed: no action needed"
         OTHER = "other", "Other (see note)"
@@ -57,6 +60,15 @@ class Acknowledgement(models.Model):
         blank=True,
         related_name="acknowledgements",
     )
+    # A report is acknowledged once (ack_symptom_report_once), which also indexes the column.
+    symptom_report = models.ForeignKey(
+        SymptomReport,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        db_index=False,
+        related_name="acknowledgements",
+    )
     action = models.CharField(max_length=20, choices=Action.choices)
     note = models.TextField(max_length=NOTE_MAX_LENGTH, validators=note_rules())
     acknowledged_by = models.ForeignKey(
@@ -69,9 +81,27 @@ class Acknowledgement(models.Model):
         indexes = [models.Index(fields=["result", "tier"], name="ack_result_tier")]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(result__isnull=False, scheduled_check__isnull=True)
-                | models.Q(result__isnull=True, scheduled_check__isnull=False),
+                condition=models.Q(
+                    result__isnull=False,
+                    scheduled_check__isnull=True,
+                    symptom_report__isnull=True,
+                )
+                | models.Q(
+                    result__isnull=True,
+                    scheduled_check__isnull=False,
+                    symptom_report__isnull=True,
+                )
+                | models.Q(
+                    result__isnull=True,
+                    scheduled_check__isnull=True,
+                    symptom_report__isnull=False,
+                ),
                 name="ack_is_about_one_thing",
+            ),
+            models.UniqueConstraint(
+                fields=["symptom_report"],
+                condition=models.Q(symptom_report__isnull=False),
+                name="ack_symptom_report_once",
             ),
         ]
 
@@ -161,6 +191,16 @@ class Notification(models.Model):
     result = models.ForeignKey(
         LabResult, on_delete=models.PROTECT, null=True, blank=True, related_name="notifications"
     )
+    # A symptom report's own alerts: the nurse's, and the lead's escalation when nobody has
+    # acknowledged it (its urgent checks escalate separately, when overdue).
+    symptom_report = models.ForeignKey(
+        SymptomReport,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        db_index=False,
+        related_name="notifications",
+    )
     tier = models.CharField(max_length=10, blank=True)
     lead_days = models.PositiveSmallIntegerField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
@@ -211,6 +251,13 @@ class Notification(models.Model):
             ),
             models.Index(fields=["scheduled_check", "kind"], name="notification_check_kind"),
             models.Index(fields=["result", "kind"], name="notification_result_kind"),
+            # Partial: most rows are about no report, and onboarding inserts them by the
+            # hundred thousand.
+            models.Index(
+                fields=["symptom_report", "kind"],
+                condition=models.Q(symptom_report__isnull=False),
+                name="notification_symptom_kind",
+            ),
             models.Index(
                 fields=["recipient_user", "delivery", "sent_at"], name="notification_user_sent"
             ),

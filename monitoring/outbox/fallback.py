@@ -38,7 +38,14 @@ Delivery = Notification.Delivery
 def _alert(row: Notification) -> tuple:
     """What a row is about, without who gets it: rows with the same alert differ only in the
     recipient (the unique key adds the user id to this)."""
-    return (row.patient_id, row.kind, row.scheduled_check_id, row.result_id, row.tier)
+    return (
+        row.patient_id,
+        row.kind,
+        row.scheduled_check_id,
+        row.result_id,
+        row.symptom_report_id,
+        row.tier,
+    )
 
 
 def _is_urgent(row: Notification) -> bool:
@@ -170,6 +177,7 @@ def _recipients_by_alert(staff: list[Notification], people: set[int]):
         "kind",
         "scheduled_check_id",
         "result_id",
+        "symptom_report_id",
         "tier",
         "recipient_user_id",
         "status",
@@ -193,6 +201,7 @@ def _fallback_row(row: Notification, user_id: int, step: str, now: datetime) -> 
         user_id=user_id,
         check_id=row.scheduled_check_id,
         result_id=row.result_id,
+        symptom_report_id=row.symptom_report_id,
         tier=row.tier,
         lead_days=row.lead_days,
         now=now,

@@ -14,7 +14,7 @@ from django.utils import translation
 from django.utils.formats import date_format, time_format
 
 from monitoring.domain.tiers import urgency_rank
-from monitoring.models import Acknowledgement, Notification
+from monitoring.models import Acknowledgement, Notification, SymptomReport
 from monitoring.outbox.channels import OutgoingMessage
 
 Kind = Notification.Kind
@@ -32,13 +32,21 @@ ENDED_SUBJECT = "Your routine monitoring has ended"
 
 def relevant_rows(rows: list[Notification]) -> list[Notification]:
     """The rows still worth sending: the check is still open, the result still current, at
-    the same tier and not acknowledged. One query, for the acknowledgements."""
+    the same tier and not acknowledged, the symptom report not acknowledged. One query for the
+    acknowledgements, and one for the symptom reports when a row is about one (which also
+    gives `describe` their time without a query per row)."""
     result_ids = [row.result_id for row in rows if row.result_id]
     acknowledged = set(
         Acknowledgement.objects.filter(result_id__in=result_ids).values_list("result_id", "tier")
         if result_ids
         else []
     )
+    report_ids = {row.symptom_report_id for row in rows if row.symptom_report_id}
+    if report_ids:
+        reports = SymptomReport.objects.in_bulk(report_ids)
+        for row in rows:
+            if row.symptom_report_id:
+                row.symptom_report = reports[row.symptom_report_id]
     return [row for row in rows if _still_relevant(row, acknowledged)]
 
 
@@ -49,6 +57,10 @@ def _still_relevant(row: Notification, acknowledged: set) -> bool:
     if not row.patient.is_planned:
         # Withdrawn, deceased or transferred: their queued rows were cancelled with the change
         # of status, and nothing created since (a late result) goes to them or about them.
+        return False
+    if row.symptom_report_id and not row.symptom_report.awaits_acknowledgement:
+        # A nurse has dealt with the report: neither her alert nor the lead's escalation is
+        # needed any more (the urgent check's own overdue alerts follow the check).
         return False
     if row.scheduled_check_id:
         return row.scheduled_check.is_open
@@ -66,7 +78,9 @@ def _still_relevant(row: Notification, acknowledged: set) -> bool:
 def message_for(
     delivery: str, recipient, rows: list[Notification], reference: uuid.UUID
 ) -> OutgoingMessage:
-    count = len({(row.kind, row.scheduled_check_id, row.result_id) for row in rows})
+    count = len(
+        {(row.kind, row.scheduled_check_id, row.result_id, row.symptom_report_id) for row in rows}
+    )
     # Dates in the clinic's format (a nurse of several clinics: the first patient's clinic).
     locale = rows[0].patient.clinic.date_locale if rows else settings.LANGUAGE_CODE
     with translation.override(locale):
@@ -170,6 +184,13 @@ def describe(row: Notification, *, named: bool = True) -> str:
             f"{who if named else 'The patient'} reported a symptom through the patient portal at "
             f"{time_format(reported)} on {_day(reported)}. Call the patient today; the details "
             "and the urgent check are on your worklist."
+        )
+    if row.symptom_report_id and row.kind == Kind.ESCALATION:
+        # As the nurse's alert: which symptom stays on the worklist.
+        reported = row.symptom_report.created_at.astimezone(row.patient.clinic.zone)
+        return (
+            f"ESCALATION: {who} reported a symptom at {time_format(reported)} on "
+            f"{_day(reported)} and nobody has acknowledged it yet. Call the patient today."
         )
     check = row.scheduled_check
     panel = check.get_panel_display()

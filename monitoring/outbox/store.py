@@ -34,6 +34,7 @@ def notification_key(
     result_id: int | None = None,
     tier: str = "",
     lead_days: int | None = None,
+    symptom_report_id: int | None = None,
 ) -> str:
     """The identity of an alert: what it is, what it is about, and who gets it. The unique
     constraint on it is what makes a second scan, or a second worker, create nothing new."""
@@ -42,6 +43,10 @@ def notification_key(
         parts.append(f"check{check_id}")
     if result_id is not None:
         parts.append(f"result{result_id}-{tier}")
+    if symptom_report_id is not None:
+        # Apart from its urgent check's: the report's escalation (nobody acknowledged it) and
+        # the check's (still not done) are two alerts.
+        parts.append(f"symptom{symptom_report_id}")
     if lead_days is not None:
         parts.append(f"lead{lead_days}")
     parts.append(f"user{user_id}" if user_id is not None else f"patient{recipient_patient_id}")
@@ -60,6 +65,7 @@ def notification_row(
     result_id: int | None = None,
     tier: str = "",
     lead_days: int | None = None,
+    symptom_report_id: int | None = None,
 ) -> Notification:
     return Notification(
         key=notification_key(
@@ -70,6 +76,7 @@ def notification_row(
             result_id=result_id,
             tier=tier,
             lead_days=lead_days,
+            symptom_report_id=symptom_report_id,
         ),
         kind=kind,
         delivery=delivery,
@@ -78,6 +85,7 @@ def notification_row(
         patient_id=patient_id,
         scheduled_check_id=check_id,
         result_id=result_id,
+        symptom_report_id=symptom_report_id,
         tier=tier,
         lead_days=lead_days,
         not_before=now,

@@ -1,23 +1,44 @@
-"""Staff forms for acting on alerts: acknowledging a result, a follow-up note on a check, and
-waiving a check. They only check the input; monitoring.alerts.services decides what is allowed."""
+"""Staff forms for acting on alerts: acknowledging a result or a symptom report, a follow-up note
+on a check, and waiving a check. They only check the input; monitoring.alerts.services (and
+symptom_reports) decide what is allowed, such as the reason a red result's "no action" needs."""
 
 from __future__ import annotations
 
 from django import forms
 
+from monitoring.domain import acknowledging
 from monitoring.models import Acknowledgement
 from patients.form_fields import free_text
 from patients.validators import NOTE_MAX_LENGTH
 from submissions.forms import OpenedVersionMixin, SubmissionKeyMixin
 
 NOTE_REQUIRED = "Write a note: what you did and what happens next."
+Action = Acknowledgement.Action
+
+# On a red or critical result "no action" is allowed, with a reason (a known chronic low the
+# haematologist follows, say): removing it would only push nurses to "Other".
+REVIEWED_SAY_WHY = "Reviewed: no action needed (say why)"
+URGENT_NOTE_HELP = (
+    f"Kept with your name and the time; it cannot be edited later. With “{REVIEWED_SAY_WHY}” "
+    f"or “Other”, say why in at least {acknowledging.REASON_MIN_WORDS} words."
+)
+
+
+def _choices(actions) -> list[tuple[str, str]]:
+    # No action is preselected: a nurse must say what was done, not accept a default.
+    return [("", "Choose what was done"), *actions]
 
 
 class AcknowledgeForm(SubmissionKeyMixin, forms.Form):
-    # No action is preselected: a nurse must say what was done, not accept a default.
+    """`AcknowledgeForm(data=None, *, tier=None, **form_kwargs)`. The choices fit the tier: an
+    amber result offers every action; a red or critical one asks why if no action is needed.
+    Without a tier (a check's follow-up) every action, as for amber. Render several on one
+    page with `auto_id="ack-<pk>-%s"` so the field ids differ while the names (action, note,
+    submission_key) stay what the acknowledge views read."""
+
     action = forms.ChoiceField(
         label="What was done",
-        choices=[("", "Choose what was done"), *Acknowledgement.Action.choices],
+        choices=_choices(Action.choices),
         error_messages={"required": "Choose what was done."},
     )
     note = free_text(
@@ -30,6 +51,31 @@ class AcknowledgeForm(SubmissionKeyMixin, forms.Form):
         ),
         multi_line=True,
     )
+
+    def __init__(self, *args, tier: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if acknowledging.is_urgent_tier(tier):
+            self.fields["action"].choices = _choices(
+                (value, REVIEWED_SAY_WHY if value == Action.REVIEWED else label)
+                for value, label in Action.choices
+            )
+            self.fields["note"].help_text = URGENT_NOTE_HELP
+
+
+class SymptomAcknowledgeForm(AcknowledgeForm):
+    """`SymptomAcknowledgeForm(data=None, **form_kwargs)`: what was done about a reported
+    symptom. There is no "no action needed" for it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        labels = dict(Action.choices)
+        self.fields["action"].choices = _choices(
+            (value, labels[value]) for value in acknowledging.SYMPTOM_ACTIONS
+        )
+        self.fields["note"].help_text = (
+            "Kept with your name and the time; it cannot be edited later. The urgent tests "
+            "stay open until their results come in."
+        )
 
 
 class FollowUpForm(OpenedVersionMixin, AcknowledgeForm):

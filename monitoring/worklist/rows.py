@@ -23,6 +23,7 @@ from monitoring.alerts.rules import (
     awaiting_acknowledgement,
     check_is_escalated,
     result_is_escalated,
+    symptom_is_escalated,
 )
 from monitoring.domain.tiers import URGENT_TIERS, urgency_rank
 from monitoring.models import Acknowledgement, LabResult, Notification, ScheduledCheck
@@ -106,7 +107,7 @@ def rows_for(
         )
         for pk in ids
     }
-    _add_symptom_reports(rows, awaiting_symptoms)
+    _add_symptom_reports(rows, awaiting_symptoms, clinics, now)
     _add_results(rows, clinics, now)
     _add_failed_alerts(rows, failed_alerts)
     _add_visits(rows, clinics)
@@ -118,8 +119,14 @@ def rows_for(
     }
 
 
-def _add_symptom_reports(rows: dict[int, PatientRow], awaiting_symptoms: QuerySet) -> None:
+def _add_symptom_reports(
+    rows: dict[int, PatientRow], awaiting_symptoms: QuerySet, clinics, now: datetime
+) -> None:
     for report in awaiting_symptoms.filter(patient_id__in=list(rows)).order_by("created_at"):
+        clinic = clinics[rows[report.patient_id].patient.clinic_id]
+        report.escalated = symptom_is_escalated(
+            created_at=report.created_at, now=now, red_hours=clinic.red_hours
+        )
         rows[report.patient_id].symptom_reports.append(report)
 
 

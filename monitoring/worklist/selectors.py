@@ -16,7 +16,8 @@ from datetime import date, datetime
 
 from django.db.models import Exists, OuterRef
 
-from monitoring.models import Notification, ScheduledCheck, SymptomReport
+from monitoring.alerts.rules import symptom_awaiting
+from monitoring.models import Notification, SymptomReport
 from monitoring.worklist import sections as s
 from monitoring.worklist.filters import Filters, patient_conditions
 from monitoring.worklist.rows import PatientRow, rows_for
@@ -104,10 +105,8 @@ def clinics_of(user, now: datetime) -> dict[int, ClinicView]:
 
 
 def awaiting_symptom_reports():
-    """The symptom reports still waiting for a nurse: those with an urgent check open."""
-    return SymptomReport.objects.filter(
-        Exists(ScheduledCheck.objects.open().filter(symptom_report=OuterRef("pk")))
-    )
+    """The symptom reports nobody has acknowledged yet (a partial index holds just those)."""
+    return SymptomReport.objects.filter(symptom_awaiting())
 
 
 def failed_alerts():

@@ -22,13 +22,17 @@ from monitoring.alerts.services import (
     check_follow_up,
     check_version,
     check_waive,
-    result_acknowledge,
 )
-from monitoring.domain.tiers import ACKNOWLEDGE_TIERS
+from monitoring.domain.tiers import ACKNOWLEDGE_TIERS, URGENT_TIERS
 from monitoring.models import Acknowledgement, Analyte, Panel, ScheduledCheck
-from monitoring.results.selectors import result_for
 from monitoring.worklist.filters import OVERDUE_CHOICES, Filters
-from monitoring.worklist.forms import AcknowledgeForm, BulkActionForm, FollowUpForm, WaiveForm
+from monitoring.worklist.forms import (
+    AcknowledgeForm,
+    BulkActionForm,
+    FollowUpForm,
+    SymptomAcknowledgeForm,
+    WaiveForm,
+)
 from monitoring.worklist.selectors import PAGE_PARAMETERS, clinics_of, worklist_for
 from patients.access import StaffAccessMixin, in_scope_or_404, patients_for
 from submissions.views import SubmitOnceMixin
@@ -169,7 +173,14 @@ class WorklistView(StaffAccessMixin, SubmitOnceMixin, View):
         back = f"?next={quote(request.get_full_path(), safe='/')}"
         patient_url = _url_of_pk("patients:detail")
         acknowledge_url = _url_of_pk("monitoring:result_acknowledge")
+        symptom_url = _url_of_pk("monitoring:symptom_acknowledge")
         handle_url = _url_of_pk("monitoring:alert_handle")
+        # The row's own acknowledge forms offer what the full page would: per tier, and for
+        # a symptom report no "no action needed".
+        choices = {
+            tier: AcknowledgeForm(tier=tier).fields["action"].choices for tier in URGENT_TIERS
+        }
+        symptom_choices = SymptomAcknowledgeForm().fields["action"].choices
         # A check with no lab values to type (a skin examination, say) is recorded as done
         # from its row: its address built once per panel, the patient's id put in per row.
         done_urls = {}
@@ -183,9 +194,14 @@ class WorklistView(StaffAccessMixin, SubmitOnceMixin, View):
         for name, section in worklist.sections.items():
             for row in section.rows:
                 row.patient_url = patient_url(row.patient.pk)
+                for report in row.symptom_reports:
+                    report.acknowledge_url = symptom_url(report.pk) + back
+                    report.ack_key = uuid.uuid4()
+                    report.ack_choices = symptom_choices
                 for result in row.results:
                     result.acknowledge_url = acknowledge_url(result.pk) + back
                     result.ack_key = uuid.uuid4()
+                    result.ack_choices = choices.get(result.tier)
                 for alert in row.failed_alerts:
                     alert.handle_url = handle_url(alert.pk) + back
                 for visit in row.visits:
@@ -195,47 +211,6 @@ class WorklistView(StaffAccessMixin, SubmitOnceMixin, View):
             parameter = PAGE_PARAMETERS[name]
             section.page.previous_url = _page_url(request, parameter, section.page.page - 1, name)
             section.page.next_url = _page_url(request, parameter, section.page.page + 1, name)
-
-
-class ResultAcknowledgeView(StaffAccessMixin, SubmitOnceMixin, View):
-    permission_required = ("monitoring.add_acknowledgement",)
-    template = "monitoring/result_acknowledge.html"
-
-    def _render(self, request, result, form):
-        acknowledgements = result.acknowledgements.select_related("acknowledged_by")
-        context = {
-            "result": result,
-            "form": form,
-            "acknowledgements": acknowledgements,
-            "next": _next_url(request),
-        }
-        return render(request, self.template, context)
-
-    def get(self, request, pk):
-        result = result_for(request, pk)
-        record_access(request, result.patient, "result acknowledgement form", record=result)
-        return self._render(request, result, AcknowledgeForm())
-
-    def post(self, request, pk):
-        result = result_for(request, pk)
-
-        def save(data) -> str:
-            result_acknowledge(
-                result=result,
-                action=data["action"],
-                note=data["note"],
-                acknowledged_by=request.user,
-                now=timezone.now(),
-            )
-            messages.success(request, f"{result.analyte.name} of {result.patient} acknowledged.")
-            return _next_url(request)
-
-        return self.post_once(
-            request,
-            AcknowledgeForm(request.POST),
-            save=save,
-            invalid=lambda form: self._render(request, result, form),
-        )
 
 
 class CheckActionView(StaffAccessMixin, SubmitOnceMixin, View):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -28,6 +29,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.roles import Role, grant_role
+from monitoring.alerts.symptom_reports import symptom_report_create
 from monitoring.models import Acknowledgement, LabReport, ScheduledCheck, SymptomReport
 from monitoring.results import csv_import
 from patients.models import InfusionCourse, Patient
@@ -304,6 +306,25 @@ def report_symptoms(clinic):
     )
 
 
+def acknowledge_symptoms(clinic):
+    patient = _portal_patient(clinic)
+    report = symptom_report_create(
+        patient=patient,
+        symptom_codes=["bleeding"],
+        details="Bruises on both arms.",
+        reported_by=patient.user,
+        submission_key=uuid.uuid4(),
+        now=timezone.now(),
+    )
+    return Form(
+        reverse("monitoring:symptom_acknowledge", args=[report.pk]),
+        _lead(clinic),
+        lambda: {"action": "urgent_test_booked", "note": "Blood count at 2 pm today."},
+        lambda: Acknowledgement.objects.filter(symptom_report=report).count(),
+        1,
+    )
+
+
 def calendar_link(clinic):
     patient = _portal_patient(clinic)
     return Form(
@@ -445,6 +466,7 @@ FORMS = [
     invite_patient,
     reminder_choices,
     report_symptoms,
+    acknowledge_symptoms,
     calendar_link,
     accept_invitation,
     confirm_second_factor,

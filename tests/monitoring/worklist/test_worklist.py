@@ -118,9 +118,9 @@ def test_a_second_acknowledgement_at_the_same_tier_is_refused_with_the_services_
 ):
     result = platelets(patient, 45, entered_by=nurse_a, days_ago=1)
     url = reverse("monitoring:result_acknowledge", args=[result.pk])
-    client_nurse_a.post(url, keyed({"action": "reviewed", "note": "Seen."}))
+    client_nurse_a.post(url, keyed({"action": "called_patient", "note": "Seen."}))
 
-    again = client_nurse_a.post(url, keyed({"action": "reviewed", "note": "Seen twice."}))
+    again = client_nurse_a.post(url, keyed({"action": "called_patient", "note": "Seen twice."}))
 
     assert "already been acknowledged" in " ".join(again.context["form"].non_field_errors())
     assert Acknowledgement.objects.count() == 1
@@ -131,7 +131,8 @@ def test_only_a_local_next_address_is_followed(client_nurse_a, nurse_a, patient)
     url = reverse("monitoring:result_acknowledge", args=[result.pk])
 
     response = client_nurse_a.post(
-        url, keyed({"action": "reviewed", "note": "Seen.", "next": "https://evil.example/phish"})
+        url,
+        keyed({"action": "called_patient", "note": "Seen.", "next": "https://evil.example/phish"}),
     )
 
     assert response["Location"] == WORKLIST

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('monitoring', '0022_notification_fallback_chain_and_handled'),
+        ('monitoring', '0023_symptom_report_acknowledgement'),
         ('patients', '0012_onboarding_file'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
