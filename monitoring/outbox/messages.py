@@ -159,8 +159,17 @@ def describe(row: Notification) -> str:
 
 
 def _patient_line(row: Notification) -> str:
+    """A window is quoted only while some of it is ahead: a reminder sent late, or read in
+    December, must not offer August. A check past its window reads as overdue, whatever the
+    kind of reminder it was queued as."""
     check = row.scheduled_check
     test = check.get_panel_display()
-    if row.kind == Kind.OVERDUE:
+    today = row.patient.clinic.today()
+    if row.kind == Kind.OVERDUE or check.overdue_after < today:
         return f"{test}: was due {_day(check.due_date)}. Please book it as soon as you can."
-    return f"{test}: due {_day(check.due_date)} (any day from {_day(check.window_opens)})."
+    due = f"{test}: due {_day(check.due_date)}"
+    if check.window_opens == check.overdue_after:
+        return f"{due}."
+    if check.window_opens > today:
+        return f"{due} (any day from {_day(check.window_opens)} to {_day(check.overdue_after)})."
+    return f"{due} (any day until {_day(check.overdue_after)})."
