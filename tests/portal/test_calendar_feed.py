@@ -127,9 +127,7 @@ def test_a_window_is_quoted_only_while_it_is_ahead(clinic_a):
     for event in calendar.walk("VEVENT"):
         day = event.decoded("DTSTART")
         description = str(event["DESCRIPTION"])
-        dates = [
-            date_of(found) for found in re.findall(r"\d{1,2} \w{3} \d{4}", description)
-        ]
+        dates = [date_of(found) for found in re.findall(r"\d{1,2} \w{3} \d{4}", description)]
         if "It was due" not in description:
             # Never a date of the window that has passed.
             assert all(found >= today for found in dates), description
@@ -260,9 +258,10 @@ def test_events_are_the_clinics_dates_in_its_own_time_zone(clinic_b):
 
     assert str(calendar["X-WR-TIMEZONE"]) == "Pacific/Auckland"
     today = auckland.today()
-    days = {max(check.due_date, today) for check in ScheduledCheck.objects.open().filter(
-        patient=patient
-    )}
+    days = {
+        max(check.due_date, today)
+        for check in ScheduledCheck.objects.open().filter(patient=patient)
+    }
     assert {event.decoded("DTSTART") for event in events.values()} == days
 
 

@@ -32,7 +32,8 @@ RESULTS = reverse("portal:results")
 
 def days_listed(schedule):
     return [
-        day.due for section in (schedule.overdue, schedule.due_now, schedule.upcoming)
+        day.due
+        for section in (schedule.overdue, schedule.due_now, schedule.upcoming)
         for day in section
     ]
 
