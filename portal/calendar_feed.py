@@ -72,7 +72,9 @@ def calendar_feed_alarm_set(*, patient: Patient, reminder_alarm: bool) -> int:
     """Switch the day-before reminder of the patient's live feed on or off; calendar apps
     take it at their next fetch. Returns how many feeds changed (0: no live feed, or no
     change)."""
-    live = CalendarFeed.objects.live().filter(patient=patient).exclude(reminder_alarm=reminder_alarm)
+    live = (
+        CalendarFeed.objects.live().filter(patient=patient).exclude(reminder_alarm=reminder_alarm)
+    )
     return update_recorded(live, reminder_alarm=reminder_alarm)
 
 

@@ -67,9 +67,7 @@ class ResultsView(PatientPortalMixin, View):
         # A page number far past the end shows an empty page, not an error.
         results = portal_results(self.patient, page=min(max(number, 1), 10_000))
         record_access(request, self.patient, "portal results")
-        return render(
-            request, "portal/results.html", {"patient": self.patient, "results": results}
-        )
+        return render(request, "portal/results.html", {"patient": self.patient, "results": results})
 
 
 class ReminderPreferencesView(PatientPortalMixin, SubmitOnceMixin, View):

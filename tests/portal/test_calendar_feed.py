@@ -4,7 +4,7 @@ kind of test, a stable UID per visit day, the patient's optional reminder alarm,
 only while ahead, and 404 for an unknown, revoked or replaced address."""
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -15,12 +15,12 @@ from icalendar import Calendar
 
 from audit.models import EntrySubject
 from monitoring.models import ScheduledCheck
-from patients.services import course_update
 from portal.calendar_feed import calendar_feed_create, calendar_ical, feed_checks
 from portal.plain_words import calendar_summary
 from tests.builders import two_courses, with_course_one
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
 from tests.forms import keyed
+from tests.portal.shown_dates import shown_dates
 
 pytestmark = pytest.mark.django_db
 
@@ -127,16 +127,12 @@ def test_a_window_is_quoted_only_while_it_is_ahead(clinic_a):
     for event in calendar.walk("VEVENT"):
         day = event.decoded("DTSTART")
         description = str(event["DESCRIPTION"])
-        dates = [date_of(found) for found in re.findall(r"\d{1,2} \w{3} \d{4}", description)]
+        dates = shown_dates(description)
         if "It was due" not in description:
             # Never a date of the window that has passed.
             assert all(found >= today for found in dates), description
         if day > today + timedelta(days=30):
             assert "Any day from" in description
-
-
-def date_of(text):
-    return datetime.strptime(text, "%d %b %Y").date()
 
 
 def test_the_reminder_alarm_is_the_patients_choice_and_survives_a_new_link(

@@ -3,7 +3,7 @@
 first a page at a time, in plain words; each a fixed number of queries."""
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from auditlog.models import LogEntry
@@ -22,6 +22,7 @@ from tests.auth import sign_in
 from tests.builders import acknowledge, platelets, treated_patient, two_courses, with_course_one
 from tests.builders import report as build_report
 from tests.factories import PatientFactory, UserFactory
+from tests.portal.shown_dates import shown_dates
 
 pytestmark = pytest.mark.django_db
 
@@ -78,8 +79,7 @@ def test_overdue_tests_say_when_they_were_due_and_never_a_window_that_has_passed
         assert "please book" in page.lower()
         # Every "Any day ..." sentence on the page is about a window still open.
         for sentence in re.findall(r"Any day[^.<]*\.", page):
-            dates = re.findall(r"\d{1,2} \w{3} \d{4}", sentence)
-            assert all(datetime.strptime(d, "%d %b %Y").date() >= today for d in dates), sentence
+            assert all(day >= today for day in shown_dates(sentence)), sentence
     schedule = patient_client.get(SCHEDULE).content.decode()
     assert f"Was due {first.due_date:%-d %b %Y}" in schedule
 

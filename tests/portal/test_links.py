@@ -43,7 +43,7 @@ def test_scripts_run_points_the_links_at_its_own_port():
     assert "source scripts/_env.sh" in run
     env = {k: v for k, v in os.environ.items() if k not in ("SITE_URL", "DJANGO_SETTINGS_MODULE")}
     env["PORT"] = str(PORT)
-    shell = f'source scripts/_env.sh && exec "$0" manage.py shell -c "$1"'
+    shell = 'source scripts/_env.sh && exec "$0" manage.py shell -c "$1"'
 
     finished = subprocess.run(
         ["bash", "-c", shell, sys.executable, LINKS],

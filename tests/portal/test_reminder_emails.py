@@ -2,9 +2,8 @@
 when it was due and asks for a booking; a test due soon quotes its window only while some of it
 is ahead (issue 17: "Any day from 5 Aug 2026 to 4 Oct 2026 is fine", read in December)."""
 
-import re
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -12,6 +11,7 @@ from django.utils import timezone
 from monitoring.models import Notification, ScheduledCheck
 from monitoring.outbox.messages import message_for
 from tests.builders import with_course_one
+from tests.portal.shown_dates import shown_dates
 
 pytestmark = pytest.mark.django_db
 
@@ -30,12 +30,6 @@ def row(check, kind):
 
 def body_for(patient, rows):
     return message_for(Notification.Delivery.PATIENT_DAILY, patient, rows, uuid.uuid4()).body
-
-
-def dates_in(text):
-    return [
-        datetime.strptime(d, "%d %b %Y").date() for d in re.findall(r"\d{1,2} \w{3} \d{4}", text)
-    ]
 
 
 def test_overdue_and_due_soon_lines_quote_no_past_window(patient, clinic_a):
@@ -74,4 +68,4 @@ def test_overdue_and_due_soon_lines_quote_no_past_window(patient, clinic_a):
     ]
     for line in lines:
         if "any day" in line:
-            assert all(found >= today for found in dates_in(line.split("any day")[1])), line
+            assert all(found >= today for found in shown_dates(line.split("any day")[1])), line
