@@ -88,6 +88,9 @@ def _message(delivery: str, rows: list[Notification], count: int, recipient, ref
     if delivery == Delivery.PATIENT_DAILY:
         checks = [row for row in rows if row.scheduled_check_id]
         context["lines"] = [_patient_line(row) for row in _patient_checks(checks)]
+        if getattr(recipient, "user_id", None):
+            # A patient with a portal account can change the reminders there.
+            context["reminders_url"] = settings.SITE_URL.rstrip("/") + reverse("portal:reminders")
         ended = [row for row in rows if row.kind == Kind.MONITORING_ENDED]
         if ended:
             context["monitoring_ended_on"] = _day(ended[0].patient.follow_up_ends)

@@ -69,3 +69,18 @@ def test_overdue_and_due_soon_lines_quote_no_past_window(patient, clinic_a):
     for line in lines:
         if "any day" in line:
             assert all(found >= today for found in shown_dates(line.split("any day")[1])), line
+
+
+def test_a_patient_with_a_portal_account_is_sent_to_its_reminders_page(
+    settings, patient, patient_user, clinic_a
+):
+    settings.SITE_URL = "http://127.0.0.1:8123"
+    with_course_one(patient, days_ago=75, given=True)
+    check = ScheduledCheck.objects.open().filter(patient=patient).earliest("due_date")
+
+    with_account = body_for(patient, [row(check, Kind.OVERDUE)])
+    patient.user = None
+    without = body_for(patient, [row(check, Kind.OVERDUE)])
+
+    assert "in your portal: http://127.0.0.1:8123/portal/reminders/" in with_account
+    assert "http" not in without and "by asking the clinic" in without
