@@ -96,5 +96,14 @@ class CalendarLinkForm(SubmissionKeyMixin, forms.Form):
     """Making or switching off the calendar link: the button's `action` is all it says."""
 
 
+class CalendarAlarmForm(SubmissionKeyMixin, forms.Form):
+    reminder_alarm = forms.BooleanField(
+        label="Remind me at 9:00 the day before each test",
+        required=False,
+        help_text="Apple Calendar and most phone calendars show it; Google Calendar uses its "
+        "own notification settings instead.",
+    )
+
+
 class InviteForm(SubmissionKeyMixin, forms.Form):
     """Sending a portal invitation: the patient's e-mail address is already on the record."""

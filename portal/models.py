@@ -90,6 +90,8 @@ class CalendarFeed(models.Model):
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The patient's choice: a reminder alert the day before each visit (a VALARM in the feed).
+    reminder_alarm = models.BooleanField("remind me the day before", default=False)
 
     objects = CalendarFeedQuerySet.as_manager()
 

@@ -3,12 +3,18 @@ means for them. Pure functions over plain values, tested without a database.
 
 Patients read this alone, often worried. So: no tier names ("red", "critical"), no clinicians'
 next actions, no diagnoses; every flagged result says that the nurse has seen it and what
-happens next.
+happens next. The words follow the tier: slightly outside the usual range (amber), clearly
+outside with a call from the clinic (red), much outside with a call today, whom to call if none
+comes and the warning signs that mean 999 (critical).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import date
 from decimal import Decimal
+
+from django.utils.formats import date_format
 
 from monitoring.alerts.rules import needs_acknowledgement
 from monitoring.domain.tiers import URGENT_TIERS
@@ -26,28 +32,54 @@ PANEL_WORDS = {
 }
 
 # The calendar feed's event titles: the kind of test and nothing more, because a calendar is
-# often shared or shown on a lock screen.
-CALENDAR_BLOOD = "Monitoring blood test"
-CALENDAR_URINE = "Monitoring urine test"
-CALENDAR_THYROID = "Monitoring thyroid test"
-CALENDAR_OTHER = "Monitoring check"
-CALENDAR_SUMMARIES = (CALENDAR_BLOOD, CALENDAR_URINE, CALENDAR_THYROID, CALENDAR_OTHER)
-_CALENDAR_BY_PANEL = {
-    "blood_count": CALENDAR_BLOOD,
-    "kidney": CALENDAR_BLOOD,
-    "liver": CALENDAR_BLOOD,
-    "infection_screen": CALENDAR_BLOOD,
-    "urine": CALENDAR_URINE,
-    "thyroid": CALENDAR_THYROID,
+# often shared or shown on a lock screen. Keys are Panel values; a panel not named here is
+# "a check" (skin, cervical screening).
+_CALENDAR_KIND = {
+    "blood_count": "blood",
+    "kidney": "blood",
+    "liver": "blood",
+    "infection_screen": "blood",
+    "urine": "urine",
+    "thyroid": "thyroid",
 }
+_KIND_ORDER = ("blood", "urine", "thyroid")
 
 
 def test_words(panel: str) -> str:
     return PANEL_WORDS.get(panel, "Monitoring check")
 
 
-def calendar_summary(panel: str) -> str:
-    return _CALENDAR_BY_PANEL.get(panel, CALENDAR_OTHER)
+def _joined(words: list[str]) -> str:
+    if len(words) == 1:
+        return words[0]
+    return f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def calendar_summary(panels: Iterable[str], *, overdue: bool = False) -> str:
+    """The title of one visit's event: "Monitoring tests: blood and urine", "Monitoring test:
+    blood", "Monitoring check"; overdue visits say so and ask for a booking."""
+    found = {_CALENDAR_KIND.get(panel, "check") for panel in panels}
+    kinds = [kind for kind in _KIND_ORDER if kind in found]
+    if not kinds:
+        title = "Monitoring check"
+    else:
+        title = f"Monitoring test{'s' if len(kinds) > 1 else ''}: {_joined(kinds)}"
+        if "check" in found:
+            title += ", and a check"
+    if overdue:
+        return f"Overdue {title[0].lower()}{title[1:]} \N{EM DASH} please book as soon as you can"
+    return title
+
+
+def window_words(*, opens: date, closes: date, today: date) -> str:
+    """Which days suit a visit, in a sentence, only while some of them are still ahead: never
+    a window that has closed (a reminder read in December must not offer August). "" when the
+    visit is a single day or its window has passed."""
+    if closes < today or opens == closes:
+        return ""
+    if opens > today:
+        return f"Any day from {date_format(opens)} to {date_format(closes)} is fine."
+    return f"Any day until {date_format(closes)} is fine."
 
 
 # Analyte codes (monitoring.Analyte.code) in the patient's words.
@@ -92,7 +124,31 @@ _AFTER_REVIEW = {
     "reviewed": "Your nurse has reviewed it: nothing more needs to be done now.",
     "other": "Your nurse has reviewed it and will contact you if anything needs to be done.",
 }
-_AFTER_REVIEW_URGENT = "Your nurse has been told and will contact you."
+# What happens next after a clearly abnormal result, by the nurse's action: the call itself is
+# said once, before this.
+_NEXT_AFTER_CALL = {
+    "rebooked": "Another test has been arranged.",
+    "repeat_ordered": "A repeat test has been asked for.",
+    "referred": "A specialist will see you.",
+}
+_CLINIC_CALLS = "Your clinic has been in touch about it, or will call you today."
+_NOT_HEARD = "If you have not heard from the clinic today, please call them."
+# The warning signs that cannot wait for a call back, in the words of the symptom list
+# (monitoring.domain.symptoms) and the symptom page, by what a very abnormal result risks.
+_EMERGENCY_SIGNS = {
+    "platelets": "you have unusual bruising, tiny red or purple spots on the skin, or bleeding "
+    "that is hard to stop",
+    "neutrophils": "you have a fever or shivers, or feel very unwell",
+    "wbc": "you have a fever or shivers, or feel very unwell",
+    "haemoglobin": "you are breathless or faint, or feel very unwell",
+    "creatinine": "you see blood in your urine, or have swollen legs or ankles, or cough up blood",
+}
+_EMERGENCY_ANY = "you feel very unwell"
+
+
+def _emergency(code: str) -> str:
+    signs = _EMERGENCY_SIGNS.get(code, _EMERGENCY_ANY)
+    return f"If {signs}, call 999 (or 112) or go to the emergency department now."
 
 
 def analyte_words(code: str, name: str) -> str:
@@ -131,18 +187,27 @@ def result_words(
             f"A little {side} than the usual range. Small differences like this are common; "
             "your clinic looks at every result."
         )
+    # How far outside, graded by tier: a critical count is never "lower than usual".
+    degree = {"amber": "slightly", "red": "clearly", "critical": "much"}.get(tier, "")
     if code in _FOUND:
         finding = _FOUND[code]
     elif direction:
-        finding = f"Your {what} was {direction} than usual."
+        finding = f"Your {what} was {degree} {direction} than the usual range."
     else:
         # Flagged for a change from earlier results while still inside the range.
         finding = f"Your {what} has changed since your earlier tests."
-    if code in _EXPECTED_LOW and direction == "lower":
-        finding = f"{finding} {_EXPECTED_LOW[code]}"
-    if tier in URGENT_TIERS and review_action in (None, "other"):
-        return f"{finding} {_AFTER_REVIEW_URGENT}"
-    return f"{finding} {_AFTER_REVIEW.get(review_action or '', _AFTER_REVIEW['other'])}"
+    if tier not in URGENT_TIERS:
+        if code in _EXPECTED_LOW and direction == "lower":
+            finding = f"{finding} {_EXPECTED_LOW[code]}"
+        return f"{finding} {_AFTER_REVIEW.get(review_action or '', _AFTER_REVIEW['other'])}"
+    if review_action == "reviewed" and tier != "critical":
+        return f"{finding} {_AFTER_REVIEW['reviewed']}"
+    sentences = [finding, _CLINIC_CALLS]
+    if review_action in _NEXT_AFTER_CALL:
+        sentences.append(_NEXT_AFTER_CALL[review_action])
+    if tier == "critical":
+        sentences += [_NOT_HEARD, _emergency(code)]
+    return " ".join(sentences)
 
 
 def _direction(value: Decimal, low: Decimal | None, high: Decimal | None) -> str:

@@ -5,6 +5,8 @@ from . import invitation_views, views
 app_name = "portal"
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
+    path("schedule/", views.ScheduleView.as_view(), name="schedule"),
+    path("results/", views.ResultsView.as_view(), name="results"),
     path("reminders/", views.ReminderPreferencesView.as_view(), name="reminders"),
     path("symptoms/", views.SymptomReportView.as_view(), name="symptom_report"),
     path("symptoms/sent/", views.SymptomSentView.as_view(), name="symptom_sent"),

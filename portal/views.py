@@ -19,6 +19,7 @@ from submissions.views import SubmitOnceMixin
 
 from .access import PatientPortalMixin
 from .calendar_feed import (
+    calendar_feed_alarm_set,
     calendar_feed_create,
     calendar_feed_revoke,
     calendar_ical,
@@ -27,10 +28,10 @@ from .calendar_feed import (
     feed_webcal_url,
     live_feed,
 )
-from .forms import CalendarLinkForm, ReminderPreferencesForm, SymptomReportForm
+from .forms import CalendarAlarmForm, CalendarLinkForm, ReminderPreferencesForm, SymptomReportForm
 from .models import CalendarFeed
 from .preferences import reminder_preferences_update
-from .selectors import portal_home
+from .selectors import portal_home, portal_results, portal_schedule
 
 # Where a newly made feed address waits, in the patient's own session, until the next page
 # shows it once.
@@ -47,6 +48,26 @@ class HomeView(PatientPortalMixin, View):
         home = portal_home(patient, today=patient.clinic.today())
         record_access(request, patient, "portal home")
         return render(request, "portal/home.html", {"patient": patient, "home": home})
+
+
+class ScheduleView(PatientPortalMixin, View):
+    def get(self, request):
+        patient = self.patient
+        schedule = portal_schedule(patient, today=patient.clinic.today())
+        record_access(request, patient, "portal schedule")
+        return render(request, "portal/schedule.html", {"patient": patient, "schedule": schedule})
+
+
+class ResultsView(PatientPortalMixin, View):
+    def get(self, request):
+        try:
+            number = int(request.GET.get("page", "1"))
+        except ValueError:
+            number = 1
+        # A page number far past the end shows an empty page, not an error.
+        results = portal_results(self.patient, page=min(max(number, 1), 10_000))
+        record_access(request, self.patient, "portal results")
+        return render(request, "portal/results.html", {"patient": self.patient, "results": results})
 
 
 class ReminderPreferencesView(PatientPortalMixin, SubmitOnceMixin, View):
@@ -118,16 +139,23 @@ class SymptomSentView(PatientPortalMixin, View):
 class CalendarView(PatientPortalMixin, SubmitOnceMixin, View):
     template = "portal/calendar.html"
 
-    def get(self, request, form=None):
+    def get(self, request, form=None, alarm_form=None):
         feed = CalendarFeed.objects.live().filter(patient=self.patient).first()
         secret = request.session.pop(NEW_FEED_SESSION_KEY, None)
         context = {"feed": feed, "form": form or CalendarLinkForm()}
+        if feed is not None:
+            context["alarm_form"] = alarm_form or CalendarAlarmForm(
+                initial={"reminder_alarm": feed.reminder_alarm}
+            )
         if feed is not None and secret:
             context["https_url"] = feed_https_url(secret)
             context["webcal_url"] = feed_webcal_url(secret)
         return render(request, self.template, context)
 
     def post(self, request):
+        if request.POST.get("action") == "alarm":
+            return self._post_alarm(request)
+
         def save(data) -> str:
             now = timezone.now()
             if request.POST.get("action") == "revoke":
@@ -145,6 +173,22 @@ class CalendarView(PatientPortalMixin, SubmitOnceMixin, View):
             invalid=lambda form: self.get(request, form=form),
         )
 
+    def _post_alarm(self, request):
+        def save(data) -> str:
+            calendar_feed_alarm_set(patient=self.patient, reminder_alarm=data["reminder_alarm"])
+            if data["reminder_alarm"]:
+                messages.success(request, "Your calendar will remind you the day before.")
+            else:
+                messages.success(request, "Calendar reminders are switched off.")
+            return reverse("portal:calendar")
+
+        return self.post_once(
+            request,
+            CalendarAlarmForm(request.POST),
+            save=save,
+            invalid=lambda form: self.get(request, alarm_form=form),
+        )
+
 
 class CalendarFeedView(View):
     """No sign-in: the address is the key. Unknown and revoked addresses look the same (404),
@@ -156,8 +200,13 @@ class CalendarFeedView(View):
             raise Http404("No calendar here.")
         patient = feed.patient
         record_access(request, patient, "calendar feed")
+        today = patient.clinic.today()
         body = calendar_ical(
-            feed=feed, clinic=patient.clinic, checks=feed_checks(patient), portal_url=portal_url()
+            feed=feed,
+            clinic=patient.clinic,
+            checks=feed_checks(patient, today=today),
+            portal_url=portal_url(),
+            today=today,
         )
         response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
         response["Cache-Control"] = "private, no-store"

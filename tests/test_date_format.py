@@ -69,8 +69,8 @@ def test_the_patient_sees_their_clinics_date_format_in_the_portal(client, locale
     patient.save(update_fields=["user"])
     sign_in(client, patient.user, second_factor=False)
 
-    home = client.get(reverse("portal:home")).content.decode()
-    assert f"Course 1: {WRITTEN[locale]} to " in home
+    schedule = client.get(reverse("portal:schedule")).content.decode()
+    assert f"Course 1: {WRITTEN[locale]} to " in schedule
 
 
 def test_a_uk_clinic_writes_times_on_the_24_hour_clock(client):

@@ -105,6 +105,9 @@ def _message(delivery: str, rows: list[Notification], count: int, recipient, ref
     if delivery == Delivery.PATIENT_DAILY:
         checks = [row for row in rows if row.scheduled_check_id]
         context["lines"] = [_patient_line(row) for row in _patient_checks(checks)]
+        if getattr(recipient, "user_id", None):
+            # A patient with a portal account can change the reminders there.
+            context["reminders_url"] = settings.SITE_URL.rstrip("/") + reverse("portal:reminders")
         ended = [row for row in rows if row.kind == Kind.MONITORING_ENDED]
         if ended:
             context["monitoring_ended_on"] = _day(ended[0].patient.follow_up_ends)
@@ -246,8 +249,17 @@ def _digest(rows: list[Notification]) -> dict:
 
 
 def _patient_line(row: Notification) -> str:
+    """A window is quoted only while some of it is ahead: a reminder sent late, or read in
+    December, must not offer August. A check past its window reads as overdue, whatever the
+    kind of reminder it was queued as."""
     check = row.scheduled_check
     test = check.get_panel_display()
-    if row.kind == Kind.OVERDUE:
+    today = row.patient.clinic.today()
+    if row.kind == Kind.OVERDUE or check.overdue_after < today:
         return f"{test}: was due {_day(check.due_date)}. Please book it as soon as you can."
-    return f"{test}: due {_day(check.due_date)} (any day from {_day(check.window_opens)})."
+    due = f"{test}: due {_day(check.due_date)}"
+    if check.window_opens == check.overdue_after:
+        return f"{due}."
+    if check.window_opens > today:
+        return f"{due} (any day from {_day(check.window_opens)} to {_day(check.overdue_after)})."
+    return f"{due} (any day until {_day(check.overdue_after)})."

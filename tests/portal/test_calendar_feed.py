@@ -1,7 +1,9 @@
-"""The private calendar feed: valid iCalendar with one all-day event per open check, titles
-that say only what kind of test, dates that are the clinic's due dates, a stable UID per check
-so a moved check moves its event, and 404 for an unknown, revoked or replaced address."""
+"""The private calendar feed: valid iCalendar with one all-day event per visit day (never two
+on one day, none before today: overdue visits are one event today), titles that say only what
+kind of test, a stable UID per visit day, the patient's optional reminder alarm, windows quoted
+only while ahead, and 404 for an unknown, revoked or replaced address."""
 
+import re
 from datetime import date, timedelta
 from urllib.parse import urlsplit
 
@@ -9,16 +11,17 @@ import pytest
 from auditlog.models import LogEntry
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from icalendar import Calendar
 
 from audit.models import EntrySubject
 from monitoring.models import ScheduledCheck
-from patients.services import course_update
-from portal.calendar_feed import calendar_feed_create
-from portal.plain_words import CALENDAR_SUMMARIES
+from portal.calendar_feed import calendar_feed_create, calendar_ical, feed_checks
+from portal.plain_words import calendar_summary
 from tests.builders import two_courses, with_course_one
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
 from tests.forms import keyed
+from tests.portal.shown_dates import shown_dates
 
 pytestmark = pytest.mark.django_db
 
@@ -37,13 +40,18 @@ def events_of(response):
     return calendar, {str(event["UID"]): event for event in calendar.walk("VEVENT")}
 
 
-def test_the_feed_of_a_two_course_patient_is_valid_icalendar_with_one_event_per_open_check(
+TITLE = re.compile(
+    r"^(Monitoring tests?: (blood|urine|thyroid)((, | and )(urine|thyroid))*(, and a check)?"
+    r"|Monitoring check)$"
+)
+
+
+def test_the_feed_has_one_event_per_visit_day_and_none_before_today(
     patient_client, patient, clinic_a
 ):
-    two_courses(patient, first=clinic_a.today() - timedelta(days=200))
-    ScheduledCheck.objects.filter(patient=patient, due_date__lt=clinic_a.today()).update(
-        completed_on=clinic_a.today()
-    )
+    today = clinic_a.today()
+    two_courses(patient, first=today - timedelta(days=200))
+    ScheduledCheck.objects.filter(patient=patient, due_date__lt=today).update(completed_on=today)
     path = make_feed(patient_client)
 
     response = Client().get(path)  # a calendar app: not signed in
@@ -52,20 +60,110 @@ def test_the_feed_of_a_two_course_patient_is_valid_icalendar_with_one_event_per_
     assert response["Content-Type"] == "text/calendar; charset=utf-8"
     assert response["Cache-Control"] == "private, no-store"
     calendar, events = events_of(response)
-    open_checks = {
-        f"check-{check.pk}@localhost": check
-        for check in ScheduledCheck.objects.open().filter(patient=patient)
-    }
-    assert len(events) == len(open_checks) > 100
-    assert set(events) == set(open_checks)
-    assert {str(event["SUMMARY"]) for event in events.values()} <= set(CALENDAR_SUMMARIES)
+    open_checks = ScheduledCheck.objects.open().filter(patient=patient)
+    by_day = {}
+    for check in open_checks:
+        by_day.setdefault(check.due_date, []).append(check.panel)
+    starts = [event.decoded("DTSTART") for event in events.values()]
+    # Several checks share each date (blood count, kidney, urine...): one event for them all.
+    assert len(open_checks) > len(by_day) > 50
+    assert len(starts) == len(set(starts)) == len(by_day)
+    assert set(starts) == set(by_day) and min(starts) >= today
     for uid, event in events.items():
-        assert event.decoded("DTSTART") == open_checks[uid].due_date
-        assert event.decoded("DTEND") == open_checks[uid].due_date + timedelta(days=1)
-        assert "DTSTAMP" in event
+        day = event.decoded("DTSTART")
+        assert uid == f"visit-{patient.calendar_feeds.get().pk}-{day.isoformat()}@localhost"
+        assert str(event["SUMMARY"]) == calendar_summary(by_day[day])
+        assert TITLE.match(str(event["SUMMARY"])), event["SUMMARY"]
+        assert event.decoded("DTEND") == day + timedelta(days=1)
+        assert "DTSTAMP" in event and "VALARM" not in event.to_ical().decode()
+    titles = {str(event["SUMMARY"]) for event in events.values()}
+    assert "Monitoring tests: blood and urine" in titles
+    assert "Monitoring tests: blood, urine and thyroid" in titles
     assert str(calendar["X-WR-TIMEZONE"]) == "Europe/London"
     assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/London"]
     assert "X-PUBLISHED-TTL:PT6H" in response.content.decode()
+
+
+def test_overdue_visits_are_one_event_today_that_asks_for_a_booking(
+    patient_client, patient, clinic_a
+):
+    today = clinic_a.today()
+    # Course 1 was 75 days ago and nothing was done: months 1 and 2 are overdue.
+    with_course_one(patient, days_ago=75, given=True)
+    overdue = ScheduledCheck.objects.open().filter(patient=patient, overdue_after__lt=today)
+    assert overdue.values("due_date").distinct().count() >= 2
+    path = make_feed(patient_client)
+
+    _, events = events_of(Client().get(path))
+
+    todays = [event for event in events.values() if event.decoded("DTSTART") == today]
+    [event] = todays
+    assert str(event["UID"]) == f"visit-{patient.calendar_feeds.get().pk}-overdue@localhost"
+    assert str(event["SUMMARY"]).startswith("Overdue monitoring tests: blood")
+    assert str(event["SUMMARY"]).endswith("please book as soon as you can")
+    first_due = min(check.due_date for check in overdue)
+    description = str(event["DESCRIPTION"])
+    assert f"It was due {first_due:%-d %b %Y}. Please book it as soon as you can." in description
+    assert "Any day" not in description
+    assert all(event.decoded("DTSTART") >= today for event in events.values())
+
+    # Tomorrow the same event moves to the new today: the same UID, a later change.
+    later = Client().get(path)
+    assert str(events_of(later)[1][str(event["UID"])]["SUMMARY"]) == str(event["SUMMARY"])
+
+
+def test_a_window_is_quoted_only_while_it_is_ahead(clinic_a):
+    today = clinic_a.today()
+    patient = PatientFactory(clinic=clinic_a, user=UserFactory(username="win"))
+    # The first monthly tests are due about now: their window opened a few days ago.
+    with_course_one(patient, days_ago=30, given=True)
+    feed, _ = calendar_feed_create(patient=patient, now=patient.created_at)
+    checks = feed_checks(patient)
+
+    body = calendar_ical(
+        feed=feed, clinic=clinic_a, checks=checks, portal_url="https://x/portal/", today=today
+    )
+
+    calendar = Calendar.from_ical(body)
+    for event in calendar.walk("VEVENT"):
+        day = event.decoded("DTSTART")
+        description = str(event["DESCRIPTION"])
+        dates = shown_dates(description)
+        if "It was due" not in description:
+            # Never a date of the window that has passed.
+            assert all(found >= today for found in dates), description
+        if day > today + timedelta(days=30):
+            assert "Any day from" in description
+
+
+def test_the_reminder_alarm_is_the_patients_choice_and_survives_a_new_link(
+    patient_client, patient, clinic_a
+):
+    with_course_one(patient, days_ago=75, given=True)
+    path = make_feed(patient_client)
+    assert "BEGIN:VALARM" not in Client().get(path).content.decode()
+
+    patient_client.post(CALENDAR, keyed({"action": "alarm", "reminder_alarm": "on"}))
+
+    _, events = events_of(Client().get(path))
+    today = clinic_a.today()
+    for event in events.values():
+        alarms = event.walk("VALARM")
+        if event.decoded("DTSTART") == today:
+            # The overdue visit: no "tomorrow" to remind of.
+            assert alarms == []
+            continue
+        [alarm] = alarms
+        # 09:00 the day before the all-day event's start.
+        assert alarm.decoded("TRIGGER") == -timedelta(hours=15)
+        assert str(alarm["ACTION"]) == "DISPLAY"
+    page = patient_client.get(CALENDAR)
+    assert page.context["alarm_form"].initial == {"reminder_alarm": True}
+
+    new_path = make_feed(patient_client)
+    assert "BEGIN:VALARM" in Client().get(new_path).content.decode()
+    patient_client.post(CALENDAR, keyed({"action": "alarm"}))
+    assert "BEGIN:VALARM" not in Client().get(new_path).content.decode()
 
 
 def test_the_feed_carries_no_health_details(patient_client, patient, clinic_a):
@@ -80,24 +178,29 @@ def test_the_feed_carries_no_health_details(patient_client, patient, clinic_a):
     assert clinic_a.name in body and "/portal/" in body
 
 
-def test_a_moved_schedule_moves_the_event_and_keeps_its_uid(patient_client, patient, clinic_a):
+def test_a_changed_visit_keeps_its_uid_and_its_sequence_grows(patient_client, patient):
     two_courses(patient, first=date(2026, 1, 15))
+    # Planned yesterday: the change below is seconds later, which iCalendar's times can show.
+    ScheduledCheck.objects.filter(patient=patient).update(
+        updated_at=timezone.now() - timedelta(days=1)
+    )
     path = make_feed(patient_client)
-    # A monthly check a year in: it moves with course 1 and stays inside the follow-up.
     check = ScheduledCheck.objects.get(
         patient=patient, kind="recurring", panel="blood_count", month_offset=12
     )
-    uid = f"check-{check.pk}@localhost"
+    uid = f"visit-{patient.calendar_feeds.get().pk}-{check.due_date.isoformat()}@localhost"
     _, before = events_of(Client().get(path))
+    _, again = events_of(Client().get(path))
+    assert before[uid].to_ical() == again[uid].to_ical()
 
-    course_one = patient.courses.get(number=1)
-    course_update(
-        course=course_one, reason="Started a week late", first_infusion_date=date(2026, 1, 22)
-    )
+    # A check of that visit is waived: the visit stays, with fewer tests and a later change.
+    check.waived_at = timezone.now()
+    check.waived_reason = "Done at the GP"
+    check.save()
 
     _, after = events_of(Client().get(path))
-    check.refresh_from_db()
-    assert before[uid].decoded("DTSTART") != after[uid].decoded("DTSTART") == check.due_date
+    assert after[uid]["SEQUENCE"] > before[uid]["SEQUENCE"]
+    assert after[uid].decoded("LAST-MODIFIED") > before[uid].decoded("LAST-MODIFIED")
 
 
 def test_a_revoked_feed_is_404(patient_client, patient, clinic_a):
@@ -155,8 +258,12 @@ def test_events_are_the_clinics_dates_in_its_own_time_zone(clinic_b):
     calendar, events = events_of(Client().get(reverse("portal:calendar_feed", args=[secret])))
 
     assert str(calendar["X-WR-TIMEZONE"]) == "Pacific/Auckland"
-    due = {f"check-{c.pk}@localhost": c.due_date for c in patient.scheduled_checks.all()}
-    assert {uid: event.decoded("DTSTART") for uid, event in events.items()} == due
+    today = auckland.today()
+    days = {
+        max(check.due_date, today)
+        for check in ScheduledCheck.objects.open().filter(patient=patient)
+    }
+    assert {event.decoded("DTSTART") for event in events.values()} == days
 
 
 def test_the_feed_query_count_does_not_grow_with_the_schedule(clinic_a, django_assert_num_queries):
@@ -166,10 +273,10 @@ def test_the_feed_query_count_does_not_grow_with_the_schedule(clinic_a, django_a
     two_courses(large, first=date(2024, 1, 15))
     client = Client()
 
-    for patient, events in ((small, 5), (large, 200)):
+    for patient, events in ((small, 5), (large, 30)):
         _, secret = calendar_feed_create(patient=patient, now=patient.created_at)
         # savepoint and release (ATOMIC_REQUESTS), the feed with its patient, clinic and
-        # account, the audit trail's access entry and its link to the patient, the open checks
+        # account, the audit trail's access entry and its link to the patient, the checks
         with django_assert_num_queries(6):
             response = client.get(reverse("portal:calendar_feed", args=[secret]))
         assert len(events_of(response)[1]) > events

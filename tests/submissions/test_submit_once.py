@@ -35,6 +35,7 @@ from monitoring.results import csv_import
 from patients.models import InfusionCourse, Patient
 from patients.onboarding.services import onboarding_stage
 from patients.services import course_add, patient_create
+from portal.calendar_feed import calendar_feed_create
 from portal.invitations import invitation_send
 from portal.models import CalendarFeed, Invitation
 from tests.auth import current_code, sign_in
@@ -337,6 +338,19 @@ def calendar_link(clinic):
     )
 
 
+def calendar_alarm(clinic):
+    patient = _portal_patient(clinic)
+    calendar_feed_create(patient=patient, now=timezone.now())
+    return Form(
+        reverse("portal:calendar"),
+        patient.user,
+        lambda: {"action": "alarm", "reminder_alarm": "on"},
+        lambda: CalendarFeed.objects.filter(patient=patient, reminder_alarm=True).count(),
+        1,
+        second_factor=False,
+    )
+
+
 def accept_invitation(clinic):
     patient = PatientFactory(clinic=clinic, email="ines@example.org")
     invitation_send(patient=patient, invited_by=_lead(clinic), now=timezone.now())
@@ -468,6 +482,7 @@ FORMS = [
     report_symptoms,
     acknowledge_symptoms,
     calendar_link,
+    calendar_alarm,
     accept_invitation,
     confirm_second_factor,
 ]
