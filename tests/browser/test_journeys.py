@@ -5,6 +5,7 @@ portal. Each saves a screenshot (var/screenshots/; the README shows copies from 
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -15,6 +16,7 @@ from icalendar import Calendar
 from playwright.sync_api import expect
 
 from accounts.roles import Role
+from monitoring.alerts.symptom_reports import symptom_report_create
 from monitoring.models import Acknowledgement, Analyte, LabResult, ScheduledCheck
 from monitoring.results.entry import ResultInput
 from monitoring.results.services import report_record
@@ -120,56 +122,109 @@ def test_staff_add_a_patient_and_course_one_and_see_platelets_of_45_flagged_crit
     screenshot(page, "staff-critical-platelets")
 
 
-def test_nurse_acknowledges_the_critical_result_from_the_top_of_the_worklist_by_keyboard(
+def test_nurse_lands_on_the_worklist_acknowledges_a_symptom_report_and_bulk_waives_by_keyboard(
     desktop_page, clinic, screenshot
 ):
     page = desktop_page
     staff = person(clinic, "sam", Role.CLINIC_STAFF)
     nurse = person(clinic, "nina", Role.NURSE)
     clinic.nurses.add(nurse)
+    bruised = PatientFactory(clinic=clinic, given_name="Olu", family_name="Adeyemi")
     critical = PatientFactory(clinic=clinic, given_name="Maya", family_name="Lindqvist")
-    amber = PatientFactory(clinic=clinic, given_name="Olu", family_name="Adeyemi")
-    for patient in (critical, amber):
+    overdue = PatientFactory(clinic=clinic, given_name="Ben", family_name="Okafor")
+    for patient in (bruised, critical, overdue):
         course_add(
             patient=patient,
             first_infusion_date=clinic.today() - timedelta(days=200),
             daily_dose_mg=Decimal(12),
         )
-    ScheduledCheck.objects.open().filter(overdue_after__lt=clinic.today()).update(
-        completed_on=F("due_date")
+    # Everyone is up to date but Ben, who missed last month's visit.
+    ScheduledCheck.objects.open().filter(overdue_after__lt=clinic.today()).exclude(
+        patient=overdue, due_date__gte=clinic.today() - timedelta(days=40)
+    ).update(completed_on=F("due_date"))
+    platelet_count(critical, 45, staff)
+    symptom_report_create(
+        patient=bruised,
+        symptom_codes=["bleeding"],
+        details="Bruises on both shins since Sunday.",
+        reported_by=bruised.user or staff,
+        submission_key=uuid.uuid4(),
+        now=timezone.now(),
     )
-    # The amber result is older, so the critical one is on top by tier, not by time.
-    platelet_count(amber, 120, staff)
+    missed = list(
+        ScheduledCheck.objects.open()
+        .filter(patient=overdue, overdue_after__lt=clinic.today())
+        .order_by("panel")
+    )
+    assert len(missed) >= 2
+
+    sign_in_staff(page, nurse)  # a nurse lands on her worklist
+    expect(page.get_by_role("heading", name="Worklist", level=1)).to_be_visible()
+    urgent = page.locator("section#urgent")
+    first = urgent.locator("tbody tr").first
+    expect(first).to_contain_text("ADEYEMI, Olu")
+    expect(first).to_contain_text("Bruises on both shins since Sunday.")
+    expect(urgent.locator("tbody tr").nth(1)).to_contain_text("LINDQVIST, Maya")
+    screenshot(page, "nurse-worklist")
+
+    # Keyboard only from here: the symptom report, acknowledged from its row.
+    first.get_by_label(re.compile("What was done about the symptom report")).focus()
+    page.keyboard.press("ArrowDown")  # the first real choice: called the patient
+    page.keyboard.press("Tab")
+    page.keyboard.type("Called Olu: urgent blood count booked for this afternoon.")
+    page.keyboard.press("Tab")
+    expect(first.get_by_role("button", name=re.compile("Acknowledge"))).to_be_focused()
+    page.keyboard.press("Enter")
+
+    expect(page).to_have_url(re.compile(r"/worklist/"))
+    expect(page.get_by_text("acknowledged", exact=False).first).to_be_visible()
+    expect(urgent.locator("tbody tr").first).to_contain_text("LINDQVIST, Maya")
+    acknowledgement = Acknowledgement.objects.get(symptom_report__patient=bruised)
+    assert (acknowledgement.acknowledged_by, acknowledgement.action) == (nurse, "called_patient")
+
+    # Two of Ben's missed checks ticked, then one reason for both from the bar.
+    row = page.locator("section#overdue tbody tr", has_text="OKAFOR, Ben")
+    for check in missed[:2]:
+        row.locator(f"#check-{check.pk}").focus()
+        page.keyboard.press("Space")
+    page.locator("#bulk-waive").focus()
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")  # past the note's action, which a waiver does not need
+    page.locator("#bulk-text").focus()
+    page.keyboard.type("Done at the district hospital on 20 Nov.")
+    page.keyboard.press("Enter")
+
+    expect(page.get_by_text("2 checks of 1 patient waived.")).to_be_visible()
+    for check in missed[:2]:
+        check.refresh_from_db()
+        assert (check.waived_by, check.waived_reason) == (
+            nurse,
+            "Done at the district hospital on 20 Nov.",
+        )
+    assert all(c.is_open for c in ScheduledCheck.objects.filter(pk__in=[c.pk for c in missed[2:]]))
+
+
+def test_nurse_acknowledges_the_critical_result_on_its_row_by_keyboard(desktop_page, clinic):
+    page = desktop_page
+    staff = person(clinic, "sam", Role.CLINIC_STAFF)
+    nurse = person(clinic, "nina", Role.NURSE)
+    clinic.nurses.add(nurse)
+    critical = PatientFactory(clinic=clinic, given_name="Maya", family_name="Lindqvist")
     platelet_count(critical, 45, staff)
 
     sign_in_staff(page, nurse)
-    page.get_by_role("link", name="Worklist").click()
-    results = page.locator("section", has=page.get_by_role("heading", name=re.compile("Results")))
-    top = results.locator("tbody tr").first
-    expect(top).to_contain_text("critical")
-    expect(top).to_contain_text("LINDQVIST, Maya")
-    screenshot(page, "nurse-worklist")
-
-    # Keyboard only from here: focus the row's action, then fill and send the form.
-    top.get_by_role("link", name=re.compile("Acknowledge")).focus()
-    page.keyboard.press("Enter")
-    expect(page.get_by_role("heading", name="Acknowledge Platelets")).to_be_visible()
-    page.get_by_label("What was done").focus()
-    page.keyboard.press("ArrowDown")  # the first real choice
+    row = page.locator("section#urgent tbody tr").first
+    expect(row).to_contain_text("critical")
+    row.get_by_label(re.compile("What was done about Platelets")).focus()
+    page.keyboard.press("ArrowDown")
     page.keyboard.press("Tab")
-    expect(page.get_by_label("Note")).to_be_focused()
-    page.keyboard.type("Called Maya: repeat count today, haematology told.")
-    page.keyboard.press("Tab")
-    expect(page.get_by_role("button", name="Acknowledge result")).to_be_focused()
+    page.keyboard.type("Seen.")  # a call was made, so a short note is enough
     page.keyboard.press("Enter")
 
-    expect(page).to_have_url(re.compile(r"/worklist/$"))
-    expect(page.get_by_role("heading", name="Worklist")).to_be_visible()
-    expect(results.locator("tbody")).not_to_contain_text("LINDQVIST")
-    expect(results.locator("tbody tr").first).to_contain_text("ADEYEMI, Olu")
+    expect(page).to_have_url(re.compile(r"/worklist/"))
     acknowledgement = Acknowledgement.objects.get(result__report__patient=critical)
-    assert acknowledgement.acknowledged_by == nurse
-    assert acknowledgement.note.startswith("Called Maya")
+    assert acknowledgement.action == "called_patient" and acknowledgement.note == "Seen."
+    expect(page.locator("section#urgent")).not_to_contain_text("LINDQVIST")
 
 
 def test_patient_accepts_the_invitation_signs_in_sees_the_next_check_and_gets_the_calendar(

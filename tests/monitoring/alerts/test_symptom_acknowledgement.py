@@ -33,7 +33,7 @@ Status = Notification.Status
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 NOTE = "Spoke to her: blood count at 2 pm today."
 
-backfill = importlib.import_module("monitoring.migrations.0022_symptom_report_acknowledgement")
+backfill = importlib.import_module("monitoring.migrations.0023_symptom_report_acknowledgement")
 
 
 @pytest.fixture
