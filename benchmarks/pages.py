@@ -29,6 +29,7 @@ def pages_of(dataset: Dataset) -> list[Page]:
         Page("patient page, five years", reverse("patients:detail", args=[subject.pk]), nurse),
         Page("nurse worklist", reverse("monitoring:worklist"), nurse),
         Page("patient portal home", reverse("portal:home"), patient),
+        Page("patient portal results", reverse("portal:results"), patient),
     ]
 
 
