@@ -27,7 +27,6 @@ from monitoring.alerts.rules import (
 )
 from monitoring.domain.tiers import URGENT_TIERS, urgency_rank
 from monitoring.models import Acknowledgement, LabResult, Notification, ScheduledCheck
-from monitoring.models.schedule import PANEL_SHORT_NAMES
 from monitoring.worklist.sections import DUE_SOON_DAYS
 from patients.models import Patient
 
@@ -46,11 +45,6 @@ class Visit:
     @property
     def overdue(self) -> bool:
         return self.days_overdue is not None
-
-    @property
-    def tests(self) -> str:
-        names = [PANEL_SHORT_NAMES.get(check.panel, check.panel).lower() for check in self.checks]
-        return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 @dataclass
