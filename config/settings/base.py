@@ -278,9 +278,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
-# The worklist keeps the members of its "due this week" section this long between requests
-# (monitoring/worklist/sections.py due_section); the rows are always read fresh.
-WORKLIST_DUE_MEMBERS_SECONDS = env.int("WORKLIST_DUE_MEMBERS_SECONDS", default=60)
+# The worklist keeps the members of its "due this week" and "amber" sections this long
+# between requests (monitoring/worklist/sections.py); the rows are always read fresh.
+WORKLIST_MEMBERS_SECONDS = env.int("WORKLIST_MEMBERS_SECONDS", default=60)
 
 # The notification outbox (monitoring/delivery.py).
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=6)

@@ -23,7 +23,7 @@ EMAIL_HOST = env.str("EMAIL_HOST", default="127.0.0.1")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_TIMEOUT = 5
 # Every request computes the worklist's due section afresh; one test keeps it, to show how.
-WORKLIST_DUE_MEMBERS_SECONDS = 0
+WORKLIST_MEMBERS_SECONDS = 0
 # The browser tests' server runs with DEBUG off: WhiteNoise serves static/ from the finders, so
 # no collectstatic is needed before a test run.
 WHITENOISE_USE_FINDERS = True

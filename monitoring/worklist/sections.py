@@ -35,7 +35,11 @@ from monitoring.domain.tiers import Tier
 from monitoring.models import LabResult, ScheduledCheck
 from patients.models import Patient
 
-SECTION_LIMIT = 25  # patients per page of a section
+# Patients per page of a section. Ten rows are what a nurse works through before the next look;
+# every symptom report and critical or red result is worth seeing at once, so that section
+# shows more before it pages.
+SECTION_LIMIT = 10
+URGENT_LIMIT = 25
 COUNT_CAP = 500
 DUE_SOON_DAYS = 7
 # Rows read per step of a walk: a patient lost to follow-up for years has a hundred overdue
@@ -56,12 +60,16 @@ class SectionPage:
     page: int = 1
 
     @property
+    def limit(self) -> int:
+        return limit_of(self.name)
+
+    @property
     def total_label(self) -> str:
         return f"{self.total}+" if self.capped else str(self.total)
 
     @property
     def first(self) -> int:
-        return (self.page - 1) * SECTION_LIMIT + 1 if self.patient_ids else 0
+        return (self.page - 1) * self.limit + 1 if self.patient_ids else 0
 
     @property
     def last(self) -> int:
@@ -73,14 +81,19 @@ class SectionPage:
 
     @property
     def has_next(self) -> bool:
-        return self.capped or self.page * SECTION_LIMIT < self.total
+        return self.capped or self.page * self.limit < self.total
 
 
-def _page_of(ordered: list[int], page: int) -> tuple[list[int], int]:
-    last_page = max(1, -(-len(ordered) // SECTION_LIMIT))
+def limit_of(name: str) -> int:
+    return URGENT_LIMIT if name == "urgent" else SECTION_LIMIT
+
+
+def _page_of(ordered: list[int], page: int, limit: int = 0) -> tuple[list[int], int]:
+    limit = limit or SECTION_LIMIT
+    last_page = max(1, -(-len(ordered) // limit))
     page = max(1, min(page, last_page))
-    start = (page - 1) * SECTION_LIMIT
-    return ordered[start : start + SECTION_LIMIT], page
+    start = (page - 1) * limit
+    return ordered[start : start + limit], page
 
 
 def _first_appearances(pairs) -> list[int]:
@@ -160,7 +173,7 @@ def urgent_section(
         # A result from before tier_since was recorded has no clock: it is the oldest.
         _keep_smallest(keys, patient_id, (rank[tier], since or NO_CLOCK))
     ordered = sorted(keys, key=lambda patient_id: (keys[patient_id], patient_id))
-    shown, page = _page_of(ordered, page)
+    shown, page = _page_of(ordered, page, URGENT_LIMIT)
     return SectionPage("urgent", shown, total=len(ordered), page=page), ordered
 
 
@@ -230,13 +243,14 @@ def walked_section(
 ) -> SectionPage:
     """A page of a large section: `checks` are its rows, `patients` the same members as a
     patient query (for the capped count)."""
+    limit = limit_of(name)
     total, capped = _capped_count(patients)
     if not capped:
-        page = max(1, min(page, -(-total // SECTION_LIMIT)))
-    ordered = _walk(checks, order, need=page * SECTION_LIMIT)
-    if ordered and len(ordered) <= (page - 1) * SECTION_LIMIT:
-        page = -(-len(ordered) // SECTION_LIMIT)  # past the end: the last page
-    shown = ordered[(page - 1) * SECTION_LIMIT : page * SECTION_LIMIT]
+        page = max(1, min(page, -(-total // limit)))
+    ordered = _walk(checks, order, need=page * limit)
+    if ordered and len(ordered) <= (page - 1) * limit:
+        page = -(-len(ordered) // limit)  # past the end: the last page
+    shown = ordered[(page - 1) * limit : page * limit]
     return SectionPage(name, shown, total=total, capped=capped, page=page)
 
 
@@ -265,10 +279,10 @@ def due_section(
     patients, asking each "anything overdue?" (one short range of an index): when most patients
     with a check due also have one overdue, and are listed there, walking the due checks would
     read all of them to find the few left. That is still a probe per patient, so the members
-    are kept for a minute (settings.WORKLIST_DUE_MEMBERS_SECONDS): the rows themselves are
+    are kept for a minute (settings.WORKLIST_MEMBERS_SECONDS): the rows themselves are
     read fresh on every request, and a patient whose checks closed meanwhile drops out of the
     page (rows.rows_for)."""
-    keep = settings.WORKLIST_DUE_MEMBERS_SECONDS
+    keep = settings.WORKLIST_MEMBERS_SECONDS
     members = cache.get(cache_key) if keep else None
     if members is None:
         closes = (
@@ -294,18 +308,29 @@ def due_section(
     return SectionPage("due", shown, total=min(len(members), COUNT_CAP), capped=capped, page=page)
 
 
-def amber_section(clinics, scope: Q, above: list[int], page: int) -> SectionPage:
-    """Patients whose only work is an amber result to acknowledge, the oldest first."""
-    planned = Q(patient__status__in=Patient.PLANNED_STATUSES)
-    rows = (
-        LabResult.objects.filter(awaiting_acknowledgement(), scope, tier=Tier.AMBER)
-        .exclude(patient_id__in=above)
-        # A patient of a monitored plan with an overdue or due check is listed there instead.
-        .exclude(planned & has_overdue_check(clinics, on_items=True))
-        .exclude(planned & has_check_due_soon(clinics, on_items=True))
-        .order_by("tier_since", "pk")
-        .values_list("patient_id", flat=True)
-    )
-    ordered = _first_appearances(rows)
+def amber_section(clinics, scope: Q, above: list[int], page: int, *, cache_key: str) -> SectionPage:
+    """Patients whose only work is an amber result to acknowledge, the oldest first. The
+    waiting amber results are read whole; then each of their patients is asked whether they
+    have a check overdue or due (and are listed there instead): a probe each, so, as in
+    due_section, the members are kept for a minute and the rows read fresh."""
+    keep = settings.WORKLIST_MEMBERS_SECONDS
+    members = cache.get(cache_key) if keep else None
+    if members is None:
+        rows = (
+            LabResult.objects.filter(awaiting_acknowledgement(), scope, tier=Tier.AMBER)
+            .order_by("tier_since", "pk")
+            .values_list("patient_id", flat=True)
+        )
+        candidates = _first_appearances(rows)
+        listed_above = set(
+            Patient.objects.filter(pk__in=candidates, status__in=Patient.PLANNED_STATUSES)
+            .filter(has_overdue_check(clinics) | has_check_due_soon(clinics))
+            .values_list("pk", flat=True)
+        )
+        members = [pk for pk in candidates if pk not in listed_above]
+        if keep:
+            cache.set(cache_key, members, keep)
+    excluded = set(above)
+    ordered = [pk for pk in members if pk not in excluded]
     shown, page = _page_of(ordered, page)
     return SectionPage("amber", shown, total=len(ordered), page=page)

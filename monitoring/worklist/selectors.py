@@ -116,9 +116,9 @@ def failed_alerts():
     return Notification.objects.failed_unhandled().filter(recipient_user__isnull=False)
 
 
-def _due_key(user, clinics: dict[int, ClinicView], filters: Filters) -> str:
-    """What the due section's members depend on: the user (their clinics, their nurse groups
-    for "mine"), each clinic's date, and the filters."""
+def _members_key(user, clinics: dict[int, ClinicView], filters: Filters) -> str:
+    """What the kept members of the due and amber sections depend on: the user (their clinics,
+    their nurse groups for "mine"), each clinic's date, and the filters."""
     scope = repr(
         (
             user.pk,
@@ -126,7 +126,7 @@ def _due_key(user, clinics: dict[int, ClinicView], filters: Filters) -> str:
             filters,
         )
     )
-    return "worklist-due:" + hashlib.sha256(scope.encode()).hexdigest()
+    return "worklist:" + hashlib.sha256(scope.encode()).hexdigest()
 
 
 def worklist_for(
@@ -148,14 +148,9 @@ def worklist_for(
     failed, failed_ids = s.failed_section(scope, failed_alerts(), above, pages.get("failed", 1))
     above = above + failed_ids
     overdue = s.overdue_section(clinics, scope, patient_scope, above, pages.get("overdue", 1))
-    due = s.due_section(
-        clinics,
-        patient_scope,
-        above,
-        pages.get("due", 1),
-        cache_key=_due_key(user, clinics, filters),
-    )
-    amber = s.amber_section(clinics, scope, above, pages.get("amber", 1))
+    key = _members_key(user, clinics, filters)
+    due = s.due_section(clinics, patient_scope, above, pages.get("due", 1), cache_key=f"{key}:due")
+    amber = s.amber_section(clinics, scope, above, pages.get("amber", 1), cache_key=f"{key}:amber")
     pages_of = {page.name: page for page in (urgent, failed, overdue, due, amber)}
     rows = rows_for(
         {name: page.patient_ids for name, page in pages_of.items()},

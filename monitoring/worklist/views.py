@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.views import View
 
 from accounts.redirects import safe_next_url
@@ -61,6 +62,11 @@ def _url_of_patient_and_panel(name: str, panel: str) -> Callable[[int], str]:
     marker = "2147483647"
     prefix, _, suffix = reverse(name, args=[int(marker), panel]).partition(marker)
     return lambda pk: f"{prefix}{pk}{suffix}"
+
+
+def _options(choices) -> str:
+    """A select's options, built once per page rather than once per row."""
+    return format_html_join("", '<option value="{}">{}</option>', choices)
 
 
 # No worklist section has this many pages; a larger number in the address is clamped to it.
@@ -177,10 +183,11 @@ class WorklistView(StaffAccessMixin, SubmitOnceMixin, View):
         handle_url = _url_of_pk("monitoring:alert_handle")
         # The row's own acknowledge forms offer what the full page would: per tier, and for
         # a symptom report no "no action needed".
-        choices = {
-            tier: AcknowledgeForm(tier=tier).fields["action"].choices for tier in URGENT_TIERS
+        options = {
+            tier: _options(AcknowledgeForm(tier=tier).fields["action"].choices)
+            for tier in URGENT_TIERS
         }
-        symptom_choices = SymptomAcknowledgeForm().fields["action"].choices
+        symptom_options = _options(SymptomAcknowledgeForm().fields["action"].choices)
         # A check with no lab values to type (a skin examination, say) is recorded as done
         # from its row: its address built once per panel, the patient's id put in per row.
         done_urls = {}
@@ -194,14 +201,15 @@ class WorklistView(StaffAccessMixin, SubmitOnceMixin, View):
         for name, section in worklist.sections.items():
             for row in section.rows:
                 row.patient_url = patient_url(row.patient.pk)
+                row.full_name = f"{row.patient.given_name} {row.patient.family_name}"
                 for report in row.symptom_reports:
                     report.acknowledge_url = symptom_url(report.pk) + back
                     report.ack_key = uuid.uuid4()
-                    report.ack_choices = symptom_choices
+                    report.ack_options = symptom_options
                 for result in row.results:
                     result.acknowledge_url = acknowledge_url(result.pk) + back
                     result.ack_key = uuid.uuid4()
-                    result.ack_choices = choices.get(result.tier)
+                    result.ack_options = options.get(result.tier, "")
                 for alert in row.failed_alerts:
                     alert.handle_url = handle_url(alert.pk) + back
                 for visit in row.visits:

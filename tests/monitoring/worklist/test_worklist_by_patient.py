@@ -473,7 +473,7 @@ def test_failed_alerts_show_on_the_row_with_their_error(client_nurse_a, nurse_a,
 def test_the_due_sections_members_are_kept_a_minute_and_a_closed_row_drops_out(
     client_nurse_a, nurse_a, clinic_a, settings
 ):
-    settings.WORKLIST_DUE_MEMBERS_SECONDS = 60
+    settings.WORKLIST_MEMBERS_SECONDS = 60
     first = due_soon_only(clinic_a)
     assert patients_in(client_nurse_a.get(WORKLIST), "due") == [first.pk]
 
@@ -484,7 +484,7 @@ def test_the_due_sections_members_are_kept_a_minute_and_a_closed_row_drops_out(
 
     # The kept members do not know the new patient yet; the one with nothing left is not shown.
     assert patients_in(client_nurse_a.get(WORKLIST), "due") == []
-    settings.WORKLIST_DUE_MEMBERS_SECONDS = 0
+    settings.WORKLIST_MEMBERS_SECONDS = 0
     assert patients_in(client_nurse_a.get(WORKLIST), "due") == [later.pk]
 
 
