@@ -52,21 +52,20 @@ def _chosen(
 
 def _locked_open(checks: QuerySet[ScheduledCheck]) -> tuple[list[int], int]:
     """Lock the chosen checks in pk order; return the open ones' ids and how many were not."""
-    rows = list(
+    chosen = list(
         checks.select_for_update(of=("self",))
         .order_by("pk")
-        .values_list("pk", "completed_on", "waived_at", "cancelled_at", "before_tracking")[
-            : MAX_CHECKS + 1
-        ]
+        .values_list("pk", flat=True)[: MAX_CHECKS + 1]
     )
-    if len(rows) > MAX_CHECKS:
+    if len(chosen) > MAX_CHECKS:
         raise ValidationError({"__all__": f"Choose at most {MAX_CHECKS} checks at a time."})
-    open_ids = [
-        pk
-        for pk, completed, waived, cancelled, before in rows
-        if not any((completed, waived, cancelled, before))
-    ]
-    return open_ids, len(rows) - len(open_ids)
+    open_ids = list(
+        ScheduledCheck.objects.filter(pk__in=chosen)
+        .open()
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    return open_ids, len(chosen) - len(open_ids)
 
 
 def _patients_of(ids: list[int]) -> int:

@@ -210,6 +210,23 @@ def unacknowledged_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) ->
     return len(rows)
 
 
+def _escalations(clinics: dict[int, ClinicAlerting], now: datetime, items) -> list:
+    """An at-once escalation row to each escalation recipient of the clinic, for every
+    (what it is about, patient, clinic) in `items`."""
+    return [
+        notification_row(
+            kind=Kind.ESCALATION,
+            delivery=Delivery.AT_ONCE,
+            patient_id=patient_id,
+            user_id=user_id,
+            now=now,
+            **about,
+        )
+        for about, patient_id, clinic_id in items
+        for user_id in clinics[clinic_id].escalation_ids
+    ]
+
+
 def escalation_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) -> int:
     """To the clinic lead: red and critical results unacknowledged past the clinic's deadline,
     symptom reports nobody has acknowledged by the red deadline, and checks still overdue the
@@ -227,19 +244,14 @@ def escalation_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) -> int
         .exclude(_has_notification(Kind.ESCALATION, result=OuterRef("pk"), tier=OuterRef("tier")))
         .values_list("pk", "tier", "patient_id", "patient__clinic_id")
     )
-    rows = [
-        notification_row(
-            kind=Kind.ESCALATION,
-            delivery=Delivery.AT_ONCE,
-            patient_id=patient_id,
-            user_id=user_id,
-            result_id=result_id,
-            tier=tier,
-            now=now,
-        )
-        for result_id, tier, patient_id, clinic_id in results
-        for user_id in clinics[clinic_id].escalation_ids
-    ]
+    rows = _escalations(
+        clinics,
+        now,
+        (
+            ({"result_id": pk, "tier": tier}, patient, clinic)
+            for pk, tier, patient, clinic in results
+        ),
+    )
     late_reports = any_of(
         symptom_escalated(clinic_ids=ids, now=now, red_hours=red)
         for red, ids in clinic_ids_by(clinics, lambda clinic: clinic.red_hours).items()
@@ -251,18 +263,11 @@ def escalation_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) -> int
         .exclude(_has_notification(Kind.ESCALATION, symptom_report=OuterRef("pk")))
         .values_list("pk", "patient_id", "patient__clinic_id")
     )
-    rows += [
-        notification_row(
-            kind=Kind.ESCALATION,
-            delivery=Delivery.AT_ONCE,
-            patient_id=patient_id,
-            user_id=user_id,
-            symptom_report_id=report_id,
-            now=now,
-        )
-        for report_id, patient_id, clinic_id in reports
-        for user_id in clinics[clinic_id].escalation_ids
-    ]
+    rows += _escalations(
+        clinics,
+        now,
+        (({"symptom_report_id": pk}, patient, clinic) for pk, patient, clinic in reports),
+    )
     long_overdue = any_of(
         check_escalated(clinic_ids=ids, today=today, overdue_days=days)
         for (today, days), ids in clinic_ids_by(
@@ -275,18 +280,9 @@ def escalation_scan(*, now: datetime, clinics: dict[int, ClinicAlerting]) -> int
         .exclude(_has_notification(Kind.ESCALATION, scheduled_check=OuterRef("pk")))
         .values_list("pk", "patient_id", "patient__clinic_id")
     )
-    rows += [
-        notification_row(
-            kind=Kind.ESCALATION,
-            delivery=Delivery.AT_ONCE,
-            patient_id=patient_id,
-            user_id=user_id,
-            check_id=check_id,
-            now=now,
-        )
-        for check_id, patient_id, clinic_id in checks
-        for user_id in clinics[clinic_id].escalation_ids
-    ]
+    rows += _escalations(
+        clinics, now, (({"check_id": pk}, patient, clinic) for pk, patient, clinic in checks)
+    )
     notifications_store(rows)
     return len(rows)
 

@@ -13,10 +13,16 @@ from datetime import timedelta
 
 from django.db.models import Exists, OuterRef, Q
 
-from monitoring.alerts.rules import any_of, awaiting_acknowledgement, clinic_ids_by
-from monitoring.domain.input_rules import hospital_number_key
+from monitoring.alerts.rules import (
+    any_of,
+    awaiting_acknowledgement,
+    check_escalated,
+    clinic_ids_by,
+)
 from monitoring.domain.tiers import ACKNOWLEDGE_TIERS
 from monitoring.models import LabResult, Panel, ScheduledCheck
+from patients.models import Patient
+from patients.selectors import patient_search
 
 # "How overdue" choices, in days past the overdue date.
 OVERDUE_CHOICES = (7, 30, 90)
@@ -76,13 +82,10 @@ def patient_conditions(filters: Filters, clinics, user_id: int, *, prefix: str) 
         condition &= Q(**{f"{p}named_nurse_id": user_id}) | Q(
             **{f"{p}named_nurse__isnull": True, f"{p}clinic_id__in": group}
         )
-    for word in filters.query.split():
-        condition &= (
-            Q(**{f"{p}given_name__icontains": word})
-            | Q(**{f"{p}family_name__icontains": word})
-            | Q(**{f"{p}hospital_number__icontains": word})
-            | Q(**{f"{p}hospital_number_key__contains": hospital_number_key(word)})
-        )
+    if filters.query:
+        # The patient list's own search, as a subquery: one rule for what a search matches.
+        found = patient_search(Patient.objects.all(), query=filters.query).order_by()
+        condition &= Q(**{f"{p}pk__in": found.values("pk")})
     if filters.tier:
         condition &= Exists(
             LabResult.objects.filter(awaiting_acknowledgement(), tier=filters.tier, patient=ref)
@@ -101,11 +104,9 @@ def patient_conditions(filters: Filters, clinics, user_id: int, *, prefix: str) 
     if filters.overdue_days:
         condition &= Exists(
             ScheduledCheck.objects.open().filter(
+                # Overdue by at least that many days: the escalation rule's condition.
                 any_of(
-                    Q(
-                        patient__clinic_id__in=ids,
-                        overdue_after__lt=today - timedelta(days=filters.overdue_days),
-                    )
+                    check_escalated(clinic_ids=ids, today=today, overdue_days=filters.overdue_days)
                     for today, ids in clinic_ids_by(clinics, lambda clinic: clinic.today).items()
                 ),
                 patient=ref,

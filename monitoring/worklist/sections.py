@@ -28,6 +28,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from monitoring.alerts.rules import (
     any_of,
     awaiting_acknowledgement,
+    check_overdue,
     clinic_ids_by,
     open_checks_of_planned_patients,
 )
@@ -105,7 +106,7 @@ def _first_appearances(pairs) -> list[int]:
 
 def _overdue(clinics) -> Q:
     return any_of(
-        Q(patient__clinic_id__in=ids, overdue_after__lt=today)
+        check_overdue(clinic_ids=ids, today=today)
         for today, ids in clinic_ids_by(clinics, lambda clinic: clinic.today).items()
     )
 

@@ -26,6 +26,7 @@ from monitoring.alerts.services import (
 )
 from monitoring.domain.tiers import ACKNOWLEDGE_TIERS, URGENT_TIERS
 from monitoring.models import Acknowledgement, Analyte, Panel, ScheduledCheck
+from monitoring.outbox.messages import counted
 from monitoring.worklist.filters import OVERDUE_CHOICES, Filters
 from monitoring.worklist.forms import (
     AcknowledgeForm,
@@ -86,11 +87,6 @@ def _page_url(request, parameter: str, page: int, anchor: str) -> str:
     return f"?{query.urlencode()}#{anchor}"
 
 
-def counted(number: int, noun: str) -> str:
-    """ "1 check", "2 checks": the nouns used here take an s."""
-    return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
 class WorklistView(StaffAccessMixin, SubmitOnceMixin, View):
     """GET: the worklist. POST: the bulk bar's action on the ticked checks, then back to the
     same list (filters and pages kept); a refusal shows the list again with the bar's errors
@@ -109,7 +105,8 @@ class WorklistView(StaffAccessMixin, SubmitOnceMixin, View):
             outcome = self._bulk(request, data, now)
             what = "waived" if data["what"] == BulkActionForm.WAIVE else "given the follow-up note"
             message = (
-                f"{counted(outcome.done, 'check')} of {counted(outcome.patients, 'patient')} "
+                f"{counted(outcome.done, 'check', 'checks')} of "
+                f"{counted(outcome.patients, 'patient', 'patients')} "
                 f"{what}."
             )
             if outcome.skipped:
