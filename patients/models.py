@@ -96,6 +96,13 @@ class Clinic(models.Model):
         related_name="led_clinics",
         help_text="Receives escalations: urgent results nobody acknowledged, long-overdue checks.",
     )
+    lab_message_retention_days = models.PositiveSmallIntegerField(
+        "keep lab messages for (days)",
+        default=90,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text="Messages as the lab sent them are kept this long, then emptied; the "
+        "results recorded from them stay.",
+    )
     critical_escalation_hours = models.PositiveSmallIntegerField(
         default=4,
         validators=[MinValueValidator(1), MaxValueValidator(168)],

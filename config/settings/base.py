@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "audit",
     "portal",
     "submissions",
+    "labfeeds",
 ]
 
 MIDDLEWARE = [

@@ -15,7 +15,13 @@ from monitoring.models.catalogue import (
     Analyte,
     FlagRule,
 )
-from monitoring.models.labs import LabReport, LabResult, ResultImport
+from monitoring.models.labs import (
+    Comparator,
+    LabReport,
+    LabResult,
+    ResultImport,
+    ResultStatus,
+)
 from monitoring.models.schedule import (
     MonitoringProtocol,
     Panel,
@@ -33,6 +39,7 @@ __all__ = [
     "URGENT_TIERS",
     "Acknowledgement",
     "Analyte",
+    "Comparator",
     "FlagRule",
     "LabReport",
     "LabResult",
@@ -41,6 +48,7 @@ __all__ = [
     "Panel",
     "ProtocolItem",
     "ResultImport",
+    "ResultStatus",
     "ScheduledCheck",
     "ScheduledCheckQuerySet",
     "SymptomReport",

@@ -82,6 +82,8 @@ class LabReport(models.Model):
     class Source(models.TextChoices):
         MANUAL = "manual", "Entered by hand"
         CSV_IMPORT = "csv_import", "CSV import"
+        HL7 = "hl7", "Lab message (HL7 v2)"
+        FHIR = "fhir", "Lab message (FHIR)"
 
     class DoneBy(models.TextChoices):
         CLINIC = "clinic", "This clinic"
@@ -119,6 +121,11 @@ class LabReport(models.Model):
         help_text="A letter number or a file name, to find the report it came in.",
     )
     source = models.CharField(max_length=12, choices=Source.choices, default=Source.MANUAL)
+    # The lab's own number for the order or report (HL7 OBR-3, FHIR DiagnosticReport.identifier):
+    # how a later correction from the lab finds the result it corrects.
+    lab_reference = models.CharField(
+        "lab's reference", max_length=64, blank=True, validators=SINGLE_LINE_TEXT
+    )
     result_import = models.ForeignKey(
         ResultImport, on_delete=models.PROTECT, null=True, blank=True, related_name="reports"
     )
@@ -191,6 +198,27 @@ class LabResultQuerySet(models.QuerySet):
 TIER_CHOICES = [(tier.value, tier.value.capitalize()) for tier in flagging.Tier]
 
 
+class ResultStatus(models.TextChoices):
+    """What the lab said of the value: final, preliminary (a final one will follow and replace
+    it), or corrected (a final value that replaced an earlier one). A preliminary value is
+    flagged and alerted like any other, because a critical count cannot wait for the final
+    report, but it completes no check: the final one does."""
+
+    FINAL = "final", "Final"
+    PRELIMINARY = "preliminary", "Preliminary"
+    CORRECTED = "corrected", "Corrected"
+
+
+class Comparator(models.TextChoices):
+    """A value the lab gave only as a bound ("<5", ">1000"): kept with its comparator."""
+
+    NONE = "", "="
+    BELOW = "<", "<"
+    AT_MOST = "<=", "≤"
+    ABOVE = ">", ">"
+    AT_LEAST = ">=", "≥"
+
+
 class LabResult(models.Model):
     report = models.ForeignKey(LabReport, on_delete=models.PROTECT, related_name="results")
     # Copied from the report so trends and flag history read one table.
@@ -202,6 +230,11 @@ class LabResult(models.Model):
     value_text = models.CharField("value as entered", max_length=32)
     unit = models.CharField("unit as entered", max_length=16, blank=True)
     canonical_value = models.DecimalField(max_digits=14, decimal_places=4)
+    # With a comparator, value_text and canonical_value are the bound ("<5" keeps 5).
+    comparator = models.CharField(max_length=2, choices=Comparator.choices, blank=True)
+    status = models.CharField(
+        max_length=12, choices=ResultStatus.choices, default=ResultStatus.FINAL
+    )
     # The lab's own reference range, in the canonical unit; empty when the lab gave none.
     reference_low = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     reference_high = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
@@ -255,7 +288,7 @@ class LabResult(models.Model):
 
     @property
     def display_value(self) -> str:
-        return f"{self.value_text} {self.unit}".strip()
+        return f"{self.comparator}{self.value_text} {self.unit}".strip()
 
     @property
     def reference_range(self) -> tuple[Decimal | None, Decimal | None]:

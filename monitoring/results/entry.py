@@ -24,6 +24,10 @@ class ResultInput:
     unit: str = ""
     reference_low: str = ""
     reference_high: str = ""
+    # A lab's bound ("<" for "<5"), kept apart from the value; empty for a plain value.
+    comparator: str = ""
+    # monitoring.models.ResultStatus: a preliminary value is stored as such.
+    status: str = "final"
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,8 @@ class CheckedResult:
     canonical_value: Decimal
     reference_low: Decimal | None
     reference_high: Decimal | None
+    comparator: str = ""
+    status: str = "final"
 
 
 def result_check(entry: ResultInput) -> CheckedResult:
@@ -53,6 +59,8 @@ def result_check(entry: ResultInput) -> CheckedResult:
         canonical_value=measurement.canonical,
         reference_low=low,
         reference_high=high,
+        comparator=entry.comparator,
+        status=entry.status,
     )
 
 

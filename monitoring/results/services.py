@@ -28,6 +28,7 @@ from monitoring.models import (
     LabReport,
     LabResult,
     ResultImport,
+    ResultStatus,
     ScheduledCheck,
 )
 from monitoring.results.entry import ResultInput, result_check, sample_date_problems
@@ -60,6 +61,8 @@ def report_record(
     submission_key: uuid.UUID | None = None,
     result_import: ResultImport | None = None,
     import_row: int | None = None,
+    source: str = "",
+    lab_reference: str = "",
     today: date | None = None,
 ) -> RecordedReport:
     """Store one panel's results from one sample, flag them and complete the matching check.
@@ -108,7 +111,9 @@ def report_record(
             reported_on=reported_on,
             lab_name=lab_name.strip(),
             notes=notes.strip(),
-            source=LabReport.Source.CSV_IMPORT if result_import else LabReport.Source.MANUAL,
+            source=source
+            or (LabReport.Source.CSV_IMPORT if result_import else LabReport.Source.MANUAL),
+            lab_reference=lab_reference.strip(),
             result_import=result_import,
             import_row=import_row,
             submission_key=submission_key,
@@ -125,6 +130,8 @@ def report_record(
                 canonical_value=result.canonical_value,
                 reference_low=result.reference_low,
                 reference_high=result.reference_high,
+                comparator=result.comparator,
+                status=result.status,
             )
             for result in checked
         ]
@@ -140,7 +147,9 @@ def report_record(
         reflagged = _reflag(
             _affected_by(report, results, data), entered_by, f"{report} recorded", data=data
         )
-        _complete_checks(report)
+        if any(result.status != ResultStatus.PRELIMINARY for result in results):
+            # A preliminary value is flagged, but only the final one completes the check.
+            _complete_checks(report)
         # In this transaction: the result and its alert are stored together or not at all.
         abnormal_alerts_create(patient=patient, results=[*results, *reflagged], now=now)
     return RecordedReport(report=report, created=True)
@@ -327,6 +336,8 @@ def result_correct(
     reference_low: str = "",
     reference_high: str = "",
     opened_version: int | str | None = None,
+    comparator: str = "",
+    status: str | None = None,
 ) -> LabResult:
     """A new version of the result with who, when and why; the old one stays in its history.
     The result and the later results of the same analyte are flagged again. `opened_version`
@@ -346,7 +357,16 @@ def result_correct(
             current=result_version(result.pk),
             differences=[Difference("Value", result.display_value, f"{value} {unit}".strip())],
         )
-        entry = ResultInput(result.analyte, value, unit, reference_low, reference_high)
+        was_preliminary = result.status == ResultStatus.PRELIMINARY
+        entry = ResultInput(
+            result.analyte,
+            value,
+            unit,
+            reference_low,
+            reference_high,
+            comparator,
+            status or result.status,
+        )
         try:
             checked = result_check(entry)
         except MeasurementError as error:
@@ -356,7 +376,12 @@ def result_correct(
         result.canonical_value = checked.canonical_value
         result.reference_low = checked.reference_low
         result.reference_high = checked.reference_high
+        result.comparator = checked.comparator
+        result.status = checked.status
         _alert_changed(_reflag_from(result, corrected_by, reason))
+        if was_preliminary and result.status != ResultStatus.PRELIMINARY:
+            # The final value completes the check the preliminary one could not.
+            _complete_checks(result.report)
     return result
 
 
