@@ -109,6 +109,11 @@ CONFIGURATION_RECORDS: list[ConfigurationRecord] = [
     ConfigurationRecord("monitoring.ProtocolItem", _shared),
     ConfigurationRecord("monitoring.Analyte", _shared),
     ConfigurationRecord("monitoring.FlagRule", _shared),
+    # Who may send results and read records electronically: made and revoked by a lead.
+    ConfigurationRecord("labfeeds.LabConnection", attrgetter("clinic_id")),
+    ConfigurationRecord(
+        "labfeeds.ApiToken", attrgetter("clinic_id"), ("created_at", "digest", "last_used_at")
+    ),
 ]
 
 

@@ -386,6 +386,7 @@ def _record(items: list[tuple[FeedResult, Patient, Analyte]], today: date, sourc
                     reference_high=result.reference_high,
                     comparator=result.comparator,
                     status=_stored_status(result.status),
+                    code=result.code.strip(),
                 )
                 for result, analyte, _ in entries
             ],

@@ -28,6 +28,9 @@ class ResultInput:
     comparator: str = ""
     # monitoring.models.ResultStatus: a preliminary value is stored as such.
     status: str = "final"
+    # The code the value was sent under (a LOINC code from a lab feed or a file), when it
+    # was: a code of another property than its unit (mass, not moles) is refused.
+    code: str = ""
 
 
 @dataclass(frozen=True)

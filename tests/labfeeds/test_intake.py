@@ -176,3 +176,18 @@ def test_the_lab_withdrawing_a_result_marks_it_entered_in_error(patient, connect
     )
     result = LabResult.objects.get(patient=patient)
     assert result.is_entered_in_error and not result.awaits_acknowledgement
+
+
+def test_a_token_is_stored_hashed_and_refused_once_revoked(patient):
+    from labfeeds.models import ApiToken
+    from labfeeds.tokens import token_authenticate, token_create, token_revoke
+    from tests.builders import lead_of
+
+    lead = lead_of(patient.clinic, "lead")
+    made = token_create(clinic=patient.clinic, name="EHR", scope="read", created_by=lead)
+    stored = ApiToken.objects.get()
+    assert made.secret not in (stored.digest, stored.prefix) and made.secret.startswith("lmt_")
+    assert token_authenticate(made.secret, scope="read") == stored
+    assert token_authenticate(made.secret, scope="lab") is None
+    token_revoke(token=stored, revoked_by=lead)
+    assert token_authenticate(made.secret, scope="read") is None
