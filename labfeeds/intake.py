@@ -393,7 +393,12 @@ def _record(items: list[tuple[FeedResult, Patient, Analyte]], today: date, sourc
         )
         for (_, panel, sample, reference), entries in new.items()
     ]
-    stored = reports_record(reports=reports, entered_by=author, source=source, today=today)
+    stored = [
+        recorded.report
+        for recorded in reports_record(
+            reports=reports, entered_by=author, source=source, today=today
+        )
+    ]
     problems: dict[str, dict[str, list[str]]] = {}
     for kind, result, earlier in changes:
         reason = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from patients.models import Patient
+from patients.models import Clinic, Patient
 
 
 def nurse_ids_for(patient: Patient) -> list[int]:
@@ -10,3 +10,12 @@ def nurse_ids_for(patient: Patient) -> list[int]:
     if patient.named_nurse_id:
         return [patient.named_nurse_id]
     return patient.clinic.nurse_ids()
+
+
+def clinic_nurse_ids(clinic_ids) -> dict[int, list[int]]:
+    """Each clinic's nurse group, for many clinics in one query."""
+    groups: dict[int, list[int]] = {}
+    rows = Clinic.nurses.through.objects.filter(clinic_id__in=clinic_ids).order_by("user_id")
+    for clinic_id, user_id in rows.values_list("clinic_id", "user_id"):
+        groups.setdefault(clinic_id, []).append(user_id)
+    return groups

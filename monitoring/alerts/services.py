@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from audit.bulk import update_recorded
-from monitoring.alerts.recipients import nurse_ids_for
+from monitoring.alerts.recipients import clinic_nurse_ids
 from monitoring.alerts.rules import needs_acknowledgement
 from monitoring.domain import acknowledging
 from monitoring.models import (
@@ -36,18 +36,27 @@ Delivery = Notification.Delivery
 def abnormal_alerts_create(*, patient: Patient, results: Iterable[LabResult], now: datetime):
     """Outbox rows for results now flagged amber or worse and not yet acknowledged at that
     tier. Red and critical go to the nurse at once; amber waits for the daily digest."""
+    abnormal_alerts_create_many(patients=[patient], results=results, now=now)
+
+
+def abnormal_alerts_create_many(
+    *, patients: Iterable[Patient], results: Iterable[LabResult], now: datetime
+) -> None:
+    """abnormal_alerts_create for the results of many patients (a lab's batch): the
+    acknowledgements in one query, the nurse groups of their clinics in one more."""
     flagged = [result for result in results if result.tier in ACKNOWLEDGE_TIERS]
     if not flagged:
         return
     acknowledged = set(
         Acknowledgement.objects.filter(result__in=flagged).values_list("result_id", "tier")
     )
-    nurses = nurse_ids_for(patient)
+    by_pk = {patient.pk: patient for patient in patients}
+    groups = clinic_nurse_ids({patient.clinic_id for patient in by_pk.values()})
     rows = [
         notification_row(
             kind=Kind.ABNORMAL_RESULT,
             delivery=Delivery.AT_ONCE if result.tier in URGENT_TIERS else Delivery.NURSE_DIGEST,
-            patient_id=patient.pk,
+            patient_id=result.patient_id,
             user_id=nurse_id,
             result_id=result.pk,
             tier=result.tier,
@@ -55,9 +64,16 @@ def abnormal_alerts_create(*, patient: Patient, results: Iterable[LabResult], no
         )
         for result in flagged
         if (result.pk, result.tier) not in acknowledged
-        for nurse_id in nurses
+        for nurse_id in _nurses(by_pk[result.patient_id], groups)
     ]
     notifications_store(rows)
+
+
+def _nurses(patient: Patient, groups: dict[int, list[int]]) -> list[int]:
+    # recipients.nurse_ids_for, with the nurse groups read once for the batch.
+    if patient.named_nurse_id:
+        return [patient.named_nurse_id]
+    return groups.get(patient.clinic_id, [])
 
 
 def results_awaiting_set(results: Iterable[LabResult]) -> None:

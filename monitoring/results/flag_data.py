@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from dateutil.relativedelta import relativedelta
+from django.db.models import Q
 
 from monitoring.domain import flagging
 from monitoring.models import FlagRule, LabResult
@@ -26,8 +27,9 @@ class PatientFlagData:
     dip_periods: Sequence[tuple[date, date]]
 
 
-def patient_flag_data(patient: Patient, courses=None) -> PatientFlagData:
-    """Rules and course facts for a patient: two queries, one if the courses are given."""
+def patient_flag_data(patient: Patient, courses=None, rules=None) -> PatientFlagData:
+    """Rules and course facts for a patient: two queries, none if the courses and the rules
+    are given."""
     if courses is None:
         courses = InfusionCourse.objects.filter(patient=patient)
     courses = sorted(
@@ -35,7 +37,7 @@ def patient_flag_data(patient: Patient, courses=None) -> PatientFlagData:
         key=lambda c: c.number,
     )
     return PatientFlagData(
-        rules=FlagRule.objects.as_rules(),
+        rules=FlagRule.objects.as_rules() if rules is None else rules,
         baseline_before=courses[0].first_infusion_date if courses else None,
         dip_periods=[
             (
@@ -45,6 +47,15 @@ def patient_flag_data(patient: Patient, courses=None) -> PatientFlagData:
             for c in courses
         ],
     )
+
+
+def flag_data_of(patient_ids) -> dict[int, PatientFlagData]:
+    """patient_flag_data for many patients: the rules once, every course in one query."""
+    rules = FlagRule.objects.as_rules()
+    courses: dict[int, list[InfusionCourse]] = defaultdict(list)
+    for course in InfusionCourse.objects.filter(patient_id__in=patient_ids):
+        courses[course.patient_id].append(course)
+    return {pk: patient_flag_data(None, courses[pk], rules) for pk in patient_ids}
 
 
 def reading_of(result: LabResult) -> flagging.Reading:
@@ -71,26 +82,50 @@ def results_evaluate(
 ) -> list[LabResult]:
     """Flag `results` (new or changed, not yet saved) against the patient's other current
     results, in date order so each sees the ones before it. Returns them, updated in memory.
-    Three queries whatever the history's length, plus two when `data` is not given."""
-    results = sorted(results, key=_order)
+    One query whatever the history's length, plus two when `data` is not given."""
+    results = list(results)
     if not results:
         return []
     data = data or patient_flag_data(patient)
+    stored = stored_results_of(
+        [patient.pk],
+        analyte_ids={result.analyte_id for result in results},
+        dates={result.sample_collected_on for result in results},
+    )
+    return results_evaluate_with(results=results, stored=stored, data=data)
+
+
+def stored_results_of(patient_ids, *, analyte_ids, dates) -> list[LabResult]:
+    """The current results a flag of these analytes on these days may look at, for many
+    patients in one query: the history of the analytes, and every result of those days (the
+    combination rules read the same sample's other results)."""
+    return list(
+        LabResult.objects.current()
+        .filter(patient_id__in=patient_ids)
+        .filter(Q(analyte_id__in=analyte_ids) | Q(sample_collected_on__in=dates))
+        .select_related("analyte")
+        .order_by("sample_collected_on", "pk")
+    )
+
+
+def results_evaluate_with(
+    *, results: Sequence[LabResult], stored: Iterable[LabResult], data: PatientFlagData
+) -> list[LabResult]:
+    """results_evaluate over one patient's `stored` results, read already (no query). A stored
+    result that is among `results` (being changed) counts as its changed self only."""
+    results = sorted(results, key=_order)
     changing = {result.pk for result in results if result.pk}
     analyte_ids = {result.analyte_id for result in results}
     dates = {result.sample_collected_on for result in results}
-    stored = (
-        LabResult.objects.current()
-        .filter(patient=patient)
-        .exclude(pk__in=changing)
-        .select_related("analyte")
-    )
     history: dict[int, list[LabResult]] = defaultdict(list)
-    for earlier in stored.filter(analyte_id__in=analyte_ids).order_by("sample_collected_on", "pk"):
-        history[earlier.analyte_id].append(earlier)
     same_day: dict[date, dict[str, flagging.Reading]] = defaultdict(dict)
-    for other in stored.filter(sample_collected_on__in=dates):
-        same_day[other.sample_collected_on][other.analyte.code] = reading_of(other)
+    for earlier in sorted(stored, key=_order):
+        if earlier.pk in changing:
+            continue
+        if earlier.analyte_id in analyte_ids:
+            history[earlier.analyte_id].append(earlier)
+        if earlier.sample_collected_on in dates:
+            same_day[earlier.sample_collected_on][earlier.analyte.code] = reading_of(earlier)
     for result in results:
         same_day[result.sample_collected_on][result.analyte.code] = reading_of(result)
 

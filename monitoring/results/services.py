@@ -9,40 +9,36 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history
 
-from audit.bulk import record_created, update_recorded
+from audit.bulk import update_recorded
 from monitoring.alerts.services import abnormal_alerts_create, results_awaiting_set
 from monitoring.domain.measurements import MeasurementError
 from monitoring.models import (
-    OUTCOME_ABNORMAL,
     OUTCOME_SCALE,
     Analyte,
     LabReport,
     LabResult,
     ResultImport,
     ResultStatus,
-    ScheduledCheck,
 )
-from monitoring.results.entry import ResultInput, result_check, sample_date_problems
-from monitoring.results.flag_data import patient_flag_data, results_evaluate
+from monitoring.results.entry import ResultInput, result_check
+from monitoring.results.flag_data import results_evaluate
+from monitoring.results.recording import (
+    BatchRejected,
+    RecordedReport,
+    ReportToRecord,
+    checks_complete,
+    reports_record,
+)
 from monitoring.results.selectors import report_version, result_as_of, result_version
 from patients.models import Patient
-from patients.validators import NOTE_MAX_LENGTH, REASON_MAX_LENGTH, text_problems
+from patients.validators import REASON_MAX_LENGTH, text_problems
 from submissions.versions import Difference, version_check
-
-
-@dataclass(frozen=True)
-class RecordedReport:
-    report: LabReport
-    created: bool  # False when the submission key had already been recorded
 
 
 def report_record(
@@ -65,7 +61,8 @@ def report_record(
     lab_reference: str = "",
     today: date | None = None,
 ) -> RecordedReport:
-    """Store one panel's results from one sample, flag them and complete the matching check.
+    """Store one panel's results from one sample, flag them and complete the matching check:
+    the recording pipeline (results.recording) with a batch of one.
 
     A check done without a lab value is a report whose one entry is the panel's outcome
     analyte (normal or abnormal): it needs `done_by` (LabReport.DoneBy), a name when that is
@@ -74,151 +71,33 @@ def report_record(
     Raises ValidationError keyed by field ("sample_collected_on", "<analyte code>",
     "<analyte code>_unit", "done_by", "notes", ...) and stores nothing when anything is wrong.
     """
-    field = LabReport._meta.get_field
-    problems = text_problems(
-        lab_name=(lab_name, field("lab_name").max_length, False),
-        notes=(notes, NOTE_MAX_LENGTH, True),
-        done_by_name=(done_by_name, field("done_by_name").max_length, False),
-        document_reference=(document_reference, field("document_reference").max_length, False),
-    )
-    if done_by and done_by not in LabReport.DoneBy.values:
-        problems["done_by"] = f"“{done_by}” is not one of {_DONE_BY_WORDS}."
-    if problems:
-        raise ValidationError(problems)
-    report_fields = {
-        "done_by": done_by,
-        "done_by_name": done_by_name.strip(),
-        "document_reference": document_reference.strip(),
-    }
-    with transaction.atomic():
-        patient = (
-            Patient.objects.select_for_update(of=("self",))
-            .select_related("clinic")
-            .get(pk=patient.pk)
-        )
-        if submission_key is not None:
-            already = LabReport.objects.filter(submission_key=submission_key).first()
-            if already is not None:
-                return RecordedReport(report=already, created=False)
-        checked = _checked_entries(
-            patient, panel, sample_collected_on, reported_on, entries, today, notes, report_fields
-        )
-        report = LabReport.objects.create(
-            **report_fields,
-            patient=patient,
-            panel=panel,
-            sample_collected_on=sample_collected_on,
-            reported_on=reported_on,
-            lab_name=lab_name.strip(),
-            notes=notes.strip(),
-            source=source
-            or (LabReport.Source.CSV_IMPORT if result_import else LabReport.Source.MANUAL),
-            lab_reference=lab_reference.strip(),
-            result_import=result_import,
-            import_row=import_row,
-            submission_key=submission_key,
-            entered_by=entered_by,
-        )
-        results = [
-            LabResult(
-                report=report,
-                patient=patient,
-                sample_collected_on=sample_collected_on,
-                analyte=result.analyte,
-                value_text=result.value_text,
-                unit=result.unit,
-                canonical_value=result.canonical_value,
-                reference_low=result.reference_low,
-                reference_high=result.reference_high,
-                comparator=result.comparator,
-                status=result.status,
-            )
-            for result in checked
-        ]
-        data = patient_flag_data(patient)
-        results_evaluate(patient=patient, results=results, data=data)
-        now = timezone.now()
-        for result in results:
-            result.tier_since = now
-        results_awaiting_set(results)
-        # One insert for the results and one for their first history versions.
-        bulk_create_with_history(results, LabResult, default_user=entered_by)
-        record_created(results)
-        reflagged = _reflag(
-            _affected_by(report, results, data), entered_by, f"{report} recorded", data=data
-        )
-        if any(result.status != ResultStatus.PRELIMINARY for result in results):
-            # A preliminary value is flagged, but only the final one completes the check.
-            _complete_checks(report)
-        # In this transaction: the result and its alert are stored together or not at all.
-        abnormal_alerts_create(patient=patient, results=[*results, *reflagged], now=now)
-    return RecordedReport(report=report, created=True)
-
-
-_DONE_BY_WORDS = ", ".join(label for label in LabReport.DoneBy.labels)
-
-
-def _checked_entries(
-    patient, panel, sample_collected_on, reported_on, entries, today, notes, report_fields
-):
-    outcome = next((entry for entry in entries if entry.analyte.is_outcome), None)
-    problems = sample_date_problems(
+    report = ReportToRecord(
+        key="report",
+        patient=patient,
+        panel=panel,
         sample_collected_on=sample_collected_on,
+        entries=entries,
         reported_on=reported_on,
-        date_of_birth=patient.date_of_birth,
-        today=today or patient.clinic.today(),
-        what="date done" if outcome else "sample date",
+        lab_name=lab_name,
+        lab_reference=lab_reference,
+        notes=notes,
+        done_by=done_by,
+        done_by_name=done_by_name,
+        document_reference=document_reference,
+        import_row=import_row,
+        submission_key=submission_key,
     )
-    if outcome is not None:
-        problems.update(outcome_problems(outcome, entries, notes=notes, **report_fields))
-    checked = []
-    seen = set()
-    for entry in entries:
-        code = entry.analyte.code
-        if entry.analyte.panel != panel:
-            problems[code] = f"{entry.analyte.name} is not part of this panel."
-            continue
-        if code in seen:
-            problems[code] = f"{entry.analyte.name} is given twice."
-            continue
-        seen.add(code)
-        try:
-            checked.append(result_check(entry))
-        except MeasurementError as error:
-            problems[code if error.field == "value" else f"{code}_{error.field}"] = error.message
-    if not entries:
-        problems["__all__"] = "Enter at least one result."
-    if problems:
-        raise ValidationError(problems)
-    return checked
-
-
-def outcome_problems(
-    outcome: ResultInput,
-    entries: Sequence[ResultInput],
-    *,
-    notes: str,
-    done_by: str,
-    done_by_name: str,
-    document_reference: str = "",
-) -> dict[str, str]:
-    """What a check done without a lab value lacks, keyed by field. The CSV import asks the
-    same, so a file and the form are refused with the same words."""
-    problems: dict[str, str] = {}
-    name = outcome.analyte.name
-    if len(entries) > 1:
-        problems[outcome.analyte.code] = (
-            f"{name} is recorded on its own: a report with lab values needs no outcome, and "
-            "an outcome stands for a check done without them."
+    try:
+        (recorded,) = reports_record(
+            reports=[report],
+            entered_by=entered_by,
+            source=source,
+            result_import=result_import,
+            today=today,
         )
-    if not done_by:
-        problems["done_by"] = f"Say where or by whom the check was done ({_DONE_BY_WORDS})."
-    elif done_by == LabReport.DoneBy.OTHER and not done_by_name.strip():
-        problems["done_by_name"] = "Name who did the check, since it was neither of the others."
-    value = (outcome.value or "").strip().lower()
-    if value == OUTCOME_ABNORMAL and not notes.strip():
-        problems["notes"] = "Say what was abnormal: the note is required for an abnormal outcome."
-    return problems
+    except BatchRejected as rejected:
+        raise ValidationError(rejected.problems["report"]) from rejected
+    return recorded
 
 
 def check_done_record(
@@ -265,65 +144,6 @@ def check_done_record(
         if analyte.code in problems:
             problems["outcome"] = problems.pop(analyte.code)
         raise ValidationError(problems) from error
-
-
-def _affected_by(report: LabReport, results: list[LabResult], data) -> list[LabResult]:
-    """Stored results whose flag may change now: later results of the same analytes (a
-    back-dated entry changes their previous value) and results of the same sample whose
-    combination rules name one of these analytes (urine blood entered before creatinine)."""
-    codes = {result.analyte.code for result in results}
-    partners = {rule.analyte for rule in data.rules if rule.with_analyte in codes}
-    affected = Q(analyte_id__in=[r.analyte_id for r in results]) & Q(
-        sample_collected_on__gt=report.sample_collected_on
-    )
-    if partners:
-        affected |= Q(analyte__code__in=partners, sample_collected_on=report.sample_collected_on)
-    return list(
-        LabResult.objects.current()
-        .filter(affected, patient_id=report.patient_id)
-        .exclude(report=report)
-        .select_related("analyte")
-    )
-
-
-def _complete_checks(report: LabReport) -> list[ScheduledCheck]:
-    """Complete the pending checks of the report's panel whose window holds the sample date;
-    if none does, the latest overdue one before it, which is then "completed late". An open
-    urgent check (a reported symptom) of that panel is answered by any sample taken on or after
-    the day it was opened, so it is completed too.
-
-    Two checks a sample never completes: a course's pre-course baseline once that course's
-    first infusion has passed (a sample after an infusion shows its effect, not the baseline),
-    and, for a sample taken since the patient's tracking start, a check from before it (history
-    is completed only by a historic sample)."""
-    sample = report.sample_collected_on
-    candidates = list(
-        ScheduledCheck.objects.pending()
-        .filter(patient_id=report.patient_id, panel=report.panel, window_opens__lte=sample)
-        .exclude(kind=ScheduledCheck.Kind.PRE_COURSE, course__first_infusion_date__lt=sample)
-    )
-    tracked_from = report.patient.tracked_from  # the patient the caller has loaded and locked
-    urgent = [check for check in candidates if check.kind == ScheduledCheck.Kind.URGENT]
-    planned = [check for check in candidates if check.kind != ScheduledCheck.Kind.URGENT]
-    in_window = [check for check in planned if check.overdue_after >= sample]
-    if not in_window:
-        late = [
-            check
-            for check in planned
-            if check.overdue_after < sample
-            and not (check.before_tracking and sample >= tracked_from)
-        ]
-        in_window = [max(late, key=lambda check: (check.due_date, check.pk))] if late else []
-    in_window += urgent
-    ids = [check.pk for check in in_window]
-    if ids:
-        update_recorded(
-            ScheduledCheck.objects.filter(pk__in=ids),
-            completed_on=sample,
-            completed_by=report,
-            updated_at=timezone.now(),
-        )
-    return in_window
 
 
 def result_correct(
@@ -381,7 +201,7 @@ def result_correct(
         _alert_changed(_reflag_from(result, corrected_by, reason))
         if was_preliminary and result.status != ResultStatus.PRELIMINARY:
             # The final value completes the check the preliminary one could not.
-            _complete_checks(result.report)
+            checks_complete([result.report])
     return result
 
 

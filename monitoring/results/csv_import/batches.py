@@ -25,14 +25,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from monitoring.domain.csv_reading import ImportProblem
-from monitoring.models import Panel, ResultImport
+from monitoring.models import LabReport, Panel, ResultImport
 from monitoring.results.csv_import.checking import (
     PreviewRow,
     check_stored,
     read_text,
     stored_results,
 )
-from monitoring.results.services import report_record
+from monitoring.results.recording import BatchRejected, ReportToRecord, reports_record
 from patients.models import Clinic
 
 PANEL_ORDER = {panel: position for position, panel in enumerate(Panel.values)}
@@ -162,13 +162,11 @@ def _batch_record(
         problems = [problem for row in rows for problem in row.problems]
         if problems:
             raise ImportRejected(problems)
-        recorded = reports = 0
-        for report in batch:
-            to_record = [row for row in report.rows if not row.duplicate]
-            if to_record:
-                _report_record(current, to_record, today)
-                recorded += len(to_record)
-                reports += 1
+        to_record = [[row for row in report.rows if not row.duplicate] for report in batch]
+        to_record = [report_rows for report_rows in to_record if report_rows]
+        _reports_record(current, to_record, today)
+        recorded = sum(len(report_rows) for report_rows in to_record)
+        reports = len(to_record)
         skipped = len(rows) - recorded
         ResultImport.objects.filter(pk=current.pk).update(
             results_done=F("results_done") + recorded,
@@ -182,28 +180,43 @@ def _batch_record(
     return current
 
 
-def _report_record(result_import: ResultImport, rows: list[PreviewRow], today) -> None:
-    first = rows[0]
+def _reports_record(result_import: ResultImport, reports: list[list[PreviewRow]], today) -> None:
+    """The batch's reports through the recording pipeline in one go: a fixed number of
+    statements whatever the batch's size."""
+    by_key = {str(rows[0].row): rows for rows in reports}
     try:
-        report_record(
-            patient=first.patient,
-            panel=first.analyte.panel,
-            sample_collected_on=first.sample_date,
-            entries=[row.entry() for row in rows],
+        reports_record(
+            reports=[
+                ReportToRecord(
+                    key=key,
+                    patient=rows[0].patient,
+                    panel=rows[0].analyte.panel,
+                    sample_collected_on=rows[0].sample_date,
+                    entries=[row.entry() for row in rows],
+                    reported_on=rows[0].reported_date,
+                    lab_name=rows[0].lab_name,
+                    notes=rows[0].note,
+                    done_by=rows[0].done_by,
+                    done_by_name=rows[0].done_by_name,
+                    document_reference=rows[0].document_reference,
+                    import_row=rows[0].row,
+                )
+                for key, rows in by_key.items()
+            ],
             entered_by=result_import.imported_by,
-            reported_on=first.reported_date,
-            lab_name=first.lab_name,
-            notes=first.note,
-            done_by=first.done_by,
-            done_by_name=first.done_by_name,
-            document_reference=first.document_reference,
+            source=LabReport.Source.CSV_IMPORT,
             result_import=result_import,
-            import_row=first.row,
             today=today,
         )
-    except ValidationError as error:
+    except BatchRejected as rejected:
         # The rows were checked by the same rules, so this is a safety net: name the rows.
-        raise ImportRejected(_problems_from(error, rows)) from error
+        raise ImportRejected(
+            [
+                problem
+                for key, fields in rejected.problems.items()
+                for problem in _problems_from(ValidationError(fields), by_key[key])
+            ]
+        ) from rejected
 
 
 def _problems_from(error: ValidationError, rows: list[PreviewRow]) -> list[ImportProblem]:

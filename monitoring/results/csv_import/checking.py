@@ -34,7 +34,7 @@ from monitoring.results.entry import (
     result_check,
     sample_date_problems,
 )
-from monitoring.results.services import outcome_problems
+from monitoring.results.recording import outcome_problems
 from patients.models import Clinic, Patient
 from patients.validators import NOTE_MAX_LENGTH, text_problems
 
@@ -492,7 +492,7 @@ def _check_reports(rows: Iterable[PreviewRow]) -> None:
 def _check_outcomes(rows: Iterable[PreviewRow]) -> None:
     """A check done without a lab value (an outcome row) says where or by whom, has a note
     when abnormal and stands alone in its report: the recording service's own rules
-    (results.services.outcome_problems), told against the file's rows and columns."""
+    (results.recording.outcome_problems), told against the file's rows and columns."""
     reports: dict[tuple[int, date, str], list[PreviewRow]] = defaultdict(list)
     for row in rows:
         if row.will_import:

@@ -9,7 +9,6 @@ from io import StringIO
 import pytest
 from auditlog.models import LogEntry
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -24,7 +23,8 @@ from monitoring.results.csv_import import (
     import_read,
     import_stage,
 )
-from monitoring.results.csv_import import batches as csv_import  # it calls report_record
+from monitoring.results.csv_import import batches as csv_import  # it calls reports_record
+from monitoring.results.recording import BatchRejected
 from monitoring.results.services import result_mark_in_error
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
 
@@ -232,16 +232,14 @@ def test_a_file_with_one_bad_row_among_good_ones_saves_nothing(ada, ben, nurse):
 
 
 def test_a_failure_while_storing_takes_back_the_reports_of_its_batch(ada, ben, nurse, monkeypatch):
-    calls = []
-    real_record = csv_import.report_record
+    real_record = csv_import.reports_record
 
-    def record_then_fail(**kwargs):
-        calls.append(kwargs["patient"])
-        if len(calls) == 2:
-            raise ValidationError({"sample_collected_on": "Refused."})
-        return real_record(**kwargs)
+    def store_then_fail(**kwargs):
+        # The pipeline stores the batch's first reports, then refuses its second one.
+        real_record(**{**kwargs, "reports": kwargs["reports"][:1]})
+        raise BatchRejected({kwargs["reports"][1].key: {"sample_collected_on": ["Refused."]}})
 
-    monkeypatch.setattr(csv_import, "report_record", record_then_fail)
+    monkeypatch.setattr(csv_import, "reports_record", store_then_fail)
     result_import, _ = stage(ada.clinic, CLEAN, nurse)
     with pytest.raises(ImportRejected) as rejected:
         import_apply(result_import=result_import, imported_by=nurse, today=TODAY)

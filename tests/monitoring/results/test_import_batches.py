@@ -11,7 +11,6 @@ from datetime import date, timedelta
 from io import StringIO
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import IntegrityError, transaction
@@ -22,6 +21,7 @@ from django.utils import timezone
 from monitoring.models import LabReport, LabResult, ResultImport
 from monitoring.results import csv_import, import_views
 from monitoring.results.csv_import import batches
+from monitoring.results.recording import BatchRejected
 from monitoring.results.selectors import stalled_imports
 from tests.factories import PatientFactory, UserFactory
 from tests.forms import hidden_fields, keyed
@@ -73,17 +73,19 @@ def staged_file(clinic, patients, nurse):
 
 @pytest.fixture
 def fail_fifth_report(monkeypatch):
-    """The entry service refuses the fifth report: the first of the third batch of two."""
-    calls = []
-    real_record = batches.report_record
+    """The pipeline refuses the fifth report: the first of the third batch of two."""
+    seen = []
+    real_record = batches.reports_record
 
     def record(**kwargs):
-        calls.append(kwargs["import_row"])
-        if len(calls) == 5:
-            raise ValidationError({"sample_collected_on": "Refused."})
+        reports = kwargs["reports"]
+        if len(seen) < 5 <= len(seen) + len(reports):
+            fifth = reports[4 - len(seen)]
+            raise BatchRejected({fifth.key: {"sample_collected_on": ["Refused."]}})
+        seen.extend(reports)
         return real_record(**kwargs)
 
-    monkeypatch.setattr(batches, "report_record", record)
+    monkeypatch.setattr(batches, "reports_record", record)
     return monkeypatch
 
 
