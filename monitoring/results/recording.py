@@ -29,6 +29,7 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -451,13 +452,50 @@ def checks_complete(reports: Sequence[LabReport]) -> list[ScheduledCheck]:
     if not reports:
         return []
     pairs = {(report.patient_id, report.panel) for report in reports}
+    earliest = min(report.sample_collected_on for report in reports)
     latest = max(report.sample_collected_on for report in reports)
-    candidates: dict[tuple[int, str], list[ScheduledCheck]] = defaultdict(list)
-    # The patients' pending checks of the batch's panels (a superset of the pairs: one plain
-    # IN list each, where an OR per pair would outgrow SQLite's expression depth).
+    # The checks a sample can complete in its window, and the urgent ones: not the years of
+    # overdue history a patient may have, which only matter when no window holds the sample.
+    candidates = _pending_of(
+        pairs, Q(overdue_after__gte=earliest) | Q(kind=ScheduledCheck.Kind.URGENT), latest
+    )
+    late = None
+    completed: list[ScheduledCheck] = []
+    now = timezone.now()
+    for report in sorted(reports, key=lambda r: (r.sample_collected_on, r.pk)):
+        pair = (report.patient_id, report.panel)
+        pending = candidates[pair]
+        answered = _answered_by(report, pending)
+        if not any(check.kind != ScheduledCheck.Kind.URGENT for check in answered):
+            # No window holds the sample: the latest overdue check before it, "completed
+            # late". Read once for the whole batch, the first time a report needs it.
+            if late is None:
+                late = _pending_of(pairs, Q(overdue_after__lt=latest), latest)
+            answered = _answered_by(
+                report, pending + [check for check in late[pair] if check not in pending]
+            )
+        for check in answered:
+            # Completed now: no later report of the batch may complete it again.
+            for group in (pending, late[pair] if late is not None else []):
+                if check in group:
+                    group.remove(check)
+            check.completed_on = report.sample_collected_on
+            check.completed_by = report
+            check.updated_at = now
+            completed.append(check)
+    bulk_update_recorded(completed, ["completed_on", "completed_by", "updated_at"])
+    return completed
+
+
+def _pending_of(pairs, condition: Q, latest: date) -> dict[tuple[int, str], list[ScheduledCheck]]:
+    """Pending checks of these (patient, panel) pairs meeting `condition`, by pair: one query
+    (a plain IN list of patients and of panels, a superset of the pairs filtered here, where
+    an OR per pair would outgrow SQLite's expression depth)."""
+    found: dict[tuple[int, str], list[ScheduledCheck]] = defaultdict(list)
     for check in (
         ScheduledCheck.objects.pending()
         .filter(
+            condition,
             patient_id__in={patient for patient, _ in pairs},
             panel__in={panel for _, panel in pairs},
             window_opens__lte=latest,
@@ -466,19 +504,8 @@ def checks_complete(reports: Sequence[LabReport]) -> list[ScheduledCheck]:
         .order_by("due_date", "pk")
     ):
         if (check.patient_id, check.panel) in pairs:
-            candidates[(check.patient_id, check.panel)].append(check)
-    completed: list[ScheduledCheck] = []
-    now = timezone.now()
-    for report in sorted(reports, key=lambda r: (r.sample_collected_on, r.pk)):
-        pending = candidates[(report.patient_id, report.panel)]
-        for check in _answered_by(report, pending):
-            check.completed_on = report.sample_collected_on
-            check.completed_by = report
-            check.updated_at = now
-            pending.remove(check)
-            completed.append(check)
-    bulk_update_recorded(completed, ["completed_on", "completed_by", "updated_at"])
-    return completed
+            found[(check.patient_id, check.panel)].append(check)
+    return found
 
 
 def _results_of(report: LabReport):
