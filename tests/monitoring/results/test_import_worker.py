@@ -163,7 +163,7 @@ def test_another_transaction_takes_the_clinic_lock_between_batches(staged, staff
     must get it when batch one commits, with two reports stored, not when the import ends."""
     observed = {}
     waiting = threading.Event()
-    real_record = batches.report_record
+    real_record = batches.reports_record
 
     def take_the_lock():
         try:
@@ -186,7 +186,7 @@ def test_another_transaction_takes_the_clinic_lock_between_batches(staged, staff
             wait_for(lambda: _waits_for_a_lock(observed["pid"]), what="the other transaction")
         return real_record(**kwargs)
 
-    monkeypatch.setattr(batches, "report_record", record)
+    monkeypatch.setattr(batches, "reports_record", record)
     csv_import.import_apply(result_import=staged, imported_by=staff_a, today=TODAY)
     other.join(10)
     assert observed["reports_when_locked"] == 2
