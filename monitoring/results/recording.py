@@ -29,7 +29,8 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -470,7 +471,7 @@ def checks_complete(reports: Sequence[LabReport]) -> list[ScheduledCheck]:
             # No window holds the sample: the latest overdue check before it, "completed
             # late". Read once for the whole batch, the first time a report needs it.
             if late is None:
-                late = _pending_of(pairs, Q(overdue_after__lt=latest), latest)
+                late = _latest_overdue_of(pairs, latest)
             answered = _answered_by(
                 report, pending + [check for check in late[pair] if check not in pending]
             )
@@ -503,6 +504,42 @@ def _pending_of(pairs, condition: Q, latest: date) -> dict[tuple[int, str], list
         .select_related("course")
         .order_by("due_date", "pk")
     ):
+        if (check.patient_id, check.panel) in pairs:
+            found[(check.patient_id, check.panel)].append(check)
+    return found
+
+
+# The overdue checks per patient and panel a late sample may complete: the latest few. The
+# latest one is the answer unless it is a baseline whose course has begun or history from
+# before tracking, and those are never more than a couple in a row (a course's baseline, and
+# the history, which is all older than anything a tracked sample completes).
+LATE_CANDIDATES = 3
+
+
+def _latest_overdue_of(pairs, latest: date) -> dict[tuple[int, str], list[ScheduledCheck]]:
+    """The latest LATE_CANDIDATES overdue pending checks of each pair, in one query, rather
+    than the years of overdue history a patient of a clinic that came late to tracking has."""
+    ranked = (
+        ScheduledCheck.objects.pending()
+        .filter(
+            patient_id__in={patient for patient, _ in pairs},
+            panel__in={panel for _, panel in pairs},
+            overdue_after__lt=latest,
+        )
+        .exclude(kind=ScheduledCheck.Kind.URGENT)
+        .annotate(
+            recency=Window(
+                RowNumber(),
+                partition_by=[F("patient_id"), F("panel")],
+                order_by=[F("due_date").desc(), F("pk").desc()],
+            )
+        )
+        .filter(recency__lte=LATE_CANDIDATES)
+        .select_related("course")
+        .order_by("due_date", "pk")
+    )
+    found: dict[tuple[int, str], list[ScheduledCheck]] = defaultdict(list)
+    for check in ranked:
         if (check.patient_id, check.panel) in pairs:
             found[(check.patient_id, check.panel)].append(check)
     return found
