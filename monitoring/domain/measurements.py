@@ -1,8 +1,11 @@
 """Reading a lab value as typed or imported: pure functions over plain values.
 
 A value is kept as entered (text and unit) and converted to the analyte's canonical unit for
-the flag rules (docs/clinical-reference.md section 4). Anything doubtful is refused with a
-message that names the field; nothing is guessed, least of all a unit.
+the flag rules (docs/clinical-reference.md section 4). A unit is recognised however it is
+spelled (monitoring.domain.units) but only if the catalogue lists it; a bound ("<5") is kept as
+its comparator and its number; a code is checked against the unit it came with. Anything
+doubtful is refused with a message that names the field; nothing is guessed, least of all a
+unit.
 """
 
 from __future__ import annotations

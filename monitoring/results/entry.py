@@ -24,7 +24,8 @@ class ResultInput:
     unit: str = ""
     reference_low: str = ""
     reference_high: str = ""
-    # A lab's bound ("<" for "<5"), kept apart from the value; empty for a plain value.
+    # A lab's bound sent apart from its number ("<" with "5"), as a feed sends it; the form
+    # and a file write it in the value ("<5"). Empty for a plain value.
     comparator: str = ""
     # monitoring.models.ResultStatus: a preliminary value is stored as such.
     status: str = "final"
