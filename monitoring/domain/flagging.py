@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from itertools import pairwise
@@ -61,6 +61,8 @@ class Reading:
     value_tier: Tier = Tier.NORMAL
     # The value as a clinician reads it when it is a position on a scale ("2+").
     label: str = ""
+    # A lab's bound ("<", "<=", ">", ">="): the value is then the bound, not the result.
+    comparator: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,11 +92,22 @@ DIP_ANALYTES = {"platelets"}
 
 
 def evaluate(reading: Reading, context: Context, rules: Sequence[FlagRule]) -> Outcome:
+    if reading.comparator:
+        return _evaluate_bound(reading, context, rules)
+    return _evaluate_value(reading, context, rules)[0]
+
+
+def _evaluate_value(
+    reading: Reading, context: Context, rules: Sequence[FlagRule]
+) -> tuple[Outcome, list[FlagRule]]:
+    """The outcome of one value, and the rules that fired, most severe first: their reasons
+    come first in the outcome's, in the same order."""
     fired = [
         rule for rule in rules if rule.analyte == reading.analyte and _fires(rule, reading, context)
     ]
+    ordered = sorted(fired, key=lambda r: r.tier.rank, reverse=True)
     tier, reasons, action = Tier.NORMAL, [], ""
-    for rule in sorted(fired, key=lambda r: r.tier.rank, reverse=True):
+    for rule in ordered:
         reasons.append(_describe(rule, reading, context))
         if rule.tier.rank > tier.rank:
             tier, action = rule.tier, rule.next_action
@@ -113,13 +126,126 @@ def evaluate(reading: Reading, context: Context, rules: Sequence[FlagRule]) -> O
             "flagged all the same."
         )
     rationales = tuple(dict.fromkeys(rule.rationale for rule in fired if rule.rationale))
-    return Outcome(
+    outcome = Outcome(
         tier=tier,
         reasons=tuple(reasons),
         next_action=action,
         value_tier=value_tier,
         rationales=rationales,
     )
+    return outcome, ordered
+
+
+# Bounds: a lab that reports "<5" or ">1000" gives an interval, not a value. The rules are read
+# over the whole interval (from 0 up to a "<" bound; from a ">" bound up past every threshold):
+# where they agree, that is the tier; where they do not, the worst tier any value in it could
+# earn, and the reasons say the value must be confirmed with the lab. A possibly critical count
+# is never flagged lower because the lab wrote a bound.
+BELOW_BOUND = {"<", "<="}
+ABOVE_BOUND = {">", ">="}
+INCLUSIVE_BOUND = {"<=", ">="}
+
+
+def _evaluate_bound(reading: Reading, context: Context, rules: Sequence[FlagRule]) -> Outcome:
+    if reading.comparator not in BELOW_BOUND | ABOVE_BOUND:
+        raise ValueError(f"Unknown comparator {reading.comparator!r}.")
+    shown = _shown(reading)
+    # Each value stands for a stretch of the interval where no rule changes its answer; in the
+    # reasons, each is named by the bound the lab gave ("<50 is below 100").
+    evaluations = [
+        _evaluate_value(replace(reading, value=value, comparator="", label=shown), context, rules)
+        for value in _representatives(reading, context, rules)
+    ]
+    near, far = evaluations[0][0], evaluations[-1][0]
+    bound, below = _plain(reading.value), reading.comparator in BELOW_BOUND
+    if len({(outcome.tier, outcome.value_tier) for outcome, _ in evaluations}) == 1:
+        side = {"<": "below", "<=": "at or below", ">": "above", ">=": "at or above"}
+        return replace(
+            near,
+            reasons=(
+                *near.reasons,
+                f"Reported only as a bound, {shown}: every value {side[reading.comparator]} "
+                f"{bound} is {near.tier} by these rules.",
+            ),
+        )
+    # The worst outcome; of equally bad ones, the one furthest from the bound.
+    worst, fired = max(reversed(evaluations), key=lambda e: (e[0].tier.rank, e[0].value_tier.rank))
+    if near.tier != far.tier:
+        if reading.comparator in INCLUSIVE_BOUND:
+            at_bound = f"at {bound}"
+        else:
+            at_bound = f"just {'below' if below else 'above'} {bound}"
+        spread = f"{near.tier} {at_bound} and {far.tier} at {'lower' if below else 'higher'} values"
+    else:
+        tiers = sorted({o.tier for o, _ in evaluations}, key=lambda t: t.rank)
+        spread = f"anything from {tiers[0]} to {tiers[-1]} within it"
+    headline = (
+        f"Reported only as a bound, {shown}: the rules give {spread}, so it is flagged "
+        f"{worst.tier} until the value is confirmed with the lab."
+    )
+    # A rule that fires over the whole interval is certain; one that fires only in part of it,
+    # a possibility, worded as such.
+    certain = set.intersection(*(set(rules_fired) for _, rules_fired in evaluations))
+    guessed = replace(reading, comparator="", label="the value")
+    rule_reasons = [
+        _describe(rule, replace(reading, comparator="", label=shown), context)
+        if rule in certain
+        else f"Possibly {rule.tier}, if {_words(rule, guessed, context)}."
+        for rule in fired
+    ]
+    return Outcome(
+        tier=worst.tier,
+        reasons=(headline, *rule_reasons, *worst.reasons[len(fired) :]),
+        next_action=worst.next_action,
+        value_tier=max((o.value_tier for o, _ in evaluations), key=lambda t: t.rank),
+        rationales=worst.rationales,
+    )
+
+
+def _representatives(
+    reading: Reading, context: Context, rules: Sequence[FlagRule]
+) -> list[Decimal]:
+    """Values standing for every stretch of the bound's interval over which the rules give one
+    answer, nearest the bound first: each value where a rule's answer may change (its cut),
+    a value between each two, and the ends the interval includes. The far end of a "<" bound is
+    0; of a ">" bound, a value past every cut (none of the rules can tell it from any larger)."""
+    bound = reading.value
+    cuts = {cut for cut in _cuts(reading, context, rules) if cut is not None}
+    if reading.comparator in BELOW_BOUND:
+        inside = sorted(cut for cut in cuts if 0 < cut < bound)
+        ends = [Decimal(0), *inside, bound]
+    else:
+        inside = sorted(cut for cut in cuts if cut > bound)
+        ends = [bound, *inside, max([bound, *cuts]) * 2 + 1]
+    values = {*inside, *((low + high) / 2 for low, high in pairwise(ends))}
+    values.add(ends[0] if reading.comparator in BELOW_BOUND else ends[-1])  # the far end
+    if reading.comparator in INCLUSIVE_BOUND:
+        values.add(bound)
+    return sorted(values, reverse=reading.comparator in BELOW_BOUND)
+
+
+def _cuts(reading: Reading, context: Context, rules: Sequence[FlagRule]):
+    """The values at which a rule of this analyte, or the reference range, changes its answer
+    (in the terms of _meets)."""
+    yield reading.reference_low
+    yield reading.reference_high
+    previous = context.previous[0].value if context.previous else None
+    base = context.baseline.value if context.baseline else None
+    for rule in rules:
+        if rule.analyte != reading.analyte:
+            continue
+        threshold = rule.threshold
+        match rule.condition:
+            case Condition.BELOW | Condition.ABOVE | Condition.AT_LEAST | Condition.IS:
+                yield threshold
+            case Condition.ABOVE_REFERENCE_TIMES if reading.reference_high is not None:
+                yield threshold * reading.reference_high
+            case Condition.FALL_FROM_PREVIOUS if previous:
+                yield previous * (1 - threshold)
+            case Condition.RISE_FROM_BASELINE_TIMES if base is not None:
+                yield threshold * base
+            case Condition.FALL_FROM_BASELINE if base is not None:
+                yield base - threshold
 
 
 def _fires(rule: FlagRule, reading: Reading, context: Context) -> bool:
@@ -171,8 +297,14 @@ def _plain(number: Decimal | None) -> str:
 
 
 def _describe(rule: FlagRule, reading: Reading, context: Context) -> str:
+    return f"{rule.tier.value.capitalize()}: {_words(rule, reading, context)}."
+
+
+def _words(rule: FlagRule, reading: Reading, context: Context) -> str:
     value = reading.label or reading.value
     threshold = rule.threshold_label or _plain(rule.threshold)
+    previous = _shown(context.previous[0]) if context.previous else ""
+    baseline = _shown(context.baseline) if context.baseline else ""
     words = {
         Condition.BELOW: f"{value} is below {threshold}",
         Condition.ABOVE: f"{value} is above {threshold}",
@@ -185,21 +317,24 @@ def _describe(rule: FlagRule, reading: Reading, context: Context) -> str:
             f"({_plain(reading.reference_high)})"
         ),
         Condition.FALL_FROM_PREVIOUS: (
-            f"{value} fell by at least {rule.threshold * 100:.0f}% from the previous "
-            f"{_plain(context.previous[0].value) if context.previous else ''}"
+            f"{value} fell by at least {rule.threshold * 100:.0f}% from the previous {previous}"
         ),
         Condition.RISE_FROM_BASELINE_TIMES: (
-            f"{value} is at least {_plain(rule.threshold)} x the baseline "
-            f"{_plain(context.baseline.value) if context.baseline else ''}"
+            f"{value} is at least {_plain(rule.threshold)} x the baseline {baseline}"
         ),
         Condition.FALL_FROM_BASELINE: (
-            f"{value} is at least {_plain(rule.threshold)} below the baseline "
-            f"{_plain(context.baseline.value) if context.baseline else ''}"
+            f"{value} is at least {_plain(rule.threshold)} below the baseline {baseline}"
         ),
     }[rule.condition]
     if rule.with_analyte:
         words += f", with {rule.with_analyte.replace('_', ' ')} {_with_words(rule)}"
-    return f"{rule.tier.value.capitalize()}: {words}."
+    return words
+
+
+def _shown(reading: Reading) -> str:
+    """An earlier reading as the reasons name it: a bound with its comparator ("<50"). The rules
+    compare with the bound itself (docs/clinical-reference.md, section 4)."""
+    return f"{reading.comparator}{_plain(reading.value)}"
 
 
 def _with_words(rule: FlagRule) -> str:

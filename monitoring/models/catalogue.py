@@ -11,6 +11,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from monitoring.domain import flagging, measurements
+from monitoring.domain.units import unit_key
 from monitoring.models.schedule import Panel
 from patients.validators import (
     LONG_TEXT_MAX_LENGTH,
@@ -45,6 +46,16 @@ class Analyte(models.Model):
         default=dict,
         blank=True,
         help_text='Other accepted units and the factor to the canonical unit, e.g. {"g/dL": "10"}.',
+    )
+    # A LOINC code names a property as well as an analyte: 2160-0 is creatinine by mass, 14682-9
+    # by moles. A value sent under one with a unit of the other is refused, not converted.
+    units_by_loinc = models.JSONField(
+        "units by LOINC code",
+        default=dict,
+        blank=True,
+        help_text="The units each LOINC code may be sent in, for codes that name one property, "
+        'e.g. {"2160-0": ["mg/dL"], "14682-9": ["umol/L"]}. A code not listed takes every '
+        "accepted unit.",
     )
     ordinal_scale = models.JSONField(
         default=list, blank=True, help_text="Dipstick grades in order, e.g. negative, trace, 1+."
@@ -104,6 +115,7 @@ class Analyte(models.Model):
             ) from error
         if any(factor <= 0 for factor in factors.values()):
             raise ValidationError({"unit_factors": "Every factor must be above zero."})
+        self._check_spellings()
         if not isinstance(self.ordinal_scale, list):
             raise ValidationError({"ordinal_scale": "Give the grades as a list."})
         if self.is_outcome and list(self.ordinal_scale) != list(OUTCOME_SCALE):
@@ -112,6 +124,50 @@ class Analyte(models.Model):
             )
         if not self.is_outcome and not self.loinc:
             raise ValidationError({"loinc": "A lab analyte needs its LOINC code."})
+        self._check_units_by_loinc()
+
+    def _check_spellings(self) -> None:
+        """Two accepted units written alike (mU/L and mIU/L, 10^9/L and 10*9/L) would make a
+        value's factor depend on which was listed first: one unit, one entry."""
+        seen: dict[str, str] = {}
+        for unit in self.units:
+            if (key := unit_key(unit)) in seen:
+                raise ValidationError(
+                    {
+                        "unit_factors": f"“{unit}” is another way of writing “{seen[key]}”; "
+                        "list each unit once."
+                    }
+                )
+            seen[key] = unit
+
+    def _check_units_by_loinc(self) -> None:
+        restricted = self.units_by_loinc
+        if not restricted:
+            return
+        shape = 'Give each LOINC code with a list of units, e.g. {"2160-0": ["mg/dL"]}.'
+        if not isinstance(restricted, dict) or not all(
+            isinstance(units, list) and units and all(isinstance(u, str) for u in units)
+            for units in restricted.values()
+        ):
+            raise ValidationError({"units_by_loinc": shape})
+        codes = {self.loinc, *self.other_loinc} - {None, ""}
+        if stray := sorted(set(restricted) - codes):
+            raise ValidationError(
+                {
+                    "units_by_loinc": f"{', '.join(stray)} is not a LOINC code of this analyte "
+                    f"({', '.join(sorted(codes)) or 'none'}): add it to the LOINC code or the "
+                    "other LOINC codes first."
+                }
+            )
+        accepted = {unit_key(unit) for unit in self.units}
+        for code, units in restricted.items():
+            if unknown := [unit for unit in units if unit_key(unit) not in accepted]:
+                raise ValidationError(
+                    {
+                        "units_by_loinc": f"{code}: {', '.join(unknown)} is not an accepted unit "
+                        f"of {self.name or 'this analyte'} ({', '.join(self.units) or 'none'})."
+                    }
+                )
 
     @property
     def is_ordinal(self) -> bool:
@@ -132,6 +188,9 @@ class Analyte(models.Model):
             ordinal_scale=tuple(self.ordinal_scale),
             plausible_max=self.plausible_max,
             decimal_places=self.decimal_places,
+            units_by_code={
+                str(code): tuple(units) for code, units in (self.units_by_loinc or {}).items()
+            },
         )
 
     def grade_label(self, position: Decimal | None) -> str:

@@ -24,7 +24,8 @@ class ResultInput:
     unit: str = ""
     reference_low: str = ""
     reference_high: str = ""
-    # A lab's bound ("<" for "<5"), kept apart from the value; empty for a plain value.
+    # A lab's bound sent apart from its number ("<" with "5"), as a feed sends it; the form
+    # and a file write it in the value ("<5"). Empty for a plain value.
     comparator: str = ""
     # monitoring.models.ResultStatus: a preliminary value is stored as such.
     status: str = "final"
@@ -48,7 +49,15 @@ class CheckedResult:
 def result_check(entry: ResultInput) -> CheckedResult:
     """The checked, converted result; MeasurementError names 'value', 'unit' or a range field."""
     analyte = entry.analyte
-    measurement = read_measurement(analyte.as_measurement_analyte(), entry.value, entry.unit)
+    # A bound comes in the value ("<5", from the form or a file) or apart (a feed's
+    # comparator); either way it is stored apart, with the number as value_text.
+    measurement = read_measurement(
+        analyte.as_measurement_analyte(),
+        entry.value,
+        entry.unit,
+        comparator=entry.comparator,
+        code=entry.code,
+    )
     low = _range_limit(analyte, "reference_low", entry.reference_low, entry.unit)
     high = _range_limit(analyte, "reference_high", entry.reference_high, entry.unit)
     if low is not None and high is not None and low > high:
@@ -62,7 +71,7 @@ def result_check(entry: ResultInput) -> CheckedResult:
         canonical_value=measurement.canonical,
         reference_low=low,
         reference_high=high,
-        comparator=entry.comparator,
+        comparator=measurement.comparator,
         status=entry.status,
     )
 
@@ -75,13 +84,20 @@ def _range_limit(analyte: Analyte, field_name: str, text: str, unit: str) -> Dec
     label = "low" if field_name == "reference_low" else "high"
     try:
         # The lab's range is in the unit of its result, and is read by the same rules.
-        return read_measurement(analyte.as_measurement_analyte(), text, unit).canonical
+        limit = read_measurement(analyte.as_measurement_analyte(), text, unit)
     except MeasurementError as error:
         # The reader's message starts with the analyte's name; say it once.
         detail = error.message.removeprefix(f"{analyte.name}: ")
         raise MeasurementError(
             field_name, f"{analyte.name} reference range {label}: {detail}"
         ) from error
+    if limit.comparator:
+        raise MeasurementError(
+            field_name,
+            f"{analyte.name} reference range {label}: “{text.strip()}” is a bound; a range's "
+            "limit is a number.",
+        )
+    return limit.canonical
 
 
 def _day(value: date) -> str:

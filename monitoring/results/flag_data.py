@@ -69,6 +69,7 @@ def reading_of(result: LabResult) -> flagging.Reading:
         reference_high=high,
         value_tier=flagging.Tier(result.value_tier),
         label=analyte.grade_label(result.canonical_value),
+        comparator=result.comparator,
     )
 
 

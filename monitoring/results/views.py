@@ -187,7 +187,7 @@ class ResultCorrectView(StaffAccessMixin, SubmitOnceMixin, View):
     def get(self, request, pk):
         result = result_for(request, pk)
         record_access(request, result.patient, "result correction form", record=result)
-        initial = {"value": result.value_text, "unit": result.unit}
+        initial = {"value": f"{result.comparator}{result.value_text}", "unit": result.unit}
         form = ResultCorrectForm(
             initial=initial, analyte=result.analyte, opened_version=result_version(result.pk)
         )

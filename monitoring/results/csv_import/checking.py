@@ -96,6 +96,8 @@ class PreviewRow:
     document_reference: str = ""
     note: str = ""
     checked: CheckedResult | None = None  # the converted value, once the row's value is valid
+    # The LOINC code the row named its analyte by, if it did: checked against the unit.
+    code: str = ""
 
     @property
     def will_import(self) -> bool:
@@ -119,8 +121,14 @@ class PreviewRow:
         self.problems.append(ImportProblem(self.row, column, message))
 
     def entry(self) -> ResultInput:
+        # A bound ("<5") stays in the value: result_check reads it as the form's is read.
         return ResultInput(
-            self.analyte, self.value, self.unit, self.reference_low, self.reference_high
+            self.analyte,
+            self.value,
+            self.unit,
+            self.reference_low,
+            self.reference_high,
+            code=self.code,
         )
 
 
@@ -231,6 +239,14 @@ class _Stored:
     canonical_value: Decimal
     display: str
     current: bool  # False when it, or its report, was marked entered in error
+    comparator: str = ""
+
+    def same_as(self, checked: CheckedResult) -> bool:
+        # "<5" is not the result 5: a bound and a value are different results.
+        return (self.canonical_value, self.comparator) == (
+            checked.canonical_value,
+            checked.comparator,
+        )
 
 
 def _check_rows(clinic, columns, lines, today, order, result_import=None) -> list[PreviewRow]:
@@ -355,6 +371,10 @@ def _analyte(row: PreviewRow, text: str, analytes: dict[str, Analyte]) -> Analyt
         row.add_problem(
             "analyte", f"{quoted(text)} is not a known analyte code, name or LOINC code."
         )
+    elif text.strip() in {analyte.loinc, *analyte.other_loinc}:
+        # A LOINC code names the property too (2160-0 is creatinine by mass): the unit must
+        # agree with it, as it must in a lab feed.
+        row.code = text.strip()
     return analyte
 
 
@@ -400,8 +420,8 @@ def _check_repeats(rows: Iterable[PreviewRow]) -> None:
 
 
 def _same_value(one: CheckedResult, other: CheckedResult) -> bool:
-    # 4.5 g/dL and 45 g/L are the same haemoglobin.
-    return one.canonical_value == other.canonical_value
+    # 4.5 g/dL and 45 g/L are the same haemoglobin; <5 and 5 are not the same result.
+    return (one.canonical_value, one.comparator) == (other.canonical_value, other.comparator)
 
 
 def stored_results(
@@ -430,12 +450,13 @@ def stored_results(
         "unit",
         "entered_in_error_at",
         "report__entered_in_error_at",
+        "comparator",
     )
     stored: dict[tuple[int, int, date], list[_Stored]] = defaultdict(list)
-    for patient, analyte, sample, canonical, text, unit, in_error, report_in_error in found:
+    for patient, analyte, sample, canonical, text, unit, in_error, report_in_error, bound in found:
         current = in_error is None and report_in_error is None
         stored[(patient, analyte, sample)].append(
-            _Stored(canonical, f"{text} {unit}".strip(), current)
+            _Stored(canonical, f"{bound}{text} {unit}".strip(), current, bound)
         )
     return stored
 
@@ -447,7 +468,7 @@ def check_stored(rows: Iterable[PreviewRow], stored) -> None:
         earlier = stored.get(row.result_key, [])
         # The same value counts even if it was marked entered in error: a later export that
         # still carries a wrong result must not bring it back.
-        if any(s.canonical_value == row.checked.canonical_value for s in earlier):
+        if any(s.same_as(row.checked) for s in earlier):
             row.duplicate = True
         elif current := [s for s in earlier if s.current]:
             row.add_problem(
