@@ -479,8 +479,12 @@ def _same_value(earlier: LabResult, result: FeedResult) -> bool:
     return (
         earlier.value_text == result.value.strip()
         and earlier.unit == result.unit.strip()
-        and earlier.comparator == result.comparator
+        and earlier.comparator == COMPARATOR_SPELLINGS.get(result.comparator, result.comparator)
     )
+
+
+# How a feed may write a bound that is stored as "<=" or ">=".
+COMPARATOR_SPELLINGS = {"≤": "<=", "≥": ">=", "=<": "<=", "=>": ">="}
 
 
 def _problems_of(rejected: BatchRejected, items) -> list[FeedProblem]:

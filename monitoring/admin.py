@@ -137,7 +137,7 @@ class LabReportAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
 @admin.register(LabResult)
 class LabResultAdmin(ClinicScopedAdmin, ReadOnlyAdmin):
     clinic_paths = ("patient__clinic",)
-    list_display = ["patient", "analyte", "value_text", "unit", "tier", "sample_collected_on"]
+    list_display = ["patient", "analyte", "display_value", "status", "tier", "sample_collected_on"]
     list_filter = ["tier", "analyte"]
     list_select_related = ["patient", "analyte"]
     search_fields = ["patient__hospital_number", "patient__family_name"]

@@ -38,8 +38,8 @@ def result_as_of(result_id: int, version: int | str | None) -> str:
     except (TypeError, ValueError):
         return ""
     row = LabResult.history.filter(id=result_id, history_id__lte=version).order_by("-history_id")
-    row = row.values("value_text", "unit").first()
-    return f"{row['value_text']} {row['unit']}".strip() if row else ""
+    row = row.values("comparator", "value_text", "unit").first()
+    return f"{row['comparator']}{row['value_text']} {row['unit']}".strip() if row else ""
 
 
 def stalled_imports(*, now: datetime) -> list[int]:
