@@ -109,11 +109,11 @@ class Listener:
                     client.busy = True
                     try:
                         answer = await self._take(body)
+                        self._log(client, answer)
                         writer.write(frame(answer.ack.encode("utf-8")))
                         await writer.drain()
                     finally:
                         client.busy = False
-                    self._log(client, answer)
                 if frames.too_big:
                     log.warning(
                         "HL7 from %s: a frame over %d bytes; connection closed",

@@ -235,6 +235,8 @@ class _Order:
     reference: str
     sampled: date | None
     reported: date | None
+    # OBR-7 was given but is unreadable or in the future: said once, for the order.
+    sample_refused: bool = False
 
 
 def _read_patient(segment, at: str, authority: str, read: Read) -> _Patient:
@@ -279,11 +281,15 @@ def _birth_date(text: str) -> date | None:
 
 
 def _read_order(segment, at: str, zone: tzinfo, now: datetime, read: Read) -> _Order:
+    problems = len(read.problems)
+    sampled = _day(_part(segment, 7), f"{at}-7", "sample", zone, now, read)
+    refused = len(read.problems) > problems
     return _Order(
         at=at,
         reference=_part(segment, 3) or _part(segment, 2),
-        sampled=_day(_part(segment, 7), f"{at}-7", "sample", zone, now, read),
+        sampled=sampled,
         reported=_day(_part(segment, 22), f"{at}-22", "report", zone, now, read),
+        sample_refused=refused,
     )
 
 
@@ -331,7 +337,7 @@ def _read_result(
     if own_time:
         where["sample_collected_on"] = f"{at}-14"
         sampled = _day(own_time, f"{at}-14", "sample", zone, now, read)
-    if len(read.problems) > problems:
+    if len(read.problems) > problems or (order.sample_refused and not own_time):
         return None
     return FeedResult(
         position=at,
