@@ -16,9 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import hl7.containers
+import hl7.util
 from django.db import close_old_connections, connections
 from django.utils import timezone
 
@@ -28,6 +31,10 @@ from labfeeds.hl7.reading import HeaderProblem
 from labfeeds.hl7.receiving import Answer, hl7_message_take
 
 log = logging.getLogger(__name__)
+# python-hl7 logs a field's whole text when it meets a bad escape in it, and the field may be a
+# patient's name: those loggers (named after the library's files) are kept quiet.
+for _module in (hl7.util, hl7.containers):
+    logging.getLogger(_module.__file__).setLevel(logging.CRITICAL)
 
 READ_SIZE = 64 * 1024
 # On SIGTERM, a message being recorded is finished and answered first, for this long at most.
@@ -91,6 +98,11 @@ class Listener:
         peer = writer.get_extra_info("peername")
         client = _Client(peer=f"{peer[0]}:{peer[1]}" if peer else "?")
         client.task = asyncio.current_task()
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            # A lab keeps its connection open for days: a peer that vanished without closing
+            # it is found by TCP keepalive rather than held for ever.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         self._clients.add(client)
         buffer = FrameBuffer(self.frame_limit)
         try:

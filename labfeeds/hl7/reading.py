@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
 import hl7
-from hl7.exceptions import HL7Exception
 
 from labfeeds.intake import (
     CORRECTED,
@@ -131,15 +130,28 @@ def parse(text: str) -> hl7.Message:
     text = segments_text(text).lstrip()
     if not text.startswith("MSH"):
         raise HeaderProblem("MSH", "The message does not begin with an MSH segment.", "100")
-    if len(text) < 8 or text[3] in text[4:8] or not text[3].strip():
+    if not _separators_readable(text):
         raise HeaderProblem("MSH[1]-2", "MSH-1 and MSH-2 do not give HL7's separators.", "102")
     try:
         message = hl7.parse(text)
-    except (HL7Exception, ValueError, IndexError) as error:
-        raise HeaderProblem("MSH", f"The message cannot be parsed: {error}.", "102") from error
+    except Exception as error:
+        # The library fails in several ways on a malformed header (an assertion among them);
+        # each means the same to the lab: the message could not be parsed.
+        raise HeaderProblem("MSH", "The message cannot be parsed as HL7 v2.", "102") from error
     if len(message.segments("MSH")) > 1:
         raise HeaderProblem("MSH[2]", "One message per frame: this one has two MSH.", "100")
     return message
+
+
+def _separators_readable(text: str) -> bool:
+    """MSH-1 (the field separator) and MSH-2 (component, repetition, escape, subcomponent):
+    five different characters, none a letter, a digit or a space."""
+    separators = text[3:8]
+    return (
+        len(separators) == 5
+        and len(set(separators)) == 5
+        and not any(char.isalnum() or char.isspace() for char in separators)
+    )
 
 
 def read_header(message: hl7.Message) -> Header:

@@ -224,3 +224,9 @@ def test_messages_that_cannot_be_taken_at_all(header, where):
 @pytest.mark.parametrize("version", ["2.3", "2.3.1", "2.4", "2.5", "2.5.1"])
 def test_the_supported_versions(version):
     assert header_refusal(read_header(parse(oru("RX-1", "20250308", version=version)))) is None
+
+
+@pytest.mark.parametrize("text", ["MSH|^~^&|A|B\rPID|1", "MSH|", "MSH|^~ &|A", "MSH|^~\\"])
+def test_a_malformed_header_is_a_header_problem_not_a_crash(text):
+    with pytest.raises(HeaderProblem):
+        read_header(parse(text))
