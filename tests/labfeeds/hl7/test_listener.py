@@ -199,9 +199,13 @@ def test_malformed_framing_is_survived(listener, patient, lab):
     assert Ack(exchange(listener.port, b"GET / HTTP/1.0\r\n\r\n" + good)).code == "AA"
     # A frame over the size limit closes that connection, and only that one.
     with socket.create_connection(("127.0.0.1", listener.port), timeout=TIMEOUT) as huge:
-        huge.sendall(b"\x0b" + b"A" * (1024 * 1024 + 10))
-        huge.settimeout(TIMEOUT)
-        assert huge.recv(100) == b""
+        try:
+            huge.sendall(b"\x0b" + b"A" * (1024 * 1024 + 10))
+            answered = huge.recv(100)
+        except (ConnectionResetError, BrokenPipeError):
+            answered = b""  # closed while the last bytes were still arriving: a reset
+        assert answered == b"", "closed without an answer"
+    in_log(listener, "a frame over")
     again = oru(patient.hospital_number, sampled(patient), control_id="MSG-2")
     assert send(listener, again).code == "AA"
     in_log(listener, "outside an MLLP frame")
