@@ -99,7 +99,10 @@ class FeedOutcome:
     message: LabMessage
     recorded: int = 0
     waiting: int = 0
+    # Why the message was refused (nothing of it was recorded).
     problems: list[FeedProblem] = field(default_factory=list)
+    # What waits for a person, in a message that was accepted.
+    notices: list[FeedProblem] = field(default_factory=list)
     # True when this message had been received before: nothing was done this time.
     repeated: bool = False
 
@@ -126,7 +129,9 @@ def message_receive(
         "clinic_id": connection.clinic_id if connection else None,
         "control_id": control_id,
     }
-    if control_id:
+    # A sender no connection knows has no identity to tell its control IDs from another's:
+    # its messages are each kept (and refused), never taken for one another's repeat.
+    if control_id and connection is not None:
         earlier = LabMessage.objects.filter(**fields).first()
         if earlier is not None:
             return earlier, False
@@ -156,11 +161,14 @@ def message_answer(*, message: LabMessage, code: str, answer: str) -> None:
 
 def stored_outcome(message: LabMessage) -> FeedOutcome:
     """The outcome of a message read before, from what was stored then."""
+    stored = [FeedProblem(p["where"], p["message"]) for p in message.problems]
+    refused = message.status == LabMessage.Status.REFUSED
     return FeedOutcome(
         message=message,
         recorded=message.results_recorded,
         waiting=message.results_waiting,
-        problems=[FeedProblem(p["where"], p["message"]) for p in message.problems],
+        problems=stored if refused else [],
+        notices=[] if refused else stored,
         repeated=True,
     )
 
@@ -211,11 +219,12 @@ def feed_record(
                 message.reports.add(*reports)
     if outcome.problems:
         return message_refuse(message=message, problems=outcome.problems)
+    outcome.notices = [_waiting_problem(w) for w in waiting]
     LabMessage.objects.filter(pk=message.pk).update(
         status=LabMessage.Status.WAITING if outcome.waiting else LabMessage.Status.ACCEPTED,
         results_recorded=outcome.recorded,
         results_waiting=outcome.waiting,
-        problems=[_waiting_problem(w).as_json() for w in waiting],
+        problems=[notice.as_json() for notice in outcome.notices],
     )
     message.refresh_from_db()
     outcome.message = message

@@ -191,3 +191,14 @@ def test_a_token_is_stored_hashed_and_refused_once_revoked(patient):
     assert token_authenticate(made.secret, scope="lab") is None
     token_revoke(token=stored, revoked_by=lead)
     assert token_authenticate(made.secret, scope="read") is None
+
+
+def test_a_repeat_of_a_message_with_waiting_results_is_not_refused(patient, connection):
+    stranger = platelets(patient, hospital_number="NOBODY-9", position="OBX[2]")
+    first = feed_record(message=received(connection), results=[platelets(patient), stranger])
+    again, _ = message_receive(
+        protocol=LabMessage.Protocol.HL7, raw="MSH|...", connection=connection, control_id="MSG-1"
+    )
+    repeat = feed_record(message=again, results=[platelets(patient), stranger])
+    assert not first.refused and not repeat.refused and repeat.repeated
+    assert [n.where for n in repeat.notices] == [n.where for n in first.notices] == ["OBX[2]"]
