@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from benchmarks.dataset import dataset_build
 from benchmarks.delivery import delivery_measure
+from benchmarks.ingestion import ingestion_measure
 from benchmarks.load import load_measure
 from benchmarks.pages import pages_measure, pages_of
 from benchmarks.report import Report, ms, verdict
@@ -46,6 +47,17 @@ class Command(BaseCommand):
             "--quick", action="store_true", help="Small and short: a smoke test, not figures."
         )
         parser.add_argument(
+            "--feed-results",
+            type=int,
+            default=10_000,
+            help="Results per lab source (CSV, HL7, FHIR) for the ingestion figures; 0: none.",
+        )
+        parser.add_argument(
+            "--feeds-only",
+            action="store_true",
+            help="Only the lab feeds' ingestion figures (no data set, no pages).",
+        )
+        parser.add_argument(
             "--reuse-data",
             action="store_true",
             help="Measure the data set already in the database (built by an earlier run with "
@@ -57,6 +69,7 @@ class Command(BaseCommand):
             raise CommandError("The benchmark needs PostgreSQL (scripts/bench makes a database).")
         if o["quick"]:
             o.update(runs=1, cohort=min(o["cohort"], 20), seconds=1, load_runs=1, messages=10)
+            o["feed_results"] = min(o["feed_results"], 90)
         if not o["skip_http"] and not o["redis_url"]:
             raise CommandError("Give --redis-url (or BENCH_REDIS_URL), or --skip-http.")
         report = Report()
@@ -74,6 +87,9 @@ class Command(BaseCommand):
             f"{connection.cursor().connection.info.server_version // 10000}; load average at "
             f"start {os.getloadavg()[0]:.1f}; each figure the median of {runs} runs unless said."
         )
+        if o["feeds_only"]:
+            self.feeds(report, o["feed_results"], today)
+            return
         data = None
         if o["reuse_data"]:
             data = dataset_find(patients=o["patients"], today=today)
@@ -97,6 +113,9 @@ class Command(BaseCommand):
             f"{store.ratio:.1f}x COPY (median of {store.runs})",
             verdict(store.ratio <= 3, "within 3x of COPY"),
         )
+
+        if o["feed_results"]:
+            self.feeds(report, o["feed_results"], today)
 
         self.say("Scans...")
         scans = scans_measure(now=now, runs=runs)
@@ -185,6 +204,17 @@ class Command(BaseCommand):
             f"finished {time.strftime('%Y-%m-%d %H:%M')}, load average {os.getloadavg()[0]:.1f}"
         )
         self.stdout.write(report.render())
+
+    def feeds(self, report: Report, results: int, today) -> None:
+        for figure in ingestion_measure(results=results, today=today, log=self.say):
+            report.add(
+                f"lab results in: {figure.source} ({figure.results:,} results, "
+                f"{figure.reports:,} reports; {figure.note})",
+                f"{figure.per_second:,.0f} results/s ({figure.seconds:.1f} s, "
+                f"{figure.statements:,} statements); COPY of the same rows "
+                f"{ms(figure.copy_seconds)}: {figure.ratio:.0f}x COPY",
+                verdict(figure.ratio <= 10, "within 10x of COPY"),
+            )
 
     def say(self, line: str) -> None:
         self.stderr.write(line)
