@@ -115,15 +115,17 @@ def message_receive(
     connection: LabConnection | None,
     control_id: str = "",
     message_type: str = "",
+    clinic: Clinic | None = None,
 ) -> tuple[LabMessage, bool]:
     """Store a message as received, before reading it, so nothing is lost whatever happens
     next. Returns (message, new): a control ID this connection sent before returns the message
-    stored then, with new False."""
+    stored then, with new False. `clinic` is for a sender without a connection (a FHIR token
+    made for the clinic alone); a connection's own clinic wins."""
     control_id = control_id.strip()[:64]
     fields = {
         "protocol": protocol,
         "connection": connection,
-        "clinic_id": connection.clinic_id if connection else None,
+        "clinic_id": connection.clinic_id if connection else (clinic.pk if clinic else None),
         "control_id": control_id,
     }
     if control_id:
