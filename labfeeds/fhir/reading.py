@@ -198,7 +198,7 @@ def posted_read(data: dict, *, clinic: Clinic, now: datetime) -> Posted:
         reader.read_bundle(model, posted)
     else:
         posted.entries.append(PostedEntry("Observation", "Observation", is_result=True))
-        reader.read_observations([(model, "Observation")], {}, posted)
+        reader.read_observations([(model, "Observation", None)], posted)
     return posted
 
 
@@ -381,7 +381,8 @@ class _Reader:
         }
 
     def _result(self, observation, position: str, report) -> tuple[FeedResult | None, list]:
-        at = f"{position}.resource"
+        # A Bundle's Observation is at "Bundle.entry[2].resource"; one posted alone is the root.
+        at = f"{position}.resource" if position.startswith("Bundle.") else position
         report_resource, report_position = report if report else (None, "")
         report_at = f"{report_position}.resource"
         problems: list[FeedProblem] = []
