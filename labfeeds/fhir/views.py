@@ -203,8 +203,9 @@ def _refusal(problems, invalid: bool) -> dict:
 def _accepted(kind: str, entries, message: LabMessage, *, repeated: bool) -> tuple[dict, int]:
     """The answer to an accepted post: for a Bundle a transaction-response, one entry per
     posted entry ("201 Created" a report or result recorded, "202 Accepted" a result waiting
-    for a person, "200 OK" read before, or read but not stored: a Patient, a Specimen); for one Observation an OperationOutcome. What waits is a
-    warning; what concerns the whole post (no control ID) is information on the first entry."""
+    for a person, "200 OK" read before, or read but not stored: a Patient, a Specimen); for
+    one Observation an OperationOutcome. What waits is a warning; what concerns the whole
+    post (no control ID, a repeat) is information on the first entry."""
     waiting = {p["where"]: p["message"] for p in message.problems}
     notes = []
     if repeated:

@@ -261,9 +261,7 @@ def test_an_unknown_patient_waits_and_the_rest_is_recorded(client, patient, lab_
     assert LabResult.objects.filter(patient=patient).count() == 1
 
 
-def test_a_code_that_is_not_loinc_waits_and_never_matches_by_its_digits(
-    client, patient, lab_token
-):
+def test_a_code_that_is_not_loinc_waits_and_never_matches_by_its_digits(client, patient, lab_token):
     local = observation(patient)
     local["code"] = {"coding": [{"system": "urn:lab:city:codes", "code": "777-3"}]}
     response = post(client, local, lab_token, path="/fhir/r4/Observation")
@@ -318,9 +316,7 @@ def test_the_patient_may_be_a_patient_entry_of_the_bundle(client, patient, lab_t
 
 
 def test_dipstick_grades_and_ucum_codes(client, patient, lab_token):
-    blood = observation(
-        patient, loinc="5794-3", value=None, valueCodeableConcept={"text": "trace"}
-    )
+    blood = observation(patient, loinc="5794-3", value=None, valueCodeableConcept={"text": "trace"})
     protein = observation(
         patient,
         loinc="20454-5",
