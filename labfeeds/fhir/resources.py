@@ -116,15 +116,27 @@ def observations_found(search: ObservationSearch) -> tuple[list[LabResult], int]
     return page, total
 
 
-def _results(search: ObservationSearch) -> QuerySet[LabResult]:
+def observation_in(patients: QuerySet[Patient], pk: int) -> LabResult | None:
+    """The result `pk` if its patient is among `patients`: one query."""
+    return (
+        _with_report_state(LabResult.objects.filter(pk=pk, patient__in=patients))
+        .select_related("patient")
+        .first()
+    )
+
+
+def _with_report_state(results: QuerySet[LabResult]) -> QuerySet[LabResult]:
     reports_in_error = LabReport.objects.filter(
         pk=OuterRef("report_id"), entered_in_error_at__isnull=False
     )
-    results = (
-        LabResult.objects.filter(patient=search.patient)
-        .select_related("analyte", "report")
-        .annotate(report_in_error=Exists(reports_in_error))
-        .order_by("-sample_collected_on", "analyte__display_order", "-pk")
+    return results.select_related("analyte", "report").annotate(
+        report_in_error=Exists(reports_in_error)
+    )
+
+
+def _results(search: ObservationSearch) -> QuerySet[LabResult]:
+    results = _with_report_state(LabResult.objects.filter(patient=search.patient)).order_by(
+        "-sample_collected_on", "analyte__display_order", "-pk"
     )
     if search.analyte_ids is not None:
         results = results.filter(analyte_id__in=search.analyte_ids)

@@ -42,6 +42,7 @@ from labfeeds.fhir.resources import (
     ObservationSearch,
     care_plan_checks,
     care_plan_resource,
+    observation_in,
     observation_resource,
     observations_found,
     patient_resource,
@@ -473,6 +474,43 @@ def care_plan_search_view(request, patient_id: str | None = None):
     checks = care_plan_checks(patient)
     record_access(request, patient, reader.audit_text("FHIR CarePlan (schedule) read"))
     return fhir_response(_searchset(request, [care_plan_resource(patient, checks)], 1))
+
+
+def observation_view(request, observation_id: str):
+    """GET /fhir/r4/Observation/<id>: one result, if its patient is one the reader may see;
+    otherwise the same 404 as no such result."""
+    if request.method not in ("GET", "HEAD"):
+        return _method_not_allowed(request, "GET")
+    reader, refusal = _reader_or_401(request)
+    if refusal:
+        return refusal
+    result = None
+    if observation_id.isdigit() and len(observation_id) < 19:
+        result = observation_in(reader.patients(), int(observation_id))
+    if result is None:
+        access_refused(request, f"FHIR Observation/{observation_id[:20]} not found or out of scope")
+        return fhir_response(
+            error_outcome("not-found", f"No Observation/{observation_id[:20]} here."), 404
+        )
+    record_access(
+        request, result.patient, reader.audit_text("FHIR Observation read"), record=result
+    )
+    return fhir_response(observation_resource(result))
+
+
+def care_plan_view(request, plan_id: str):
+    """GET /fhir/r4/CarePlan/schedule-<patient id>: the CarePlan a search returns."""
+    if request.method not in ("GET", "HEAD"):
+        return _method_not_allowed(request, "GET")
+    reader, refusal = _reader_or_401(request)
+    if refusal:
+        return refusal
+    patient, refusal = _patient_or_404(request, reader, plan_id.removeprefix("schedule-"))
+    if refusal:
+        return refusal
+    checks = care_plan_checks(patient)
+    record_access(request, patient, reader.audit_text("FHIR CarePlan (schedule) read"))
+    return fhir_response(care_plan_resource(patient, checks))
 
 
 def not_found_view(request, rest: str = ""):

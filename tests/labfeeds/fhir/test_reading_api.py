@@ -271,3 +271,29 @@ def test_a_five_year_care_plan_costs_the_same_queries_as_a_new_one(client, read_
     large = queries_of(client, f"/fhir/r4/CarePlan?patient={veteran.pk}", read_token)
     assert small == large
     assert large <= 10
+
+
+def test_each_search_entry_s_full_url_reads_it(client, patient, read_token, lead_a, patient_b):
+    blood_counts(patient, lead_a, [3])
+    blood_counts(patient_b, lead_a, [3])
+    search = read(client, "/fhir/r4/Observation", read_token, patient=patient.pk).json()
+    url = search["entry"][0]["fullUrl"]
+    one = client.get(url, **bearer(read_token))
+    assert one.status_code == 200
+    assert one.json() == search["entry"][0]["resource"]
+    theirs = patient_b.lab_results.first()
+    assert read(client, f"/fhir/r4/Observation/{theirs.pk}", read_token).status_code == 404
+    plan = read(client, "/fhir/r4/CarePlan", read_token, patient=patient.pk).json()["entry"][0]
+    assert client.get(plan["fullUrl"], **bearer(read_token)).json() == plan["resource"]
+    assert read(client, f"/fhir/r4/CarePlan/schedule-{patient_b.pk}", read_token).status_code == 404
+
+
+def test_a_five_year_care_plan_is_valid_fhir(client, read_token, clinic_a):
+    veteran = treated_patient(clinic_a, days_ago=5 * 365, given=True)
+    checks = ScheduledCheck.objects.filter(patient=veteran)
+    checks.filter(due_date__lt=veteran.clinic.today()).update(completed_on=F("due_date"))
+    (plan,) = entries(read(client, "/fhir/r4/CarePlan", read_token, patient=veteran.pk))
+    care_plan = CarePlan.model_validate(plan)
+    assert len(care_plan.activity) == checks.count()
+    statuses = {a.detail.status for a in care_plan.activity}
+    assert "completed" in statuses and len(statuses) > 1
