@@ -428,3 +428,47 @@ def test_the_loinc_system_is_what_is_matched(client, patient, lab_token):
     assert data["code"]["coding"][1]["system"] == LOINC
     response = post(client, data, lab_token, path="/fhir/r4/Observation")
     assert response.status_code == 201
+
+
+def test_the_clinic_s_time_zone_decides_the_sample_day(client, patient, lab_token):
+    clinic = patient.clinic
+    clinic.time_zone = "Pacific/Auckland"
+    clinic.save(update_fields=["time_zone"])
+    day = clinic.today() - timedelta(days=3)
+    # 23:30 in London (UTC in winter) is the next morning in Auckland.
+    late = observation(patient, effectiveDateTime=f"{day.isoformat()}T23:30:00+00:00")
+    response = post(client, late, lab_token, path="/fhir/r4/Observation")
+    assert response.status_code == 201
+    assert LabResult.objects.get().sample_collected_on == day + timedelta(days=1)
+
+
+def test_a_month_without_a_day_is_not_a_sample_date(client, patient, lab_token):
+    vague = observation(patient, effectiveDateTime=patient.clinic.today().strftime("%Y-%m"))
+    response = post(client, vague, lab_token, path="/fhir/r4/Observation")
+    assert response.status_code == 422
+    assert errors(response) == ["Observation.effectiveDateTime"]
+
+
+def test_the_report_s_sample_time_and_the_lab_s_range_serve_its_results(client, patient, lab_token):
+    result = observation(patient, value=140)
+    del result["effectiveDateTime"]
+    result["referenceRange"] = [{"low": {"value": 150, "unit": "10^9/L"}, "high": {"value": 400}}]
+    data = bundle(result)
+    day = patient.clinic.today() - timedelta(days=4)
+    data["entry"][0]["resource"]["effectiveDateTime"] = day.isoformat()
+    response = post(client, data, lab_token)
+    assert response.status_code == 200, response.json()
+    stored = LabResult.objects.get()
+    assert (stored.sample_collected_on, stored.reference_low, stored.reference_high) == (
+        day,
+        150,
+        400,
+    )
+
+
+def test_a_range_in_another_unit_than_the_value_is_refused(client, patient, lab_token):
+    result = observation(patient, loinc="718-7", value=13, unit="g/dL")
+    result["referenceRange"] = [{"low": {"value": 120, "unit": "g/L"}}]
+    response = post(client, result, lab_token, path="/fhir/r4/Observation")
+    assert response.status_code == 422
+    assert errors(response) == ["Observation.referenceRange[0].low.unit"]
