@@ -304,7 +304,6 @@ class _Reader:
     def __init__(self, clinic: Clinic, now: datetime):
         self.clinic = clinic
         self.now = now
-        self.today = clinic.today(now)
         self.our_system = clinic_identifier_system(clinic)
         # A Bundle's entries by fullUrl and by "Type/id": what references resolve to.
         self.entries: dict[str, tuple] = {}

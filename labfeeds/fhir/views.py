@@ -156,8 +156,10 @@ def _results_post(request, *, expected: str) -> HttpResponse:
         control_id=control_id_of(data) if data else "",
         message_type=data["resourceType"] if data else "",
     )
+    if not new and message.raw and message.raw != text:
+        return _conflict(message, data)
     if not new and message.status != LabMessage.Status.RECEIVED:
-        return _repeated(message, text, data)
+        return _repeated(message, data)
     if problem is None and data["resourceType"] != expected:
         where = "Bundle" if expected == "Bundle" else "Observation"
         problem = FeedProblem(
@@ -175,7 +177,7 @@ def _results_post(request, *, expected: str) -> HttpResponse:
         return _answered(message, _refusal(posted.problems, posted.invalid), status)
     outcome = feed_record(message=message, results=posted.results)
     if outcome.repeated:  # another request read it first
-        return _repeated(outcome.message, text, data)
+        return _repeated(outcome.message, data)
     if outcome.refused:
         return _answered(message, _refusal(outcome.problems, False), 422)
     body, status = _accepted(posted.kind, posted.entries, outcome.message, repeated=False)
@@ -253,21 +255,24 @@ def _accepted(kind: str, entries, message: LabMessage, *, repeated: bool) -> tup
     return bundle, 200
 
 
-def _repeated(message: LabMessage, text: str, data) -> HttpResponse:
-    """A control ID this sender used before. The same body: the stored outcome again, nothing
-    stored twice. Another body under the same control ID: refused (409), since recording it
+def _conflict(message: LabMessage, data) -> HttpResponse:
+    """Another body under a control ID this sender used before: refused, since recording it
     would need a new ID and storing nothing would silently drop it."""
-    if message.raw and message.raw != text:
-        where = "Bundle.identifier" if (data or {}).get("resourceType") == "Bundle" else "id"
-        return fhir_response(
-            error_outcome(
-                "conflict",
-                f"Message {message.control_id} was received before with other content; "
-                "nothing of this one was stored. Give a changed Bundle a new identifier.",
-                where,
-            ),
-            409,
-        )
+    where = "Bundle.identifier" if (data or {}).get("resourceType") == "Bundle" else "id"
+    return fhir_response(
+        error_outcome(
+            "conflict",
+            f"Message {message.control_id} was received before with other content; nothing "
+            "of this one was stored. Give a changed Bundle a new identifier.",
+            where,
+        ),
+        409,
+    )
+
+
+def _repeated(message: LabMessage, data) -> HttpResponse:
+    """The same body again under a control ID this sender used before: the stored outcome,
+    nothing stored twice."""
     if message.status == LabMessage.Status.REFUSED:
         if message.answer:
             return HttpResponse(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection
@@ -24,7 +25,7 @@ def server(django_db_setup, django_db_blocker):
         app = AppServer(
             database=database_url(connection.settings_dict),
             extra_env={"FHIR_MAX_BODY_BYTES": "200000"},
-            gunicorn_args=("--workers", "1"),
+            gunicorn_args=("--workers", "2"),
         )
     app.start()
     yield app
@@ -87,3 +88,21 @@ def test_over_http_a_body_over_the_limit_is_refused(server, patient, lab_token):
     )
     assert status == 413 and answer["resourceType"] == "OperationOutcome"
     assert not LabMessage.objects.exists()
+
+
+def test_the_same_bundle_posted_at_once_twice_is_stored_once(server, patient, lab_token):
+    body = json.dumps(bundle(observation(patient, value=40), identifier="RACE-1")).encode()
+
+    def send(_):
+        return call(
+            f"{server.url}/fhir/r4/",
+            lab_token.secret,
+            body,
+            **{"Content-Type": "application/fhir+json"},
+        )[0]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = list(pool.map(send, range(4)))
+    assert statuses == [200] * 4
+    assert LabMessage.objects.count() == 1
+    assert LabResult.objects.filter(patient=patient).count() == 1
