@@ -472,3 +472,13 @@ def test_a_range_in_another_unit_than_the_value_is_refused(client, patient, lab_
     response = post(client, result, lab_token, path="/fhir/r4/Observation")
     assert response.status_code == 422
     assert errors(response) == ["Observation.referenceRange[0].low.unit"]
+
+
+def test_a_long_identifier_is_a_digest_not_cut_to_a_shared_prefix():
+    from labfeeds.fhir.reading import control_id_of
+
+    long = "x" * 80
+    first = control_id_of({"resourceType": "Bundle", "identifier": {"value": long + "1"}})
+    second = control_id_of({"resourceType": "Bundle", "identifier": {"value": long + "2"}})
+    assert first != second and len(first) <= 64 and first.startswith("sha256:")
+    assert control_id_of({"resourceType": "Bundle"}) == ""
