@@ -118,20 +118,23 @@ def message_receive(
     connection: LabConnection | None,
     control_id: str = "",
     message_type: str = "",
+    clinic: Clinic | None = None,
 ) -> tuple[LabMessage, bool]:
     """Store a message as received, before reading it, so nothing is lost whatever happens
     next. Returns (message, new): a control ID this connection sent before returns the message
-    stored then, with new False."""
+    stored then, with new False. `clinic` is for a sender without a connection (a FHIR token
+    made for the clinic alone); a connection's own clinic wins."""
     control_id = control_id.strip()[:64]
     fields = {
         "protocol": protocol,
         "connection": connection,
-        "clinic_id": connection.clinic_id if connection else None,
+        "clinic_id": connection.clinic_id if connection else (clinic.pk if clinic else None),
         "control_id": control_id,
     }
-    # A sender no connection knows has no identity to tell its control IDs from another's:
-    # its messages are each kept (and refused), never taken for one another's repeat.
-    if control_id and connection is not None:
+    # A sender neither a connection nor a clinic's token names has no identity to tell its
+    # control IDs from another's: its messages are each kept (and refused), never taken for
+    # one another's repeat.
+    if control_id and fields["clinic_id"] is not None:
         earlier = LabMessage.objects.filter(**fields).first()
         if earlier is not None:
             return earlier, False

@@ -35,6 +35,9 @@ PUBLIC = {
     "portal:calendar_feed": "calendar apps cannot sign in; revocable token",
     "portal:invitation_accept": "the invited patient has no password yet; one-time token",
 }
+# The FHIR API has its own rules (a Bearer token or a session, else 401; another clinic's
+# patient 404): tests/labfeeds/fhir/test_every_address.py asks each of its addresses.
+API_NAMESPACES = ("fhir",)
 # Signed in, but before the second factor: the steps of signing in.
 SIGN_IN_STEPS = {"accounts:two_factor_setup", "accounts:two_factor_verify"}
 
@@ -138,7 +141,7 @@ def app_urls(patterns=None, namespace=""):
     """(name, pattern, view class) for every named URL outside the Django admin."""
     for entry in patterns if patterns is not None else get_resolver().url_patterns:
         if isinstance(entry, URLResolver):
-            if entry.app_name == "admin":
+            if entry.app_name == "admin" or entry.namespace in API_NAMESPACES:
                 continue
             inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
             yield from app_urls(entry.url_patterns, inner)

@@ -227,6 +227,9 @@ RESULT_IMPORT_STALLED_SECONDS = env.int("RESULT_IMPORT_STALLED_SECONDS", default
 # thousand fits in the web server's 30 s). A larger file is split, or goes through the command.
 ONBOARDING_SCREEN_MAX_PATIENTS = env.int("ONBOARDING_SCREEN_MAX_PATIENTS", default=1000)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+# A FHIR post (a lab's Bundle of results) larger than this is refused (413) before it is read.
+# A Bundle of a report and its results is a few kilobytes; 5 MB holds a day's batch.
+FHIR_MAX_BODY_BYTES = env.int("FHIR_MAX_BODY_BYTES", default=5 * 1024 * 1024)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
