@@ -30,7 +30,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from labfeeds.fhir.reading import LOINC, UCUM
 from labfeeds.intake import clinic_identifier_system
 from monitoring.domain.check_status import CheckStatus
-from monitoring.domain.measurements import normalise_unit
+from monitoring.domain.units import unit_key
 from monitoring.models import LabReport, LabResult, ScheduledCheck
 from patients.models import Patient
 
@@ -47,17 +47,22 @@ INTERPRETATIONS = {
 # The catalogue's units (docs/clinical-reference.md section 4) as UCUM codes: those that are
 # valid UCUM as written, and the few the catalogue writes otherwise.
 UCUM_OF_UNIT = {
-    unit.lower(): unit for unit in ("g/L", "g/dL", "umol/L", "mg/dL", "pmol/L", "ng/dL", "U/L")
+    unit_key(spelling): code
+    for spelling, code in (
+        ("g/L", "g/L"),
+        ("g/dL", "g/dL"),
+        ("umol/L", "umol/L"),
+        ("mg/dL", "mg/dL"),
+        ("pmol/L", "pmol/L"),
+        ("ng/dL", "ng/dL"),
+        ("U/L", "U/L"),
+        ("mU/L", "mU/L"),
+        ("10^9/L", "10*9/L"),
+        ("10^3/uL", "10*3/uL"),
+        ("uIU/mL", "u[IU]/mL"),
+        ("/hpf", "/[HPF]"),
+    )
 }
-UCUM_OF_UNIT.update(
-    {
-        "mu/l": "mU/L",
-        "10^9/l": "10*9/L",
-        "10^3/ul": "10*3/uL",
-        "uiu/ml": "u[IU]/mL",
-        "/hpf": "/[HPF]",
-    }
-)
 PATIENT_GENDERS = {Patient.Sex.FEMALE: "female", Patient.Sex.MALE: "male"}
 CARE_PLAN_STATUSES = {
     Patient.Status.ACTIVE: "active",
@@ -210,7 +215,7 @@ def _quantity(value_text: str, unit: str, comparator: str = "") -> dict:
         quantity["comparator"] = comparator
     if unit:
         quantity["unit"] = unit
-        code = UCUM_OF_UNIT.get(normalise_unit(unit).lower())
+        code = UCUM_OF_UNIT.get(unit_key(unit))
         if code:
             quantity["system"] = UCUM
             quantity["code"] = code
