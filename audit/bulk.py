@@ -63,19 +63,27 @@ def update_recorded(queryset: QuerySet, **values) -> int:
 
 
 def bulk_update_recorded(
-    objs: Sequence[Model], fields: Sequence[str], *, system_actor: str = ""
+    objs: Sequence[Model],
+    fields: Sequence[str],
+    *,
+    system_actor: str = "",
+    before: Sequence[Model] | None = None,
 ) -> None:
     """`Model.objects.bulk_update(objs, fields)`, recording an UPDATE entry for each object
-    whose stored values change: the old values are read, and locked, in one query first.
-    `system_actor` names the job that made the change when no person did (the trail shows it
-    where it would show a person)."""
+    whose stored values change: the old values are read, and locked, in one query first,
+    unless the caller gives them (`before`, in the order of `objs`: copies it read under a
+    lock that keeps them as they are, the patient's). `system_actor` names the job that made
+    the change when no person did (the trail shows it where it would show a person)."""
     if not objs:
         return
     model = type(objs[0])
     with transaction.atomic(savepoint=False):
         manager = model._base_manager
-        rows = _with_patient(manager.all()).select_for_update(of=("self",))
-        stored = rows.in_bulk([obj.pk for obj in objs])
+        if before is None:
+            rows = _with_patient(manager.all()).select_for_update(of=("self",))
+            stored = rows.in_bulk([obj.pk for obj in objs])
+        else:
+            stored = {old.pk: old for old in before}
         manager.bulk_update(objs, fields)
         _record_changes(
             [stored[obj.pk] for obj in objs], objs, fields=list(fields), system_actor=system_actor

@@ -10,6 +10,7 @@ platelet unit has, and is refused, never read as a thousandth of "10^9/L". Pure:
 from __future__ import annotations
 
 import re
+from functools import cache
 
 _MICRO = str.maketrans({"µ": "u", "μ": "u"})  # the micro sign and the Greek mu
 _SUPERSCRIPT_DIGITS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
@@ -27,6 +28,7 @@ _POWER_OF_TEN = re.compile(r"^10(?:\^|\*\*|\*|e)(\d+)")
 _THOUSANDS = re.compile(r"^k(?=/)")
 
 
+@cache  # a handful of spellings, read for every result of a lab's night
 def unit_key(spelling: str) -> str:
     """The spelling reduced for comparison: spaces gone, micro as "u", superscript and UCUM
     powers of ten as "10^n", UCUM's brackets dropped, IU as U, lower case. Two spellings with

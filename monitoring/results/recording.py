@@ -21,6 +21,7 @@ many reports the batch holds:
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -462,6 +463,7 @@ def checks_complete(reports: Sequence[LabReport]) -> list[ScheduledCheck]:
     )
     late = None
     completed: list[ScheduledCheck] = []
+    before: list[ScheduledCheck] = []
     now = timezone.now()
     for report in sorted(reports, key=lambda r: (r.sample_collected_on, r.pk)):
         pair = (report.patient_id, report.panel)
@@ -480,11 +482,14 @@ def checks_complete(reports: Sequence[LabReport]) -> list[ScheduledCheck]:
             for group in (pending, late[pair] if late is not None else []):
                 if check in group:
                     group.remove(check)
+            before.append(copy.copy(check))
             check.completed_on = report.sample_collected_on
             check.completed_by = report
             check.updated_at = now
             completed.append(check)
-    bulk_update_recorded(completed, ["completed_on", "completed_by", "updated_at"])
+    # The checks were read in this transaction with their patients locked (every write to a
+    # check locks its patient first), so they are still as read: no second read for the trail.
+    bulk_update_recorded(completed, ["completed_on", "completed_by", "updated_at"], before=before)
     return completed
 
 
