@@ -12,6 +12,7 @@ urlpatterns = [
     path("patients/", include("patients.urls")),
     path("portal/", include("portal.urls")),
     path("audit/", include("audit.urls")),
+    path("labs/", include("labfeeds.urls")),
     path("", include("monitoring.urls")),
     path("", HomeView.as_view(), name="home"),
 ]
