@@ -57,7 +57,9 @@ def waiting_match(*, row: WaitingResult, patient: Patient, matched_by, now: date
     if patient.clinic_id != row.clinic_id:
         raise ValidationError({"patient": "Choose a patient of the clinic these results are for."})
     with transaction.atomic():
-        rows = list(same_group(row).select_for_update().select_related("analyte", "message"))
+        rows = list(
+            same_group(row).select_related("analyte", "message").select_for_update(of=("self",))
+        )
         handled = Handled(
             already_handled=sum(1 for r in rows if r.state != WaitingResult.State.WAITING)
         )
