@@ -4,11 +4,13 @@ with a reason, once, however often or concurrently it is submitted."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
 from auditlog.models import LogEntry
 from django.db import connection as db_connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -295,3 +297,39 @@ def test_the_list_takes_the_same_queries_for_one_group_or_many(client_lead, clin
     with CaptureQueriesContext(db_connection) as many:
         client_lead.get(WAITING)
     assert len(many.captured_queries) == len(one.captured_queries)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_people_matching_one_group_at_once_record_it_once(clinic_a, ada):
+    if db_connection.vendor != "postgresql":
+        pytest.skip("Concurrent requests need PostgreSQL; SQLite serialises the whole database.")
+    lab_message(clinic_a, blood_count(clinic_a))
+    row = WaitingResult.objects.order_by("pk").first()
+    posts = []
+    for n in range(3):
+        client = sign_in(Client(), lead_of(clinic_a, f"lead_{n}"))
+        page = client.get(match_url(row), {"patient": ada.pk})
+        posts.append((client, {**hidden_fields(page), "patient": ada.pk}))
+    barrier = threading.Barrier(len(posts))
+    answers = []
+
+    def post(client, data):
+        try:
+            barrier.wait()
+            answers.append(client.post(match_url(row), data, follow=True))
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=post, args=post_args) for post_args in posts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [answer.status_code for answer in answers] == [200] * 3
+    assert LabReport.objects.filter(patient=ada).count() == 1
+    assert LabResult.objects.filter(patient=ada).count() == 3
+    told = [answer.content.decode() for answer in answers]
+    assert sum("3 results recorded for" in page for page in told) == 1
+    assert sum("3 of them were already matched or dismissed" in page for page in told) == 2
