@@ -37,6 +37,7 @@ from labfeeds.selectors import (
     group_rows,
     match_search,
     match_suggestions,
+    waiting_count,
     waiting_groups,
     waiting_rows,
 )
@@ -51,6 +52,9 @@ READ_WAITING = ("monitoring.view_labresult",)
 HANDLE_WAITING = ("monitoring.add_labreport", "monitoring.add_labresult")
 LEAD = ("labfeeds.view_labconnection", "labfeeds.change_labconnection")
 SEARCH_MAX = 100
+# The list shows the oldest this many results (a lab sending every result under a wrong
+# number for a day could leave thousands); the count above it is of all of them.
+LIST_MAX = 500
 
 
 def _counted(count: int, one: str, many: str) -> str:
@@ -97,10 +101,13 @@ class WaitingListView(StaffAccessMixin, View):
     permission_required = READ_WAITING
 
     def get(self, request):
-        groups = waiting_groups(waiting_rows(clinics_for(request.user)))
+        clinics = clinics_for(request.user)
+        groups = waiting_groups(waiting_rows(clinics)[:LIST_MAX])
+        shown = sum(len(group.rows) for group in groups)
         context = {
             "groups": groups,
-            "count": sum(len(group.rows) for group in groups),
+            "shown": shown,
+            "count": shown if shown < LIST_MAX else waiting_count(clinics),
             "may_handle": request.user.has_perms(HANDLE_WAITING),
         }
         return render(request, "labfeeds/waiting_list.html", context)

@@ -5,7 +5,7 @@ with a reason, once, however often or concurrently it is submitted."""
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from auditlog.models import LogEntry
@@ -333,3 +333,25 @@ def test_two_people_matching_one_group_at_once_record_it_once(clinic_a, ada):
     told = [answer.content.decode() for answer in answers]
     assert sum("3 results recorded for" in page for page in told) == 1
     assert sum("3 of them were already matched or dismissed" in page for page in told) == 2
+
+
+def test_a_patient_with_the_same_birth_date_and_a_name_in_common_is_suggested(
+    client_lead, clinic_a, ada
+):
+    born = ada.date_of_birth
+    namesake = treated_patient(
+        clinic_a, days_ago=75, given=True, family_name="Okafor", date_of_birth=born
+    )
+    stranger = treated_patient(
+        clinic_a, days_ago=75, given=True, family_name="Okafor", date_of_birth=date(1990, 1, 2)
+    )
+    lab_message(
+        clinic_a,
+        blood_count(
+            clinic_a, hospital_number="ZZ-1", patient_name="OKAFOR^Ngozi", date_of_birth=born
+        ),
+    )
+    body = client_lead.get(match_url(WaitingResult.objects.first())).content.decode()
+    assert f"?patient={namesake.pk}" in body
+    assert f"?patient={stranger.pk}" not in body
+    assert f"?patient={ada.pk}" not in body
