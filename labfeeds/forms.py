@@ -109,7 +109,12 @@ class TokenForm(SubmissionKeyMixin, forms.Form):
         empty_label="No connection (a record system's read token)",
         help_text="A lab's token posts results for its connection's clinic.",
     )
-    clinic = forms.ModelChoiceField(queryset=Clinic.objects.none(), empty_label=None)
+    clinic = forms.ModelChoiceField(
+        queryset=Clinic.objects.none(),
+        empty_label=None,
+        required=False,
+        help_text="For a read token; a lab's token is its connection's clinic's.",
+    )
 
     def __init__(self, *args, clinics, **kwargs):
         super().__init__(*args, **kwargs)
@@ -130,8 +135,11 @@ class TokenForm(SubmissionKeyMixin, forms.Form):
             self.add_error("connection", "A lab's token belongs to its lab connection.")
         if scope == ApiToken.Scope.READ and connection is not None:
             self.add_error("connection", "A record system's read token has no lab connection.")
-        if connection is not None and clinic is not None and connection.clinic_id != clinic.pk:
-            self.add_error("connection", "That connection sends results to another clinic.")
+        if connection is not None:
+            # A lab's token is its connection's clinic's, whichever clinic was chosen.
+            cleaned["clinic"] = connection.clinic
+        elif clinic is None and "clinic" not in self.errors:
+            self.add_error("clinic", "Choose the clinic whose records it reads.")
         return cleaned
 
 

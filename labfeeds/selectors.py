@@ -177,10 +177,10 @@ class ConnectionsPage:
 
 
 def connections_page(clinics: QuerySet[Clinic], *, now: datetime) -> ConnectionsPage:
-    """The lab connections screen. Six queries however many connections and messages: the
+    """The lab connections screen. Seven queries however many connections and messages: the
     clinics, the connections with their tokens (two), the tokens of no connection, one
-    aggregate of the last 30 days' messages, the latest message of each connection, and the
-    last refusals."""
+    aggregate of the last 30 days' messages, the latest message of each connection (one query
+    with a subquery), and the last refusals."""
     since = now - timedelta(days=RECENT_DAYS)
     connections = list(
         LabConnection.objects.filter(clinic__in=clinics)

@@ -354,7 +354,7 @@ class TokenCreateView(StaffAccessMixin, SubmitOnceMixin, View):
         def save(data) -> str:
             connection = data["connection"]
             new = token_create(
-                clinic=connection.clinic if connection is not None else data["clinic"],
+                clinic=data["clinic"],
                 name=data["name"],
                 scope=data["scope"],
                 created_by=request.user,

@@ -181,8 +181,10 @@ def test_matching_records_the_group_through_the_pipeline(client_lead, lead_a, ad
     } == {(WaitingResult.State.MATCHED, ada.pk, report.pk, lead_a.pk)}
     assert list(waiting.message.reports.all()) == [report]
     assert "3 results recorded for" in client_lead.get(WAITING).content.decode()
-    # Matching is in the audit trail, row by row.
+    # Matching is in the audit trail, row by row, as the clinic's: the lead reads it there.
     assert LogEntry.objects.filter(content_type__model="waitingresult").count() == 3
+    trail = client_lead.get(reverse("audit:list")).content.decode()
+    assert "777-3 for RX-404 (Matched to a patient)" in trail
 
 
 def test_a_fhir_message_is_recorded_as_fhir(client_lead, clinic_a, ada):
