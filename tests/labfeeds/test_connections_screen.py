@@ -250,3 +250,17 @@ def test_the_lead_sets_how_long_lab_messages_are_kept(client_lead, clinic_a):
     assert client_lead.post(url, keyed({"lab_message_retention_days": "30"})).status_code == 302
     clinic_a.refresh_from_db()
     assert clinic_a.lab_message_retention_days == 30
+
+
+def test_the_admin_never_shows_a_tokens_digest_nor_makes_tokens(client, clinic_a, city, lead_a):
+    new = token_create(
+        clinic=clinic_a, name="Feed", scope="lab", created_by=lead_a, connection=city
+    )
+    sign_in(client, lead_of(clinic_a, "lead_admin", is_staff=True))
+    page = client.get(reverse("admin:labfeeds_apitoken_change", args=[new.token.pk]))
+    assert page.status_code == 200 and new.token.prefix in page.content.decode()
+    assert new.token.digest not in page.content.decode()
+    assert new.secret not in page.content.decode()
+    assert client.get(reverse("admin:labfeeds_apitoken_add")).status_code == 403
+    connection_page = client.get(reverse("admin:labfeeds_labconnection_change", args=[city.pk]))
+    assert new.token.digest not in connection_page.content.decode()
