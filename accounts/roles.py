@@ -71,6 +71,15 @@ _LEADING = (
     "patients.change_clinic",
     "monitoring.view_notification",
     "auditlog.view_logentry",
+    # The labs that send results, their tokens and what they sent (labfeeds): a lead's.
+    "labfeeds.view_labconnection",
+    "labfeeds.add_labconnection",
+    "labfeeds.change_labconnection",
+    "labfeeds.view_apitoken",
+    "labfeeds.add_apitoken",
+    "labfeeds.change_apitoken",
+    "labfeeds.view_labmessage",
+    "labfeeds.view_waitingresult",
 )
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {

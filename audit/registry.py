@@ -114,6 +114,10 @@ CONFIGURATION_RECORDS: list[ConfigurationRecord] = [
     ConfigurationRecord(
         "labfeeds.ApiToken", attrgetter("clinic_id"), ("created_at", "digest", "last_used_at")
     ),
+    # A result waiting for a person names no patient until it is matched (and a dismissed one
+    # never does): its matching or dismissal is the clinic's entry; the results recorded by a
+    # match are in the patient's own trail.
+    ConfigurationRecord("labfeeds.WaitingResult", attrgetter("clinic_id"), ("received_at",)),
 ]
 
 

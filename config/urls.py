@@ -13,6 +13,7 @@ urlpatterns = [
     path("portal/", include("portal.urls")),
     path("audit/", include("audit.urls")),
     path("fhir/r4/", include("labfeeds.fhir.urls")),
+    path("labs/", include("labfeeds.urls")),
     path("", include("monitoring.urls")),
     path("", HomeView.as_view(), name="home"),
 ]

@@ -12,6 +12,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from accounts.roles import Role
+from labfeeds.intake import message_receive
+from labfeeds.models import LabConnection, WaitingResult
+from labfeeds.tokens import token_create
 from monitoring.alerts.symptom_reports import symptom_report_create
 from monitoring.models import Notification, ScheduledCheck
 from monitoring.outbox.store import notification_row
@@ -54,6 +57,9 @@ class Records:
     onboarding: object
     failed_alert: object
     symptom_report: object
+    waiting: object
+    lab_connection: object
+    token: object
 
 
 def records_in(clinic, entered_by) -> Records:
@@ -96,7 +102,16 @@ def records_in(clinic, entered_by) -> Records:
         submission_key=uuid.uuid4(),
         now=timezone.now(),
     )
+    lab_connection = LabConnection.objects.create(clinic=clinic, name="City lab")
+    message, _ = message_receive(protocol="hl7", raw="MSH|", connection=lab_connection)
+    waiting = WaitingResult.objects.create(
+        message=message, clinic=clinic, reason="unknown_patient", hospital_number="NOBODY"
+    )
+    token = token_create(clinic=clinic, name="EPR", scope="read", created_by=entered_by).token
     return Records(
+        waiting=waiting,
+        lab_connection=lab_connection,
+        token=token,
         patient=patient,
         result=result,
         report=report,
@@ -134,6 +149,13 @@ RECORD_ARGS = {
     "monitoring:check_waive": lambda r: [r.check.pk],
     "monitoring:alert_handle": lambda r: [r.failed_alert.pk],
     "monitoring:symptom_acknowledge": lambda r: [r.symptom_report.pk],
+    "labfeeds:waiting_match": lambda r: [r.waiting.pk],
+    "labfeeds:waiting_dismiss": lambda r: [r.waiting.pk],
+    "labfeeds:connection_edit": lambda r: [r.lab_connection.pk],
+    "labfeeds:connection_switch": lambda r: [r.lab_connection.pk],
+    "labfeeds:token_created": lambda r: [r.token.pk],
+    "labfeeds:token_revoke": lambda r: [r.token.pk],
+    "labfeeds:retention": lambda r: [r.patient.clinic_id],
 }
 
 

@@ -19,6 +19,9 @@ from django.test import RequestFactory
 from django.urls import NoReverseMatch, reverse
 
 from accounts.roles import Role, grant_role
+from labfeeds.intake import message_receive
+from labfeeds.models import LabConnection, WaitingResult
+from labfeeds.tokens import token_create
 from patients.models import Clinic, Patient
 from tests.auth import sign_in, staff_of
 from tests.builders import acknowledge, nurse_of, platelets, with_course_one
@@ -72,6 +75,9 @@ class World:
         self.orphan = UserFactory(username="orphan_wq", email="wilhelmina@quarrywood.example")
         grant_role(self.orphan, Role.PATIENT)
 
+        for clinic, lead in ((self.clinic_a, self.lead_a), (self.clinic_b, self.lead_b)):
+            self._lab_feed(clinic, lead)
+
         self.b_users = [self.lead_b, self.nurse_b, self.patient_b.user, self.orphan]
         self.b_words = [self.clinic_b.name, self.patient_b.hospital_number]
         for user in self.b_users:
@@ -97,6 +103,17 @@ class World:
         result = platelets(patient, "45", entered_by=nurse, days_ago=1)  # critical: alerts
         acknowledge(result, nurse)
         return patient
+
+    def _lab_feed(self, clinic, lead):
+        """A lab connection with a token, a message and a result waiting for a person."""
+        lab = LabConnection.objects.create(
+            clinic=clinic, name=f"Lab of {clinic.code}", hl7_sending_facility=clinic.code
+        )
+        token_create(clinic=clinic, name="Feed", scope="lab", created_by=lead, connection=lab)
+        message, _ = message_receive(protocol="hl7", raw="MSH|", connection=lab, control_id="1")
+        WaitingResult.objects.create(
+            message=message, clinic=clinic, reason="unknown_patient", hospital_number="NOBODY"
+        )
 
     def b_ids_for(self, model) -> list[int]:
         """Clinic B's rows a form field pointing to `model` might be posted with."""

@@ -279,6 +279,11 @@ CELERY_BEAT_SCHEDULE = {
     "monitoring-scan": {"task": "monitoring.tasks.run_scans", "schedule": crontab(minute="*/15")},
     "notification-sweep": {"task": "monitoring.tasks.deliver_due", "schedule": 60.0},
     "import-sweep": {"task": "monitoring.tasks.import_sweep", "schedule": 5 * 60.0},
+    # Lab messages past their clinic's retention period, emptied at night (labfeeds.retention).
+    "lab-message-purge": {
+        "task": "labfeeds.purge_messages",
+        "schedule": crontab(minute=30, hour=2),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -29,6 +29,9 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.roles import Role, grant_role
+from labfeeds.intake import FeedResult, feed_record, message_receive
+from labfeeds.models import ApiToken, LabConnection, WaitingResult
+from labfeeds.tokens import token_create
 from monitoring.alerts.symptom_reports import symptom_report_create
 from monitoring.models import Acknowledgement, LabReport, ScheduledCheck, SymptomReport
 from monitoring.results import csv_import
@@ -458,6 +461,121 @@ def record_given(clinic):
     )
 
 
+# The lab feeds' screens (labfeeds.views).
+
+
+def _waiting_group(clinic):
+    """A lab message of two results for a hospital number the clinic does not know."""
+    lab = LabConnection.objects.create(clinic=clinic, name="City lab", hl7_sending_facility="CITY")
+    message, _ = message_receive(protocol="hl7", raw="MSH|", connection=lab, control_id="M1")
+    sample = clinic.today() - timedelta(days=1)
+    feed_record(
+        message=message,
+        results=[
+            FeedResult("OBX[1]", "WRONG-1", "777-3", "210", sample, unit="10^9/L"),
+            FeedResult("OBX[2]", "WRONG-1", "751-8", "3.2", sample, unit="10^9/L"),
+        ],
+    )
+    return WaitingResult.objects.order_by("pk").first()
+
+
+def match_waiting(clinic):
+    row = _waiting_group(clinic)
+    patient = _treated(clinic)
+    return Form(
+        reverse("labfeeds:waiting_match", args=[row.pk]) + f"?patient={patient.pk}",
+        _lead(clinic),
+        lambda: {"patient": patient.pk},
+        lambda: LabReport.objects.filter(patient=patient).count(),
+        1,
+    )
+
+
+def dismiss_waiting(clinic):
+    row = _waiting_group(clinic)
+    return Form(
+        reverse("labfeeds:waiting_dismiss", args=[row.pk]),
+        _lead(clinic),
+        lambda: {"reason": "Not one of our patients; the lab was told."},
+        # One audit entry per row dismissed, however often it was submitted.
+        lambda: sum(_changes_of(r) for r in WaitingResult.objects.all()),
+        2,
+    )
+
+
+def add_connection(clinic):
+    return Form(
+        reverse("labfeeds:connection_create"),
+        _lead(clinic),
+        lambda: {"clinic": clinic.pk, "name": "North lab", "hl7_sending_facility": "NORTH"},
+        lambda: LabConnection.objects.filter(name="North lab").count(),
+        1,
+    )
+
+
+def _connection(clinic):
+    return LabConnection.objects.create(clinic=clinic, name="City lab", hl7_sending_facility="C")
+
+
+def edit_connection(clinic):
+    lab = _connection(clinic)
+    return Form(
+        reverse("labfeeds:connection_edit", args=[lab.pk]),
+        _lead(clinic),
+        lambda: {"name": "City lab", "hl7_sending_facility": "C", "assigning_authority": "CITY"},
+        lambda: _changes_of(lab),
+        1,
+    )
+
+
+def switch_connection(clinic):
+    lab = _connection(clinic)
+    return Form(
+        reverse("labfeeds:connection_switch", args=[lab.pk]),
+        _lead(clinic),
+        lambda: {"active": ""},
+        lambda: _changes_of(lab),
+        1,
+    )
+
+
+def make_token(clinic):
+    return Form(
+        reverse("labfeeds:token_create"),
+        _lead(clinic),
+        lambda: {"name": "EPR", "scope": "read", "connection": "", "clinic": clinic.pk},
+        lambda: ApiToken.objects.count(),
+        1,
+    )
+
+
+def revoke_token(clinic):
+    lead = _lead(clinic)
+    token = token_create(clinic=clinic, name="EPR", scope="read", created_by=lead).token
+    return Form(
+        reverse("labfeeds:token_revoke", args=[token.pk]),
+        lead,
+        dict,
+        lambda: _changes_of(token),
+        1,
+    )
+
+
+def set_retention(clinic):
+    return Form(
+        reverse("labfeeds:retention", args=[clinic.pk]),
+        _lead(clinic),
+        lambda: {"lab_message_retention_days": "30"},
+        lambda: sum(
+            "lab_message_retention_days" in (entry.changes or {})
+            for entry in LogEntry.objects.get_for_object(clinic).filter(
+                action=LogEntry.Action.UPDATE
+            )
+        ),
+        1,
+    )
+
+
 FORMS = [
     add_patient,
     add_course,
@@ -485,6 +603,14 @@ FORMS = [
     calendar_alarm,
     accept_invitation,
     confirm_second_factor,
+    match_waiting,
+    dismiss_waiting,
+    add_connection,
+    edit_connection,
+    switch_connection,
+    make_token,
+    revoke_token,
+    set_retention,
 ]
 
 
