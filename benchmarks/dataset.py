@@ -283,9 +283,9 @@ def _reports_and_results(ids: list[int], author, today: date) -> None:
         cursor.execute(
             f"""INSERT INTO {reports} (patient_id, panel, sample_collected_on, reported_on,
                 lab_name, notes, source, entered_by_id, entered_at, entered_in_error_reason,
-                done_by, done_by_name, document_reference)
+                done_by, done_by_name, document_reference, lab_reference)
             SELECT patient_id, panel, completed_on, completed_on + 1, 'Bench laboratory', '',
-                'csv_import', %s, now(), '', '', '', ''
+                'csv_import', %s, now(), '', '', '', '', ''
             FROM {ScheduledCheck._meta.db_table}
             WHERE patient_id = ANY(%s) AND completed_on IS NOT NULL AND panel = ANY(%s)""",
             [author.pk, ids, list(LAB_PANELS)],
@@ -305,7 +305,7 @@ def _reports_and_results(ids: list[int], author, today: date) -> None:
             INSERT INTO {results} (report_id, patient_id, sample_collected_on, analyte_id,
                 value_text, unit, canonical_value, tier, value_tier, reasons, next_action,
                 rationale, entered_in_error_reason, tier_since, awaits_acknowledgement,
-                updated_at)
+                updated_at, comparator, status)
             SELECT id, patient_id, sample_collected_on, analyte_id,
                 CASE tier WHEN 'critical' THEN critical WHEN 'red' THEN red
                     WHEN 'amber' THEN amber ELSE normal END,
@@ -321,7 +321,7 @@ def _reports_and_results(ids: list[int], author, today: date) -> None:
                 -- Waiting: the flagged results of the last week, which the insert below
                 -- leaves unacknowledged.
                 tier <> 'normal' AND sample_collected_on >= %s,
-                now()
+                now(), '', 'final'
             FROM t""",
             [item for row in values for item in row] + [ids, today - timedelta(days=7)],
         )

@@ -26,9 +26,17 @@ def test_bench_quick_prints_every_figure():
     for row in ("plan and store schedules", "every scan, nothing new", "nurse worklist", "disk"):
         assert row in table
     assert "x COPY" in table and "x the bare count" in table
+    for source in (
+        "CSV import",
+        "HL7 v2, one message",
+        "HL7 v2, a message per report",
+        "FHIR R4 Bundles",
+    ):
+        assert f"lab results in: {source} (90 results" in table
 
     # Run again on the same database with --reuse-data: the data set is found, not built
-    # again (only the storage run's own cohort of patients is added), and a data set of another
+    # again (only the storage run's and the lab feeds' own cohorts of patients are added: 20
+    # and 30 for 90 results of three a patient), and a data set of another
     # size is refused. In the same test: a transactional test's flush removes the protocol the
     # data migrations made.
     patients = Patient.objects.count()
@@ -44,6 +52,6 @@ def test_bench_quick_prints_every_figure():
     )
     assert "reused from an earlier run" in again.getvalue()
     assert "nurse worklist" in again.getvalue()
-    assert Patient.objects.count() - patients == 20
+    assert Patient.objects.count() - patients == 20 + 30
     with pytest.raises(CommandError, match="20 patients, not 30"):
         call_command("bench", patients=30, quick=True, skip_http=True, reuse_data=True)
