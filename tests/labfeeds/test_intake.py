@@ -202,3 +202,22 @@ def test_a_repeat_of_a_message_with_waiting_results_is_not_refused(patient, conn
     repeat = feed_record(message=again, results=[platelets(patient), stranger])
     assert not first.refused and not repeat.refused and repeat.repeated
     assert [n.where for n in repeat.notices] == [n.where for n in first.notices] == ["OBX[2]"]
+
+
+def test_a_preliminary_value_is_labelled_on_the_patient_page_and_the_worklist(
+    patient, connection, client
+):
+    from django.urls import reverse
+
+    from tests.auth import sign_in
+    from tests.builders import nurse_of
+
+    nurse = nurse_of(patient.clinic, "nurse")
+    feed_record(
+        message=received(connection), results=[platelets(patient, "40", status=PRELIMINARY)]
+    )
+    sign_in(client, nurse)
+    page = client.get(reverse("patients:detail", args=[patient.pk])).content.decode()
+    assert "preliminary</span>" in page
+    worklist = client.get(reverse("monitoring:worklist")).content.decode()
+    assert "preliminary</span>" in worklist
