@@ -209,7 +209,7 @@ def feed_record(
         reports = []
         if not found:
             try:
-                outcome.recorded, reports = _record(to_record, today, _source(message))
+                outcome.recorded, reports = _record(to_record, today, message)
             except BatchRejected as rejected:
                 outcome.problems = _problems_of(rejected, to_record)
         if outcome.problems:
@@ -360,7 +360,7 @@ def _source(message: LabMessage) -> str:
     return LabReport.Source.FHIR
 
 
-def _record(items: list[tuple[FeedResult, Patient, Analyte]], today: date, source: str):
+def _record(items: list[tuple[FeedResult, Patient, Analyte]], today: date, message: LabMessage):
     """New values through the pipeline as one batch; corrections, finals replacing
     preliminaries and withdrawals as new versions of the results they change."""
     author = system_user(LAB_FEED_USER)
@@ -408,15 +408,17 @@ def _record(items: list[tuple[FeedResult, Patient, Analyte]], today: date, sourc
     stored = [
         recorded.report
         for recorded in reports_record(
-            reports=reports, entered_by=author, source=source, today=today
+            reports=reports, entered_by=author, source=_source(message), today=today
         )
     ]
     problems: dict[str, dict[str, list[str]]] = {}
     for kind, result, earlier in changes:
+        # Where it came from, so the result's history says which message changed it.
+        sent_in = f"{message} ({result.position})"
         reason = (
-            f"The lab withdrew it (status {result.status}) in message {result.position}"
+            f"The lab withdrew it (entered in error) in {sent_in}"
             if kind == "error"
-            else f"The lab sent a {_change_word(result, earlier)} value"
+            else f"The lab sent a {_change_word(result, earlier)} value in {sent_in}"
         )
         try:
             if kind == "error":
