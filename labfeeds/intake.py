@@ -218,17 +218,19 @@ def feed_record(
         else:
             WaitingResult.objects.bulk_create(waiting)
             outcome.waiting = len(waiting)
+            outcome.notices = [_waiting_problem(w) for w in waiting]
             if reports:
                 message.reports.add(*reports)
+            # In the same transaction as the results: a message is read once, and a crash
+            # before the commit leaves it unread, to be read again when the lab resends it.
+            LabMessage.objects.filter(pk=message.pk).update(
+                status=LabMessage.Status.WAITING if outcome.waiting else LabMessage.Status.ACCEPTED,
+                results_recorded=outcome.recorded,
+                results_waiting=outcome.waiting,
+                problems=[notice.as_json() for notice in outcome.notices],
+            )
     if outcome.problems:
         return message_refuse(message=message, problems=outcome.problems)
-    outcome.notices = [_waiting_problem(w) for w in waiting]
-    LabMessage.objects.filter(pk=message.pk).update(
-        status=LabMessage.Status.WAITING if outcome.waiting else LabMessage.Status.ACCEPTED,
-        results_recorded=outcome.recorded,
-        results_waiting=outcome.waiting,
-        problems=[notice.as_json() for notice in outcome.notices],
-    )
     message.refresh_from_db()
     outcome.message = message
     return outcome
