@@ -130,15 +130,6 @@ def _take(raw: str, parsed, header: Header, pinned: int | None, now: datetime) -
         control_id=header.control_id,
         message_type=header.message_type,
     )
-    if not new and connection is None and message.raw != raw:
-        # Senders no connection knows share one "no connection": another one's control ID
-        # is not this message's. Kept on its own, without a control ID to be found by.
-        message, new = message_receive(
-            protocol=LabMessage.Protocol.HL7,
-            raw=raw,
-            connection=None,
-            message_type=header.message_type,
-        )
     if not new and message.answer:
         if message.raw != raw:
             log.warning("HL7 control ID %s was sent again with other content", header.control_id)
