@@ -325,7 +325,7 @@ def fhir_measure(cohort: Cohort, user, *, day: date) -> IngestionFigures:
                 }
             )
         )
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    client = Client(SERVER_NAME="localhost", HTTP_AUTHORIZATION=f"Bearer {secret}")
 
     def work() -> None:
         for body in bundles:
