@@ -28,7 +28,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q, Window
 from django.db.models.functions import RowNumber
@@ -345,7 +344,7 @@ def _flag(results: list[LabResult], patients: dict[int, Patient]) -> list[LabRes
     for patient_id, new in new_by_patient.items():
         history = stored_by_patient[patient_id]
         affected = _affected_by(new, history, data[patient_id])
-        before = {result.pk: (result.tier, _flag_of(result)) for result in affected}
+        before = {result.pk: (result.tier, flag_of(result)) for result in affected}
         results_evaluate_with(results=new, stored=history, data=data[patient_id])
         # A new result whose combination rule reads another new result's tier (urine blood
         # beside a creatinine of the same day, in one batch) is flagged once more, now that
@@ -361,7 +360,7 @@ def _flag(results: list[LabResult], patients: dict[int, Patient]) -> list[LabRes
             tier, flag = before[result.pk]
             if result.tier != tier:
                 result.tier_since = timezone.now()
-            if _flag_of(result) != flag:
+            if flag_of(result) != flag:
                 reflagged.append((result, result.tier != tier))
     retiered = [result for result, tier_changed in reflagged if tier_changed]
     # A new tier awaits a new acknowledgement, unless it was acknowledged at that tier before.
@@ -412,7 +411,8 @@ def _affected_by(
 FLAG_FIELDS = ("tier", "value_tier", "reasons", "next_action", "rationale")
 
 
-def _flag_of(result: LabResult) -> tuple:
+def flag_of(result: LabResult) -> tuple:
+    """What a flag consists of, to tell whether a re-evaluation changed it."""
     return tuple(getattr(result, name) for name in FLAG_FIELDS)
 
 
@@ -582,8 +582,3 @@ def _answered_by(report: LabReport, pending: list[ScheduledCheck]) -> list[Sched
         ]
         in_window = [max(late, key=lambda check: (check.due_date, check.pk))] if late else []
     return in_window + urgent
-
-
-def report_problems_as_validation_error(rejected: BatchRejected, key: str) -> ValidationError:
-    """A batch of one refused: its problems keyed by field, as the form shows them."""
-    return ValidationError(rejected.problems.get(key, {"__all__": [str(rejected)]}))

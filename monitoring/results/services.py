@@ -33,6 +33,7 @@ from monitoring.results.recording import (
     RecordedReport,
     ReportToRecord,
     checks_complete,
+    flag_of,
     reports_record,
 )
 from monitoring.results.selectors import report_version, result_as_of, result_version
@@ -313,17 +314,10 @@ def _alert_changed(results: list[LabResult]) -> None:
         abnormal_alerts_create(patient=results[0].patient, results=results, now=timezone.now())
 
 
-FLAG_FIELDS = ("tier", "value_tier", "reasons", "next_action", "rationale")
-
-
-def _flag_of(result: LabResult) -> tuple:
-    return tuple(getattr(result, name) for name in FLAG_FIELDS)
-
-
 def _reflag(results, changed_by, reason: str, corrected=None, data=None) -> list[LabResult]:
     """Flag `results` again and save those whose flag changed (and `corrected`), each as a new
     history version naming the reason. Returns the saved ones."""
-    before = {result.pk: _flag_of(result) for result in results}
+    before = {result.pk: flag_of(result) for result in results}
     tiers = {result.pk: result.tier for result in results}
     patient = results[0].patient if results else None
     saved = []
@@ -337,7 +331,7 @@ def _reflag(results, changed_by, reason: str, corrected=None, data=None) -> list
             result.tier_since = now
         if result is corrected:
             result._change_reason = f"Corrected: {reason.strip()}"
-        elif _flag_of(result) != before[result.pk]:
+        elif flag_of(result) != before[result.pk]:
             result._change_reason = f"Flag re-evaluated after an earlier result changed: {reason}"
         else:
             continue
