@@ -13,7 +13,10 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Max, Prefetch, Q, QuerySet
 
 from labfeeds.models import ApiToken, LabConnection, LabMessage, WaitingResult
+from monitoring.domain import flagging
 from monitoring.domain.input_rules import hospital_number_key
+from monitoring.domain.measurements import MeasurementError, read_measurement
+from monitoring.models import FlagRule
 from patients.models import Clinic, Patient
 from patients.selectors import patient_search
 
@@ -56,6 +59,12 @@ class WaitingGroup:
         return self.first.pk
 
     @property
+    def possible_rank(self) -> int:
+        """The most severe tier its values alone would have (0 when none is flagged)."""
+        tiers = [row.possible_tier for row in self.rows if getattr(row, "possible_tier", "")]
+        return max((flagging.Tier(tier).rank for tier in tiers), default=0)
+
+    @property
     def matchable(self) -> list[WaitingResult]:
         return [row for row in self.rows if waiting_matchable(row)]
 
@@ -79,11 +88,42 @@ def _group_key(row: WaitingResult) -> tuple:
 
 
 def waiting_groups(rows) -> list[WaitingGroup]:
-    """`rows` (oldest first) grouped by message and hospital number, the oldest group first."""
+    """`rows` (oldest first) grouped by message and hospital number. Each row with a value the
+    rules can read gets `possible_tier` and `possible_action`: what its value alone would be
+    flagged (no history: a fall from the previous count or a baseline rise cannot show). The
+    groups holding a possibly red or critical value come first, so a critical count for a
+    patient nobody has matched yet is not left below a page of routine ones; then the oldest."""
     groups: dict[tuple, WaitingGroup] = {}
+    rules = FlagRule.objects.as_rules()
     for row in rows:
+        _preview(row, rules)
         groups.setdefault(_group_key(row), WaitingGroup()).rows.append(row)
-    return list(groups.values())
+    return sorted(groups.values(), key=lambda group: -group.possible_rank)
+
+
+def _preview(row: WaitingResult, rules) -> None:
+    row.possible_tier, row.possible_action = "", ""
+    if row.analyte is None or row.result_status == "entered_in_error":
+        return
+    analyte = row.analyte
+    try:
+        measured = read_measurement(
+            analyte.as_measurement_analyte(), row.value, row.unit, comparator=row.comparator
+        )
+    except MeasurementError:
+        return  # matching will refuse it with the reason; nothing to preview
+    reading = flagging.Reading(
+        analyte=analyte.code,
+        value=measured.canonical,
+        sample_date=row.sample_collected_on or row.received_at.date(),
+        reference_low=analyte.reference_low,
+        reference_high=analyte.reference_high,
+        label=analyte.grade_label(measured.canonical),
+        comparator=measured.comparator,
+    )
+    outcome = flagging.evaluate(reading, flagging.Context(), rules)
+    if outcome.tier.rank >= flagging.Tier.AMBER.rank:
+        row.possible_tier, row.possible_action = outcome.tier.value, outcome.next_action
 
 
 def same_group(row: WaitingResult) -> QuerySet[WaitingResult]:

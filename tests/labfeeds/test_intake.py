@@ -221,3 +221,21 @@ def test_a_preliminary_value_is_labelled_on_the_patient_page_and_the_worklist(
     assert "preliminary</span>" in page
     worklist = client.get(reverse("monitoring:worklist")).content.decode()
     assert "preliminary</span>" in worklist
+
+
+def test_a_waiting_critical_count_is_previewed_and_listed_first(patient, connection, client):
+    from django.urls import reverse
+
+    from tests.auth import sign_in
+    from tests.builders import nurse_of
+
+    routine = platelets(patient, "250", hospital_number="NOBODY-1", position="OBX[1]")
+    feed_record(message=received(connection), results=[routine])
+    critical = platelets(patient, "<20", hospital_number="NOBODY-2", position="OBX[1]")
+    critical = FeedResult(**{**critical.__dict__, "value": "20", "comparator": "<"})
+    feed_record(message=received(connection, "MSG-2"), results=[critical])
+    sign_in(client, nurse_of(patient.clinic, "nurse"))
+    page = client.get(reverse("labfeeds:waiting")).content.decode()
+    assert "would be critical" in page
+    # The newer, critical group above the older, routine one.
+    assert page.index("NOBODY-2") < page.index("NOBODY-1")
