@@ -255,50 +255,39 @@ class _Matcher:
 
     def match(self, result: FeedResult, today: date):
         """(problem, patient, analyte, reason to wait): one of problem or reason, or neither."""
-        where_patient = result.at("hospital_number")
-        authority = result.assigning_authority
-        if authority in self.other_clinics:
-            return (
-                FeedProblem(
-                    where_patient,
-                    f"The hospital number {result.hospital_number} is issued by "
-                    f"{self.other_clinics[authority]}, not by {self.clinic.name}; this "
-                    "connection posts only for its own clinic's patients.",
-                ),
-                None,
-                None,
-                None,
-            )
-        if result.status not in STATUSES:
-            return FeedProblem(result.position, f"Unknown result status “{result.status}”."), *(
-                (None,) * 3
-            )
-        if result.sample_collected_on is None:
-            return (
-                FeedProblem(result.at("sample_collected_on"), "The sample time is missing."),
-                None,
-                None,
-                None,
-            )
-        if result.sample_collected_on > today:
-            return (
-                FeedProblem(
-                    result.at("sample_collected_on"),
-                    f"The sample time {result.sample_collected_on:%Y-%m-%d} is in the future.",
-                ),
-                None,
-                None,
-                None,
-            )
+        problem = self._problem(result, today)
+        if problem is not None:
+            return problem, None, None, None
         analyte = self.analytes.get(result.code.strip())
         patient = None
-        if not authority or authority in self.authorities:
+        if not result.assigning_authority or result.assigning_authority in self.authorities:
             patient = self.patients.get(hospital_number_key(result.hospital_number))
         if patient is None:
             return None, None, analyte, WaitingResult.Reason.UNKNOWN_PATIENT
         if analyte is None:
             return None, patient, None, WaitingResult.Reason.UNKNOWN_CODE
         return None, patient, analyte, None
+
+    def _problem(self, result: FeedResult, today: date) -> FeedProblem | None:
+        """Why the result refuses its message, if it does."""
+        other_clinic = self.other_clinics.get(result.assigning_authority)
+        if other_clinic is not None:
+            return FeedProblem(
+                result.at("hospital_number"),
+                f"The hospital number {result.hospital_number} is issued by {other_clinic}, "
+                f"not by {self.clinic.name}; this connection posts only for its own clinic's "
+                "patients.",
+            )
+        if result.status not in STATUSES:
+            return FeedProblem(result.position, f"Unknown result status “{result.status}”.")
+        where = result.at("sample_collected_on")
+        if result.sample_collected_on is None:
+            return FeedProblem(where, "The sample time is missing.")
+        if result.sample_collected_on > today:
+            return FeedProblem(
+                where, f"The sample time {result.sample_collected_on:%Y-%m-%d} is in the future."
+            )
+        return None
 
 
 def _other_clinics_by_authority(named: set[str], clinic: Clinic) -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from functools import wraps
 
 from django.conf import settings
 from django.db import transaction
@@ -349,6 +350,26 @@ def _reader_or_401(request):
     return reader, None
 
 
+def _read(view):
+    """A read: GET or HEAD only, by a reader (a read token, or a signed-in user), who is
+    passed to the view."""
+
+    @wraps(view)
+    def read(request, *args, **kwargs):
+        if request.method not in ("GET", "HEAD"):
+            return _method_not_allowed(request, "GET")
+        reader, refusal = _reader_or_401(request)
+        if refusal:
+            return refusal
+        return view(request, reader, *args, **kwargs)
+
+    return read
+
+
+def _patient_parameter(request) -> str:
+    return (request.GET.get("patient") or "").removeprefix("Patient/")
+
+
 def _patient_or_404(request, reader, patient_id: str):
     """The patient if this reader may see them; otherwise the same 404 whether they exist
     elsewhere or not, so the answer tells nothing of another clinic's patients."""
@@ -368,13 +389,9 @@ def _patient_or_404(request, reader, patient_id: str):
     return patient, None
 
 
-def patient_view(request, patient_id: str):
+@_read
+def patient_view(request, reader, patient_id: str):
     """GET /fhir/r4/Patient/<id>."""
-    if request.method not in ("GET", "HEAD"):
-        return _method_not_allowed(request, "GET")
-    reader, refusal = _reader_or_401(request)
-    if refusal:
-        return refusal
     patient, refusal = _patient_or_404(request, reader, patient_id)
     if refusal:
         return refusal
@@ -391,7 +408,7 @@ def _observation_search(request) -> HttpResponse:
     reader, refusal = _reader_or_401(request)
     if refusal:
         return refusal
-    patient_id = (request.GET.get("patient") or "").removeprefix("Patient/")
+    patient_id = _patient_parameter(request)
     if not patient_id:
         return _bad_parameter("patient", "Give the patient: ?patient=<id>.")
     patient, refusal = _patient_or_404(request, reader, patient_id)
@@ -461,34 +478,24 @@ def _searchset(request, resources: list[dict], total: int) -> dict:
     }
 
 
-def care_plan_search_view(request, patient_id: str | None = None):
+@_read
+def care_plan_search_view(request, reader, patient_id: str | None = None):
     """GET /fhir/r4/CarePlan?patient=<id> and /fhir/r4/Patient/<id>/CarePlan: the patient's
     schedule, one CarePlan."""
-    if request.method not in ("GET", "HEAD"):
-        return _method_not_allowed(request, "GET")
-    reader, refusal = _reader_or_401(request)
-    if refusal:
-        return refusal
     if patient_id is None:
-        patient_id = (request.GET.get("patient") or "").removeprefix("Patient/")
+        patient_id = _patient_parameter(request)
         if not patient_id:
             return _bad_parameter("patient", "Give the patient: ?patient=<id>.")
     patient, refusal = _patient_or_404(request, reader, patient_id)
     if refusal:
         return refusal
-    checks = care_plan_checks(patient)
-    record_access(request, patient, reader.audit_text("FHIR CarePlan (schedule) read"))
-    return fhir_response(_searchset(request, [care_plan_resource(patient, checks)], 1))
+    return fhir_response(_searchset(request, [_care_plan(request, reader, patient)], 1))
 
 
-def observation_view(request, observation_id: str):
+@_read
+def observation_view(request, reader, observation_id: str):
     """GET /fhir/r4/Observation/<id>: one result, if its patient is one the reader may see;
     otherwise the same 404 as no such result."""
-    if request.method not in ("GET", "HEAD"):
-        return _method_not_allowed(request, "GET")
-    reader, refusal = _reader_or_401(request)
-    if refusal:
-        return refusal
     result = None
     if observation_id.isdigit() and len(observation_id) < 19:
         result = observation_in(reader.patients(), int(observation_id))
@@ -503,19 +510,20 @@ def observation_view(request, observation_id: str):
     return fhir_response(observation_resource(result))
 
 
-def care_plan_view(request, plan_id: str):
+@_read
+def care_plan_view(request, reader, plan_id: str):
     """GET /fhir/r4/CarePlan/schedule-<patient id>: the CarePlan a search returns."""
-    if request.method not in ("GET", "HEAD"):
-        return _method_not_allowed(request, "GET")
-    reader, refusal = _reader_or_401(request)
-    if refusal:
-        return refusal
     patient, refusal = _patient_or_404(request, reader, plan_id.removeprefix("schedule-"))
     if refusal:
         return refusal
+    return fhir_response(_care_plan(request, reader, patient))
+
+
+def _care_plan(request, reader, patient) -> dict:
+    """The patient's schedule as a CarePlan, its read recorded."""
     checks = care_plan_checks(patient)
     record_access(request, patient, reader.audit_text("FHIR CarePlan (schedule) read"))
-    return fhir_response(care_plan_resource(patient, checks))
+    return care_plan_resource(patient, checks)
 
 
 def not_found_view(request, rest: str = ""):

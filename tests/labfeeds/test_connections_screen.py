@@ -26,16 +26,6 @@ CONNECTIONS = reverse("labfeeds:connections")
 
 
 @pytest.fixture
-def lead_a(clinic_a):
-    return lead_of(clinic_a, "lead_a")
-
-
-@pytest.fixture
-def client_lead(client, lead_a):
-    return sign_in(client, lead_a)
-
-
-@pytest.fixture
 def city(clinic_a, lead_a):
     return LabConnection.objects.create(
         clinic=clinic_a,

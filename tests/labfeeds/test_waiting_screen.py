@@ -79,16 +79,6 @@ def blood_count(clinic, *, hospital_number="RX-404", platelets="45", unit="10^9/
 
 
 @pytest.fixture
-def lead_a(clinic_a):
-    return lead_of(clinic_a, "lead_a")
-
-
-@pytest.fixture
-def client_lead(client, lead_a):
-    return sign_in(client, lead_a)
-
-
-@pytest.fixture
 def ada(clinic_a):
     """Clinic A's patient the lab meant: her hospital number is RX-0404, the lab wrote RX-404."""
     return treated_patient(

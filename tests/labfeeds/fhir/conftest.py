@@ -11,7 +11,7 @@ import pytest
 from labfeeds.intake import clinic_identifier_system
 from labfeeds.models import LabConnection
 from labfeeds.tokens import token_create
-from tests.builders import lead_of, treated_patient
+from tests.builders import treated_patient
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -20,11 +20,6 @@ UCUM = "http://unitsofmeasure.org"
 @pytest.fixture
 def patient(clinic_a):
     return treated_patient(clinic_a, days_ago=200, given=True, hospital_number="RX-1001")
-
-
-@pytest.fixture
-def lead_a(clinic_a):
-    return lead_of(clinic_a, "lead_a")
 
 
 @pytest.fixture

@@ -8,30 +8,8 @@ from decimal import Decimal as D
 import pytest
 
 from monitoring.domain.flagging import Condition, Context, FlagRule, Reading, Tier, evaluate
-from monitoring.domain.measurements import Analyte, MeasurementError, read_measurement
-
-PLATELETS = Analyte(
-    code="platelets",
-    name="Platelets",
-    canonical_unit="10^9/L",
-    unit_factors={"10^3/uL": D(1)},
-    plausible_max=D(3000),
-    decimal_places=0,
-)
-CREATININE = Analyte(
-    code="creatinine",
-    name="Creatinine",
-    canonical_unit="umol/L",
-    unit_factors={"mg/dL": D("88.4")},
-    plausible_max=D(3000),
-    decimal_places=1,
-)
-URINE_BLOOD = Analyte(
-    code="urine_blood",
-    name="Urine blood",
-    canonical_unit="",
-    ordinal_scale=("negative", "trace", "1+", "2+", "3+"),
-)
+from monitoring.domain.measurements import MeasurementError, read_measurement
+from tests.monitoring.domain.analytes import CREATININE, PLATELETS, URINE_BLOOD
 
 
 def refusal(analyte, value, unit, **given):

@@ -4,30 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from monitoring.domain.measurements import Analyte, MeasurementError, read_measurement
-
-PLATELETS = Analyte(
-    code="platelets",
-    name="Platelets",
-    canonical_unit="10^9/L",
-    unit_factors={"10^3/uL": Decimal(1)},
-    plausible_max=Decimal(3000),
-    decimal_places=0,
-)
-CREATININE = Analyte(
-    code="creatinine",
-    name="Creatinine",
-    canonical_unit="umol/L",
-    unit_factors={"mg/dL": Decimal("88.4")},
-    plausible_max=Decimal(3000),
-    decimal_places=1,
-)
-URINE_BLOOD = Analyte(
-    code="urine_blood",
-    name="Urine blood",
-    canonical_unit="",
-    ordinal_scale=("negative", "trace", "1+", "2+", "3+"),
-)
+from monitoring.domain.measurements import MeasurementError, read_measurement
+from tests.monitoring.domain.analytes import CREATININE, PLATELETS, URINE_BLOOD
 
 
 def refusal(analyte, value, unit):

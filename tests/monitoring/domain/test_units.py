@@ -8,18 +8,11 @@ import pytest
 
 from monitoring.domain.measurements import Analyte, MeasurementError, read_measurement
 from monitoring.domain.units import unit_key
+from tests.monitoring.domain.analytes import PLATELETS
 
 TIMES = "\u00d7"  # the multiplication sign of a printed "x10⁹/L" (U+00D7)
 
 # As the catalogue is seeded (docs/clinical-reference.md section 4).
-PLATELETS = Analyte(
-    code="platelets",
-    name="Platelets",
-    canonical_unit="10^9/L",
-    unit_factors={"10^3/uL": Decimal(1)},
-    plausible_max=Decimal(3000),
-    decimal_places=0,
-)
 HAEMOGLOBIN = Analyte(
     code="haemoglobin",
     name="Haemoglobin",
