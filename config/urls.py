@@ -14,6 +14,7 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     path("fhir/r4/", include("labfeeds.fhir.urls")),
     path("labs/", include("labfeeds.urls")),
+    path("reports/", include("reports.urls")),
     path("", include("monitoring.urls")),
     path("", HomeView.as_view(), name="home"),
 ]

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "portal",
     "submissions",
     "labfeeds",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -280,6 +281,8 @@ CELERY_BEAT_SCHEDULE = {
     "notification-sweep": {"task": "monitoring.tasks.deliver_due", "schedule": 60.0},
     "import-sweep": {"task": "monitoring.tasks.import_sweep", "schedule": 5 * 60.0},
     # Lab messages past their clinic's retention period, emptied at night (labfeeds.retention).
+    # The overview's figures (reports.figures.refresh), recomputed every hour.
+    "figures-refresh": {"task": "reports.refresh_figures", "schedule": crontab(minute=7)},
     "lab-message-purge": {
         "task": "labfeeds.purge_messages",
         "schedule": crontab(minute=30, hour=2),

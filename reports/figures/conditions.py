@@ -1,0 +1,70 @@
+"""The database twins of reports.figures.definitions: the same rules as SQL, for the refresh
+and the lists behind the figures. tests/reports/test_figures_definitions.py holds each to its
+Python rule."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db.models import Case, CharField, Exists, F, OuterRef, Q, Value, When
+
+from patients.models import InfusionCourse
+
+from .definitions import Outcome, Stage
+
+
+def counted_checks() -> Q:
+    """The checks the figures are about: planned (urgent checks come from a symptom, not the
+    protocol), not cancelled, and not overdue before the clinic began tracking the patient."""
+    return Q(cancelled_at__isnull=True, before_tracking=False) & ~Q(kind="urgent")
+
+
+def outcome_case(today: date) -> Case:
+    """check_outcome in SQL, over ScheduledCheck rows."""
+    return Case(
+        When(overdue_after__gte=today, then=Value(Outcome.OPEN.value)),
+        When(waived_at__isnull=False, then=Value(Outcome.WAIVED.value)),
+        When(completed_on__isnull=True, then=Value(Outcome.MISSED.value)),
+        When(completed_on__lte=F("overdue_after"), then=Value(Outcome.ON_TIME.value)),
+        default=Value(Outcome.LATE.value),
+        output_field=CharField(),
+    )
+
+
+def outcome_is(outcome: Outcome, today: date) -> Q:
+    """The checks (already narrowed by counted_checks) whose outcome on `today` is `outcome`."""
+    closed = Q(overdue_after__lt=today)
+    return {
+        Outcome.OPEN: Q(overdue_after__gte=today),
+        Outcome.WAIVED: closed & Q(waived_at__isnull=False),
+        Outcome.MISSED: closed & Q(waived_at__isnull=True, completed_on__isnull=True),
+        Outcome.ON_TIME: closed
+        & Q(waived_at__isnull=True, completed_on__isnull=False)
+        & Q(completed_on__lte=F("overdue_after")),
+        Outcome.LATE: closed
+        & Q(waived_at__isnull=True, completed_on__isnull=False)
+        & Q(completed_on__gt=F("overdue_after")),
+    }[outcome]
+
+
+def course_flags() -> dict:
+    """Annotations for Patient rows: has a given course, has a planned one (stage_of's inputs)."""
+    courses = InfusionCourse.objects.filter(patient=OuterRef("pk"))
+    return {
+        "has_given_course": Exists(courses.filter(status=InfusionCourse.Status.GIVEN)),
+        "has_planned_course": Exists(courses.filter(status=InfusionCourse.Status.PLANNED)),
+    }
+
+
+def stage_is(stage: Stage) -> Q:
+    """stage_of in SQL, over Patient rows annotated with course_flags()."""
+    active = Q(status="active")
+    return {
+        Stage.BEFORE_FIRST_COURSE: active & Q(has_given_course=False),
+        Stage.IN_TREATMENT: active & Q(has_given_course=True, has_planned_course=True),
+        Stage.IN_FOLLOW_UP: active & Q(has_given_course=True, has_planned_course=False),
+        Stage.MONITORING_COMPLETE: Q(status="monitoring_complete"),
+        Stage.WITHDRAWN: Q(status="withdrawn"),
+        Stage.TRANSFERRED: Q(status="transferred"),
+        Stage.DECEASED: Q(status="deceased"),
+    }[stage]
