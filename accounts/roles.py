@@ -53,6 +53,9 @@ _NURSING = (
     "patients.change_patient",
     "patients.change_infusioncourse",
     "patients.override_baseline_checklist",
+    # The clinic overview, the lists to export (who to call today) and monitoring records.
+    "reports.view_overview",
+    "reports.export_reports",
 )
 _LEADING = (
     "monitoring.add_monitoringprotocol",

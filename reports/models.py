@@ -34,6 +34,12 @@ class ClinicFigures(models.Model):
 
     class Meta:
         verbose_name_plural = "clinic figures"
+        # The overview and the exports are about a clinic, not one model: their permissions
+        # live here, granted to nurses and leads (accounts.roles).
+        permissions = [
+            ("view_overview", "Can see the clinic overview"),
+            ("export_reports", "Can export lists, reports and monitoring records"),
+        ]
 
     def __str__(self) -> str:
         return f"Figures of {self.clinic} on {self.as_of:%d %b %Y}"
