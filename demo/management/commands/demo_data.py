@@ -3,6 +3,7 @@ import textwrap
 from django.core.management.base import BaseCommand
 
 from demo.patients import LOGINS, PATIENTS, PORTAL_LOGIN, demo_populate, patients_by_stage
+from reports.figures.refresh import figures_refresh
 
 
 class Command(BaseCommand):
@@ -29,6 +30,8 @@ class Command(BaseCommand):
 
     def _load(self) -> None:
         clinic, added = demo_populate()
+        # The overview's figures, at once rather than at the next hourly refresh.
+        figures_refresh(clinic=clinic)
         if not added:
             self.stdout.write(f"{clinic.name} is already loaded; nothing changed.")
             return
