@@ -20,6 +20,7 @@ from benchmarks.ingestion import ingestion_measure
 from benchmarks.load import load_measure
 from benchmarks.pages import pages_measure, pages_of
 from benchmarks.report import Report, ms, verdict
+from benchmarks.reports import reports_measure
 from benchmarks.reuse import dataset_find
 from benchmarks.scans import scans_measure
 from benchmarks.schedules import storage_measure
@@ -27,6 +28,8 @@ from monitoring.models import Notification
 
 # In-process targets the issues set (seconds): the nurse's worklist of every benchmark patient.
 PAGE_TARGETS = {"nurse worklist": 0.060}
+# The clinic overview of one clinic of every benchmark patient (issue 19).
+OVERVIEW_TARGET = 0.100
 
 
 class Command(BaseCommand):
@@ -56,6 +59,12 @@ class Command(BaseCommand):
             "--feeds-only",
             action="store_true",
             help="Only the lab feeds' ingestion figures (no data set, no pages).",
+        )
+        parser.add_argument(
+            "--reports-only",
+            action="store_true",
+            help="Only the reports' figures (refresh, overview, exports), on the data set "
+            "already in the database (with --reuse-data) or a new one.",
         )
         parser.add_argument(
             "--reuse-data",
@@ -103,6 +112,10 @@ class Command(BaseCommand):
             f"{data.overdue:,} overdue checks; "
             + ("reused from an earlier run" if reused else f"built in {data.seconds:.0f} s"),
         )
+
+        if o["reports_only"]:
+            self.reports(report, data, runs)
+            return
 
         self.say("Schedules...")
         store = storage_measure(cohort=o["cohort"], runs=min(runs, 3), today=today)
@@ -154,6 +167,7 @@ class Command(BaseCommand):
                 f"{ms(figure.seconds)}, {figure.queries} queries (median of {figure.runs})",
                 verdict(figure.seconds < target, f"under {ms(target)}") if target else "",
             )
+        self.reports(report, data, runs)
         memory = {}
         if not o["skip_http"]:
             self.say(f"Pages under load: {o['web_workers']} gunicorn workers, wrk...")
@@ -214,6 +228,27 @@ class Command(BaseCommand):
                 f"{figure.statements:,} statements); COPY of the same rows "
                 f"{ms(figure.copy_seconds)}: {figure.ratio:.0f}x COPY",
                 verdict(figure.ratio <= 10, "within 10x of COPY"),
+            )
+
+    def reports(self, report: Report, data, runs: int) -> None:
+        self.say("Reports: one clinic of every patient...")
+        figures = reports_measure(data, runs=runs)
+        report.add(
+            f"figures refresh, one clinic of {figures.patients:,} patients (hourly)",
+            f"{ms(figures.refresh.seconds)}, {figures.refresh.queries} queries "
+            f"(median of {figures.refresh.runs})",
+        )
+        report.add(
+            f"clinic overview, {figures.patients:,} patients: server time in process",
+            f"{ms(figures.overview.seconds)}, {figures.overview.queries} queries "
+            f"(median of {figures.overview.runs})",
+            verdict(figures.overview.seconds < OVERVIEW_TARGET, f"under {ms(OVERVIEW_TARGET)}"),
+        )
+        for export in figures.exports:
+            report.add(
+                f"export: {export.name}",
+                f"{export.seconds:.2f} s, {export.queries} queries, {export.size_bytes / 1e6:.1f}"
+                f" MB out; peak Python memory {export.peak_bytes / 1e6:.1f} MB",
             )
 
     def say(self, line: str) -> None:
