@@ -305,6 +305,29 @@ def _story(record: MonitoringRecord, zone) -> list:
             )
         )
 
+    if record.unchecked_results:
+        story.append(Paragraph("Results of no scheduled check", h3))
+        rows = [
+            [
+                _day(result.sample_collected_on),
+                _markup(result.analyte),
+                _markup(result.value) + (" (entered in error)" if result.in_error else ""),
+                _markup(result.tier_label)
+                + "".join(f" {_markup(reason)}" for reason in result.reasons)
+                + (f" Next: {_markup(result.next_action)}" if result.next_action else ""),
+                "<br/>".join(_acknowledged(ack, zone) for ack in result.acknowledgements),
+            ]
+            for result in record.unchecked_results
+        ]
+        story.append(
+            _table(
+                ["Sample", "Test", "Value", "Flag, next action", "Acknowledgement"],
+                rows,
+                [22 * mm, 40 * mm, 40 * mm, 80 * mm, width - 182 * mm],
+                styles,
+            )
+        )
+
     story.append(Paragraph("Symptom reports", h2))
     if record.symptom_reports:
         rows = []

@@ -142,6 +142,10 @@ class MonitoringRecord:
     cancelled_checks: int
     symptom_reports: tuple[SymptomEntry, ...]  # oldest first
     today: date
+    # Every result, oldest sample first; those of a report that completed no check (a repeat
+    # the same month, say) are listed by the PDF on their own.
+    results: tuple[ResultEntry, ...] = ()
+    unchecked_results: tuple[ResultEntry, ...] = ()
     rows: RecordRows = field(default_factory=RecordRows)
 
     @property
@@ -249,8 +253,9 @@ def monitoring_record(patient: Patient, *, today: date) -> MonitoringRecord:
             ack_of_symptoms.setdefault(ack.symptom_report_id, entry)
 
     results_of_report: dict[int, list[ResultEntry]] = {}
+    result_entries = []
     for result in results:
-        results_of_report.setdefault(result.report_id, []).append(
+        result_entries.append(
             ResultEntry(
                 pk=result.pk,
                 analyte=result.analyte.name,
@@ -266,6 +271,7 @@ def monitoring_record(patient: Patient, *, today: date) -> MonitoringRecord:
                 acknowledgements=tuple(acks_of_result.get(result.pk, ())),
             )
         )
+        results_of_report.setdefault(result.report_id, []).append(result_entries[-1])
 
     number_of_course = {course.pk: course.number for course in courses}
     entries, cancelled = [], 0
@@ -294,6 +300,7 @@ def monitoring_record(patient: Patient, *, today: date) -> MonitoringRecord:
         if check.kind == ScheduledCheck.Kind.PRE_COURSE and check.course_id:
             baselines_of.setdefault(check.course_id, []).append(entry)
 
+    completing = {check.completed_by_id for check in checks if check.completed_by_id}
     identity = Identity(
         pk=patient.pk,
         given_name=patient.given_name,
@@ -343,6 +350,13 @@ def monitoring_record(patient: Patient, *, today: date) -> MonitoringRecord:
             for report in symptom_reports
         ),
         today=today,
+        results=tuple(result_entries),
+        unchecked_results=tuple(
+            entry
+            for report_id, entries_of in results_of_report.items()
+            if report_id not in completing
+            for entry in entries_of
+        ),
         rows=RecordRows(
             checks=tuple(checks),
             results=tuple(results),
