@@ -87,32 +87,52 @@ def _styles() -> dict[str, ParagraphStyle]:
         "small": ParagraphStyle("small", parent=base, fontSize=7, leading=8.5),
         "h1": ParagraphStyle("h1", parent=base, fontName=BOLD, fontSize=14, leading=18),
         "h2": ParagraphStyle(
-            "h2", parent=base, fontName=BOLD, fontSize=11, leading=14, spaceBefore=8, spaceAfter=4
+            "h2",
+            parent=base,
+            fontName=BOLD,
+            fontSize=11,
+            leading=14,
+            spaceBefore=8,
+            spaceAfter=4,
+            keepWithNext=1,
         ),
         "h3": ParagraphStyle(
-            "h3", parent=base, fontName=BOLD, fontSize=9, leading=12, spaceBefore=6, spaceAfter=2
+            "h3",
+            parent=base,
+            fontName=BOLD,
+            fontSize=9,
+            leading=12,
+            spaceBefore=6,
+            spaceAfter=2,
         ),
         "cell_head": ParagraphStyle("cell_head", parent=base, fontName=BOLD, fontSize=7.5),
     }
 
 
-def _table(head: list[str], rows: list[list], widths: list[float], styles) -> Table:
+def _table(
+    head: list[str], rows: list[list], widths: list[float], styles, caption: str = ""
+) -> Table:
+    """A table whose head repeats on each page it runs onto; with `caption`, a row above the
+    head (the year of a table of checks) repeats with it."""
     cell = styles["small"]
     data = [[Paragraph(escape(h), styles["cell_head"]) for h in head]]
+    if caption:
+        data.insert(0, [Paragraph(escape(caption), styles["h3"])] + [""] * (len(head) - 1))
     for row in rows:
         data.append([c if isinstance(c, Paragraph) else Paragraph(c, cell) for c in row])
-    table = Table(data, colWidths=widths, repeatRows=1)
-    table.setStyle(
-        TableStyle(
-            [
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8ecf0")),
-                ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#9aa5b1")),
-                ("TOPPADDING", (0, 0), (-1, -1), 2),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-            ]
-        )
-    )
+    heads = 2 if caption else 1
+    table = Table(data, colWidths=widths, repeatRows=heads)
+    style = [
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("BACKGROUND", (0, heads - 1), (-1, heads - 1), colors.HexColor("#e8ecf0")),
+        ("GRID", (0, heads - 1), (-1, -1), 0.25, colors.HexColor("#9aa5b1")),
+        ("TOPPADDING", (0, 0), (-1, -1), 2),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+    ]
+    if caption:
+        style.append(("SPAN", (0, 0), (-1, 0)))
+        style.append(("LEFTPADDING", (0, 0), (-1, 0), 0))
+    table.setStyle(TableStyle(style))
     return table
 
 
@@ -139,7 +159,7 @@ def _flags(check: CheckEntry, zone) -> str:
     for result in check.results:
         if result.in_error or result.tier not in _FLAGGED:
             continue
-        why = "; ".join(_markup(reason) for reason in result.reasons)
+        why = " ".join(_markup(reason) for reason in result.reasons)
         line = f"<b>{_markup(result.analyte)}: {_markup(result.tier_label)}</b>"
         if why:
             line += f" {why}"
@@ -272,7 +292,7 @@ def _story(record: MonitoringRecord, zone) -> list:
             "are not listed."
         )
     story.append(Paragraph(summary, body))
-    widths = [20 * mm, 30 * mm, 30 * mm, 20 * mm, 52 * mm, 65 * mm]
+    widths = [22 * mm, 30 * mm, 30 * mm, 22 * mm, 50 * mm, 63 * mm]
     widths.append(width - sum(widths))
     for year, checks in record.years:
         rows = [
@@ -287,7 +307,6 @@ def _story(record: MonitoringRecord, zone) -> list:
             ]
             for check in checks
         ]
-        story.append(Paragraph(str(year), h3))
         story.append(
             _table(
                 [
@@ -302,6 +321,7 @@ def _story(record: MonitoringRecord, zone) -> list:
                 rows,
                 widths,
                 styles,
+                caption=str(year),
             )
         )
 
