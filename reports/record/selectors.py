@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db.models import Exists, Max, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 
 from monitoring.domain.check_status import CheckStatus
 from monitoring.models import Acknowledgement, LabReport, LabResult, ScheduledCheck, SymptomReport
@@ -192,17 +192,16 @@ def _course_reasons(course: InfusionCourse) -> tuple[str, ...]:
 
 def _complete_since(patient: Patient):
     """When the patient last became monitoring complete: the first version of the latest run of
-    complete versions. One query."""
+    complete versions. One query over the patient's versions (a handful: one per edit)."""
     complete = Patient.Status.MONITORING_COMPLETE
-    history = Patient.history.filter(id=patient.pk)
-    before = history.exclude(status=complete).values("id").annotate(last=Max("history_date"))
-    return (
-        history.filter(status=complete)
-        .exclude(Exists(before.filter(id=OuterRef("id"), last__gt=OuterRef("history_date"))))
-        .order_by("history_date")
-        .values_list("history_date", flat=True)
-        .first()
-    )
+    since = None
+    versions = Patient.history.filter(id=patient.pk).order_by("history_date", "history_id")
+    for status, when in versions.values_list("status", "history_date"):
+        if status != complete:
+            since = None
+        elif since is None:
+            since = when
+    return since
 
 
 def monitoring_record(patient: Patient, *, today: date) -> MonitoringRecord:

@@ -18,12 +18,12 @@ from django.utils import timezone
 from monitoring.alerts.services import check_waive
 from monitoring.alerts.symptom_reports import symptom_report_acknowledge, symptom_report_create
 from monitoring.models import ScheduledCheck
-from patients.access import patient_for
+from patients.models import Patient
 from reports.record.pdf import record_pdf
 from reports.record.selectors import monitoring_record
 from reports.record.views import record_file_name
 from tests.auth import sign_in
-from tests.builders import acknowledge, lead_of, nurse_of, platelets, report, treated_patient
+from tests.builders import acknowledge, nurse_of, platelets, report, treated_patient
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -192,9 +192,11 @@ def test_the_patient_s_own_portal_session_cannot_have_it(client, clinic_a):
     assert client.get(reverse("reports:patient_record", args=[patient.pk])).status_code == 404
 
 
-def test_a_lead_reads_it_through_patient_for(rf, clinic_a):
-    lead = lead_of(clinic_a, "lead_rec")
-    patient = treated_patient(clinic_a, days_ago=100, given=True)
-    request = rf.get("/")
-    request.user = lead
-    assert patient_for(request, patient.pk) == patient
+def test_a_complete_patient_s_record_says_since_when(clinic_a, nurse):
+    patient = treated_patient(clinic_a, days_ago=6 * 365, given=True, given_name="Done")
+    patient.status = Patient.Status.MONITORING_COMPLETE
+    patient.save()
+    record = monitoring_record(patient, today=clinic_a.today())
+    assert record.identity.complete_since is not None
+    since = f"{record.identity.complete_since.astimezone(clinic_a.zone):%d %b %Y}"
+    assert found(f"Monitoring complete since {since}", pdf_text(printed(patient)))
