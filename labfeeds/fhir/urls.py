@@ -12,6 +12,11 @@ urlpatterns = [
     path("Observation", views.observation_type_view, name="observations"),
     path("Patient/<str:patient_id>", views.patient_view, name="patient"),
     path("Patient/<str:patient_id>/CarePlan", views.care_plan_search_view, name="patient_plan"),
+    path(
+        "Patient/<str:patient_id>/$monitoring-record",
+        views.monitoring_record_view,
+        name="patient_record",
+    ),
     path("Observation/<str:observation_id>", views.observation_view, name="observation"),
     path("CarePlan", views.care_plan_search_view, name="care_plans"),
     path("CarePlan/<str:plan_id>", views.care_plan_view, name="care_plan"),

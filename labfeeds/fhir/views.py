@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from audit.access import record_access
 from labfeeds.codes import analytes_by_loinc
 from labfeeds.fhir.auth import LAB, reader_for, token_for
+from labfeeds.fhir.document import monitoring_document
 from labfeeds.fhir.outcomes import (
     ERROR,
     INFORMATION,
@@ -58,6 +59,7 @@ from labfeeds.intake import (
 )
 from labfeeds.models import LabMessage
 from patients.access import access_refused
+from reports.record.selectors import monitoring_record
 
 FHIR_JSON = "application/fhir+json"
 ACCEPTED_TYPES = ("application/fhir+json", "application/json")
@@ -377,7 +379,7 @@ def _patient_or_404(request, reader, patient_id: str):
     if patient_id.isdigit() and len(patient_id) < 19:
         patient = (
             reader.patients()
-            .select_related("clinic", "protocol")
+            .select_related("clinic", "protocol", "named_nurse")
             .filter(pk=int(patient_id))
             .first()
         )
@@ -524,6 +526,25 @@ def _care_plan(request, reader, patient) -> dict:
     checks = care_plan_checks(patient)
     record_access(request, patient, reader.audit_text("FHIR CarePlan (schedule) read"))
     return care_plan_resource(patient, checks)
+
+
+@_read
+def monitoring_record_view(request, reader, patient_id: str):
+    """GET /fhir/r4/Patient/<id>/$monitoring-record: the patient's monitoring record as a FHIR
+    document (a Bundle of type document, its Composition first): a custom operation on the
+    Patient instance, named as FHIR names operations ($...), since no standard operation
+    gives this record ($everything would be every resource, not a composed document)."""
+    patient, refusal = _patient_or_404(request, reader, patient_id)
+    if refusal:
+        return refusal
+    now = timezone.now()
+    record = monitoring_record(patient, today=patient.clinic.today(now))
+    base = request.build_absolute_uri(reverse("fhir:base"))
+    document = monitoring_document(
+        record, patient=patient, base=base, now=now, zone=patient.clinic.zone
+    )
+    record_access(request, patient, reader.audit_text("FHIR monitoring record (document)"))
+    return fhir_response(document)
 
 
 def not_found_view(request, rest: str = ""):

@@ -12,7 +12,13 @@ from labfeeds.fhir.urls import urlpatterns
 
 pytestmark = pytest.mark.django_db
 
-ARGS = {"patient": ["1"], "patient_plan": ["1"], "observation": ["1"], "care_plan": ["schedule-1"]}
+ARGS = {
+    "patient": ["1"],
+    "patient_plan": ["1"],
+    "patient_record": ["1"],
+    "observation": ["1"],
+    "care_plan": ["schedule-1"],
+}
 OPEN = {"metadata": 200}
 POST_ONLY = {"base"}
 
