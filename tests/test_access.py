@@ -156,6 +156,7 @@ RECORD_ARGS = {
     "labfeeds:token_created": lambda r: [r.token.pk],
     "labfeeds:token_revoke": lambda r: [r.token.pk],
     "labfeeds:retention": lambda r: [r.patient.clinic_id],
+    "reports:export_results": lambda r: [r.patient.pk],
 }
 
 
