@@ -38,3 +38,40 @@ def record_access(request, patient, what: str, *, record: Model | None = None):
     entry.save()
     subjects_store([entry], [patient])
     return entry
+
+
+def record_export(
+    request_or_actor,
+    *,
+    clinic,
+    patient=None,
+    what: str,
+    fmt: str,
+    filters: dict[str, str] | None = None,
+):
+    """Record an export before it is written: who (the request's user, a user given directly,
+    or nobody for a command run from the shell), what ("who to call today", "monitoring
+    report"...), in which format and with which filters. It is an ACCESS entry about
+    `patient` when the export is part of one patient's record (their results grid: a read of
+    the record like any other), else about `clinic`, so it sits in that clinic's trail."""
+    log_entry = get_logentry_model()
+    request = request_or_actor if hasattr(request_or_actor, "META") else None
+    user = getattr(request, "user", None) if request is not None else request_or_actor
+    actor = user if user is not None and user.is_authenticated else None
+    subject = patient if patient is not None else clinic
+    entry = new_entry(
+        subject,
+        action=log_entry.Action.ACCESS,
+        changes=None,
+        actor=actor,
+        actor_email=getattr(actor, "email", None) or None,
+        remote_addr=(client_address(request) or None) if request is not None else None,
+        additional_data={
+            # "viewed" is what the trail's pages show for an ACCESS entry.
+            "viewed": f"export: {what} ({fmt.upper()})"[:WHAT_MAX_LENGTH],
+            "export": {"what": what, "format": fmt, "filters": dict(filters or {})},
+        },
+    )
+    entry.save()
+    subjects_store([entry], [subject])
+    return entry

@@ -72,6 +72,27 @@ def trail_page(
     """The newest `size` entries about `clinics`' patients and configuration, with the shared
     configuration's (or about `patient` alone), that match `filters`, older than `before`.
     `clinics` is a list of Clinic: their time zones turn the date range into instants."""
+    subjects = trail_subjects(clinics=clinics, filters=filters, patient=patient)
+    if before is not None:
+        subjects = subjects.filter(
+            Q(timestamp__lt=before.timestamp)
+            | Q(timestamp=before.timestamp, entry_id__lt=before.entry_id)
+        )
+    rows = list(
+        subjects.select_related(
+            "entry__actor", "entry__content_type", "clinic", "patient"
+        ).order_by("-timestamp", "-entry_id")[: size + 1]
+    )
+    older = None
+    if len(rows) > size:
+        rows = rows[:size]
+        older = Position(rows[-1].timestamp, rows[-1].entry_id)
+    return TrailPage(subjects=rows, older=older)
+
+
+def trail_subjects(*, clinics, filters: TrailFilters, patient=None):
+    """Every EntrySubject the trail shows for `clinics` (or `patient`) and `filters`, unordered:
+    the page above reads one page of it, the export (reports.exports) all of it."""
     ours = Q(clinic__in=[clinic.pk for clinic in clinics])
     if patient is not None:
         subjects = EntrySubject.objects.filter(ours, patient=patient)
@@ -88,21 +109,7 @@ def trail_page(
         subjects = subjects.filter(entry__action=filters.action)
     if filters.date_from or filters.date_to:
         subjects = subjects.filter(_within_dates(clinics, filters.date_from, filters.date_to))
-    if before is not None:
-        subjects = subjects.filter(
-            Q(timestamp__lt=before.timestamp)
-            | Q(timestamp=before.timestamp, entry_id__lt=before.entry_id)
-        )
-    rows = list(
-        subjects.select_related(
-            "entry__actor", "entry__content_type", "clinic", "patient"
-        ).order_by("-timestamp", "-entry_id")[: size + 1]
-    )
-    older = None
-    if len(rows) > size:
-        rows = rows[:size]
-        older = Position(rows[-1].timestamp, rows[-1].entry_id)
-    return TrailPage(subjects=rows, older=older)
+    return subjects
 
 
 def _within_dates(clinics, date_from: date | None, date_to: date | None) -> Q:

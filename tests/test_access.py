@@ -157,6 +157,7 @@ RECORD_ARGS = {
     "labfeeds:token_revoke": lambda r: [r.token.pk],
     "labfeeds:retention": lambda r: [r.patient.clinic_id],
     "reports:patient_record": lambda r: [r.patient.pk],
+    "reports:export_results": lambda r: [r.patient.pk],
 }
 
 
