@@ -44,10 +44,10 @@ def _nurse_condition(nurse: str, prefix: str = "") -> Q:
     return Q()
 
 
-def checks_behind(clinic: Clinic, wanted: ChecksWanted, *, today: date) -> QuerySet:
+def checks_behind(clinic: Clinic, wanted: ChecksWanted, *, today: date, as_of: date) -> QuerySet:
     """The clinic's counted checks matching `wanted`, with their outcome on `today`, by due
-    date then patient."""
-    months = [wanted.month] if wanted.month else months_shown(today)
+    date then patient. Without a month, the months the figures of `as_of` show."""
+    months = [wanted.month] if wanted.month else months_shown(as_of)
     first, after = months[0], months[-1] + relativedelta(months=1)
     checks = ScheduledCheck.objects.filter(
         counted_checks(),
@@ -90,10 +90,11 @@ def _state_condition(state: VisitState) -> Q:
     }[state]
 
 
-def visits_in_state(clinic: Clinic, state: VisitState, *, today: date) -> QuerySet:
-    """This month's visits (one patient's counted checks due on one day) in `state` on
-    `today`, as rows of values: the patient, the day and how many checks are still open."""
-    first = today.replace(day=1)
+def visits_in_state(clinic: Clinic, state: VisitState, *, today: date, month: date) -> QuerySet:
+    """The visits (one patient's counted checks due on one day) of `month` (its first day: the
+    figures' month) in `state` on `today`, as rows of values: the patient, the day and how
+    many checks are still open."""
+    first = month
     return (
         ScheduledCheck.objects.filter(
             counted_checks(),

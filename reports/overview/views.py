@@ -23,6 +23,7 @@ from monitoring.models import Panel
 from patients.access import StaffAccessMixin, clinics_for, in_scope_or_404, users_for
 from patients.models import Clinic
 from reports.figures.definitions import (
+    MONTHS_SHOWN,
     OUTCOME_LABELS,
     STAGE_LABELS,
     VISIT_LABELS,
@@ -160,6 +161,7 @@ class OverviewView(StaffAccessMixin, SubmitOnceMixin, View):
                 timezone.localtime(figures.refreshed_at, clinic.zone) if figures else None
             ),
             "refresh_form": (form or RefreshForm()) if may_refresh else None,
+            "refresh_action": _link(reverse("reports:overview"), clinic=clinic.pk),
             "stages": [
                 {
                     "label": STAGE_LABELS[stage],
@@ -252,6 +254,12 @@ class OverviewChartView(StaffAccessMixin, View):
         return response
 
 
+def _figures_date(clinic: Clinic):
+    """The clinic's date when its figures were computed (None: never): a list behind a figure
+    covers the months that figure does, its rows read live."""
+    return ClinicFigures.objects.filter(clinic=clinic).values_list("as_of", flat=True).first()
+
+
 def _patient_url() -> Callable[[int], str]:
     marker = "2147483647"
     prefix, _, suffix = reverse("patients:detail", args=[int(marker)]).partition(marker)
@@ -284,7 +292,8 @@ class OverviewChecksView(StaffAccessMixin, View):
         clinic = clinic_of(request)
         wanted = checks_wanted(request.GET)
         today = clinic.today()
-        page = _page(request, checks_behind(clinic, wanted, today=today))
+        as_of = _figures_date(clinic) or today
+        page = _page(request, checks_behind(clinic, wanted, today=today, as_of=as_of))
         patient_url = _patient_url()
         rows = [
             {
@@ -306,6 +315,7 @@ class OverviewChecksView(StaffAccessMixin, View):
             "panel_label": dict(Panel.choices).get(wanted.panel),
             "outcome_label": OUTCOME_LABELS[wanted.outcome] if wanted.outcome else None,
             "nurse_name": nurse_name,
+            "months": MONTHS_SHOWN,
             "today": today,
             "page": page,
             "rows": rows,
@@ -327,11 +337,12 @@ class OverviewPatientsView(StaffAccessMixin, View):
         stage = stage_of(request.GET)
         state = visit_state_of(request.GET) if stage is None else None
         today = clinic.today()
+        month = (_figures_date(clinic) or today).replace(day=1)
         if stage is not None:
             rows, title = patients_in_stage(clinic, stage), f"Patients: {STAGE_LABELS[stage]}"
         elif state is not None:
-            rows = visits_in_state(clinic, state, today=today)
-            title = f"This month's visits: {VISIT_LABELS[state]}"
+            rows = visits_in_state(clinic, state, today=today, month=month)
+            title = f"Visits due in {month:%B %Y}: {VISIT_LABELS[state]}"
         else:
             rows, title = [], "Patients behind the overview"
         page = _page(request, rows)
@@ -342,6 +353,7 @@ class OverviewPatientsView(StaffAccessMixin, View):
             "stage": stage,
             "state": state,
             "today": today,
+            "month": month,
             "page": page,
             "rows": [
                 {
