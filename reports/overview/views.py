@@ -16,6 +16,8 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.views import View
 
 from monitoring.domain.tiers import ACKNOWLEDGE_TIERS
@@ -81,62 +83,75 @@ def _link(base: str, **params) -> str:
     return f"{base}?{urlencode({k: v for k, v in params.items() if v not in (None, '')})}"
 
 
-def _cell(counts: Counts, link: Callable[..., str], **params) -> dict:
-    parts = [
-        {"label": OUTCOME_LABELS[outcome], "n": counts.of(outcome), "href": link(outcome=outcome)}
-        for outcome in (Outcome.LATE, Outcome.MISSED, Outcome.WAIVED, Outcome.OPEN)
-    ]
-    return {
-        "counts": counts,
-        "percent": percent(counts.adherence),
-        "href": link(),
-        "on_time_href": link(outcome=Outcome.ON_TIME),
-        "parts": parts,
-        "title": ", ".join(
-            f"{OUTCOME_LABELS[outcome].lower()} {counts.of(outcome)}" for outcome in Outcome
-        ),
-    }
+# The outcomes a cell names beside its share, when there are any.
+_ASIDE = (Outcome.LATE, Outcome.MISSED, Outcome.WAIVED, Outcome.OPEN)
+_LOWER = {outcome: escape(label.lower()) for outcome, label in OUTCOME_LABELS.items()}
+
+
+def _cell(counts: Counts, link: str) -> dict:
+    """One cell of an adherence table: its counts and its markup, "on time / counted = share"
+    and the other outcomes in small text, each a link to the checks behind it. Drawn here as
+    text rather than by a template include or format_html: a page has a few hundred cells, and
+    those were most of its time. Only the link is escaped; the rest is numbers and our labels."""
+    href = escape(link)
+    aside = " ".join(
+        f'<a class="link-secondary" href="{href}&amp;outcome={outcome.value}">'
+        f"{_LOWER[outcome]} {counts.of(outcome)}</a>"
+        for outcome in _ASIDE
+        if counts.of(outcome)
+    )
+    title = ", ".join(f"{_LOWER[outcome]} {counts.of(outcome)}" for outcome in Outcome)
+    share = percent(counts.adherence)
+    html = (
+        f'<td class="text-nowrap" title="{title}"><a href="{href}&amp;outcome=on_time">'
+        f'{counts.on_time}</a> / <a href="{href}">{counts.counted}</a> = {share}'
+        + (f'<br><small class="text-body-secondary">{aside}</small>' if aside else "")
+        + "</td>"
+    )
+    return {"counts": counts, "percent": share, "href": link, "html": mark_safe(html)}  # noqa: S308
+
+
+def _checks_link(clinic: Clinic, **params) -> Callable[..., str]:
+    """The address of the checks behind a figure; the clinic's part encoded once a page."""
+    base = f"{reverse('reports:overview_checks')}?clinic={clinic.pk}"
+
+    def link(**more) -> str:
+        wanted = {**params, **more}
+        query = urlencode({k: v for k, v in wanted.items() if v not in (None, "")})
+        return f"{base}&{query}" if query else base
+
+    return link
 
 
 def _adherence_rows(table: AdherenceTable, *, clinic: Clinic, nurse: str) -> dict:
     """The tests-by-month table as the template draws it, newest month first, each cell with
     the address of the checks behind it."""
-    base = reverse("reports:overview_checks")
-    shown_nurse = None if nurse == ALL_NURSES else nurse
-
-    def linker(**fixed):
-        def link(outcome=None):
-            return _link(base, clinic=clinic.pk, nurse=shown_nurse, outcome=outcome, **fixed)
-
-        return link
-
+    link = _checks_link(clinic, nurse=None if nurse == ALL_NURSES else nurse)
     rows = []
     for month in reversed(table.months):
         key = month.strftime("%Y-%m")
         cells = [
-            _cell(table.cell(panel, month), linker(panel=panel, month=key))
+            _cell(table.cell(panel, month), link(panel=panel, month=key))
             for panel, _ in table.panels
         ]
-        cells.append(_cell(table.by_month.get(month, Counts()), linker(month=key)))
+        cells.append(_cell(table.by_month.get(month, Counts()), link(month=key)))
         rows.append({"month": month, "cells": cells})
     totals = [
-        _cell(table.by_panel.get(panel, Counts()), linker(panel=panel)) for panel, _ in table.panels
+        _cell(table.by_panel.get(panel, Counts()), link(panel=panel)) for panel, _ in table.panels
     ]
-    totals.append(_cell(table.overall, linker()))
+    totals.append(_cell(table.overall, link()))
     return {"rows": rows, "totals": totals}
 
 
 def _nurse_rows(table: AdherenceTable, *, clinic: Clinic) -> list[dict]:
-    base = reverse("reports:overview_checks")
-    rows = []
-    for row in table.nurses:
-        nurse = str(row.nurse_id) if row.nurse_id else NO_NAMED_NURSE
-
-        def link(outcome=None, nurse=nurse):
-            return _link(base, clinic=clinic.pk, nurse=nurse, outcome=outcome)
-
-        rows.append({"name": row.name, **_cell(row.counts, link)})
-    return rows
+    link = _checks_link(clinic)
+    return [
+        {
+            "name": row.name,
+            **_cell(row.counts, link(nurse=str(row.nurse_id) if row.nurse_id else NO_NAMED_NURSE)),
+        }
+        for row in table.nurses
+    ]
 
 
 class OverviewView(StaffAccessMixin, SubmitOnceMixin, View):
