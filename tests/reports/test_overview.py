@@ -398,7 +398,7 @@ def test_the_chart_is_svg_that_points_nowhere_and_may_style_itself(lead_client, 
     assert f'src="{CHART}?clinic={known.clinic.pk}"' in page.content.decode()
 
 
-def test_the_chart_is_drawn_once_per_refresh(lead_client, known, django_assert_num_queries):
+def test_the_chart_is_drawn_once_per_refresh(lead_client, known):
     params = {"clinic": known.clinic.pk}
     lead_client.get(CHART, params)
     with CaptureQueriesContext(connection) as cached:
