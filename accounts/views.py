@@ -28,12 +28,15 @@ def _next_url(request) -> str:
 
 
 class HomeView(LoginRequiredMixin, View):
-    """Where each role starts the day: a patient on their portal, a nurse or lead (whoever
-    acknowledges results) on the worklist, other staff on the patient list."""
+    """Where each role starts the day: a patient on their portal, a clinic lead on the clinic
+    overview, a nurse (whoever acknowledges results) on the worklist, other staff on the
+    patient list."""
 
     def get(self, request):
         if Patient.objects.filter(user=request.user).exists():
             return redirect("portal:home")
+        if request.user.has_perms(("patients.change_clinic", "reports.view_overview")):
+            return redirect("reports:overview")
         if request.user.has_perm("monitoring.add_acknowledgement"):
             return redirect("monitoring:worklist")
         return redirect("patients:list")

@@ -15,8 +15,8 @@ from accounts.roles import Role, grant_role
 from monitoring.models import LabReport, LabResult, ResultImport, ScheduledCheck
 from patients.models import Patient
 from tests.auth import sign_in
+from tests.builders import lead_of, treated_patient, with_course_one
 from tests.builders import report as build_report
-from tests.builders import treated_patient, with_course_one
 from tests.factories import PatientFactory, UserFactory
 from tests.forms import keyed
 
@@ -66,10 +66,14 @@ def test_sign_in_leads_to_the_patient_list(client, staff_a):
 
 @pytest.mark.parametrize(
     ("who", "lands_on"),
-    [("staff_a", "patients:list"), ("nurse_a", "monitoring:worklist")],
+    [
+        ("staff_a", "patients:list"),
+        ("nurse_a", "monitoring:worklist"),
+        ("lead", "reports:overview"),
+    ],
 )
-def test_each_role_lands_on_its_own_page(client, who, lands_on, request):
-    user = request.getfixturevalue(who)
+def test_each_role_lands_on_its_own_page(client, clinic_a, who, lands_on, request):
+    user = lead_of(clinic_a, "lead_a") if who == "lead" else request.getfixturevalue(who)
     response = sign_in(client, user).get(reverse("home"))
     assert response["Location"] == reverse(lands_on)
 

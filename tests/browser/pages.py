@@ -37,16 +37,19 @@ def sign_in(page, username: str, password: str) -> None:
 
 def sign_in_staff(page, user) -> None:
     """Password, then the code from the user's authenticator app; done once the page where
-    they land (the worklist for a nurse or lead, the patient list for other staff) is shown."""
+    they land (the overview for a lead, the worklist for a nurse, the patient list for other
+    staff) is shown."""
     sign_in(page, user.username, PASSWORD)
     expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
     page.get_by_label("Code from your authenticator app", exact=False).fill(
         current_code(totp_device(user))
     )
     page.get_by_role("button", name="Continue").click()
-    # A nurse or lead lands on the worklist, other staff on the patient list.
-    expect(page).to_have_url(re.compile(r"/(patients|worklist)/$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"^(Patients|Worklist)$"))
+    # A lead lands on the clinic overview, a nurse on the worklist, other staff on the patients.
+    expect(page).to_have_url(re.compile(r"/(patients|worklist|reports/overview)/$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        re.compile(r"^(Patients|Worklist|Overview · .+)$")
+    )
 
 
 def sign_out(page) -> None:

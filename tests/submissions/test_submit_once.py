@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from unittest import mock
 from urllib.parse import urlsplit
 
 import pytest
@@ -576,6 +577,23 @@ def set_retention(clinic):
     )
 
 
+def refresh_figures(clinic):
+    """A lead's "Refresh now" on the overview: each run of the refresh is counted. The spy
+    wraps the real refresh, so it changes nothing if a failing test never stops it."""
+    from reports.overview import views as overview_views
+
+    patcher = mock.patch.object(
+        overview_views, "figures_refresh", wraps=overview_views.figures_refresh
+    )
+    spy = patcher.start()
+
+    def stored() -> int:
+        patcher.stop()
+        return spy.call_count
+
+    return Form(f"{reverse('reports:overview')}?clinic={clinic.pk}", _lead(clinic), dict, stored, 1)
+
+
 FORMS = [
     add_patient,
     add_course,
@@ -611,6 +629,7 @@ FORMS = [
     make_token,
     revoke_token,
     set_retention,
+    refresh_figures,
 ]
 
 
