@@ -76,7 +76,17 @@ def _measure(data: Dataset, *, runs: int) -> ReportFigures:
 
 def export_urls(clinic: Clinic, subject: Patient) -> list[tuple[str, str]]:
     """The exports measured: (name, address)."""
-    return []
+    who = reverse("reports:export_who_to_call")
+    grid = reverse("reports:export_results", args=[subject.pk])
+    return [
+        ("who to call today, CSV", f"{who}?clinic={clinic.pk}&format=csv"),
+        ("who to call today, XLSX", f"{who}?clinic={clinic.pk}&format=xlsx"),
+        (
+            "adherence table, XLSX",
+            f"{reverse('reports:export_adherence')}?clinic={clinic.pk}&format=xlsx",
+        ),
+        ("results grid of the five-year patient, XLSX", f"{grid}?format=xlsx"),
+    ]
 
 
 def _ok(response):

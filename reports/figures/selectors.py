@@ -88,7 +88,7 @@ def adherence_table(clinic: Clinic, *, nurse: str = ALL_NURSES) -> AdherenceTabl
 def _nurse_filter(nurse: str):
     if nurse == NO_NAMED_NURSE:
         return None
-    if nurse.isdigit():
+    if nurse.isascii() and nurse.isdecimal():  # "²" is a digit to isdigit(), not to int()
         return int(nurse)
     return ALL_NURSES
 

@@ -493,6 +493,8 @@ def test_the_pages_link_to_their_exports(client, clinic_a):
     assert f"{results_url(patient)}?format=csv" in page
     trail = client.get(reverse("audit:list"), {"date_from": "2026-01-01"}).content.decode()
     assert f"{AUDIT_TRAIL}?from=2026-01-01&amp;to=" in trail
+    overview = client.get(reverse("reports:overview")).content.decode()
+    assert f"{ADHERENCE}?clinic={clinic_a.pk}&amp;nurse=all&amp;format=xlsx" in overview
 
 
 def test_an_unrefreshed_clinic_exports_an_empty_table(client, clinic_a):

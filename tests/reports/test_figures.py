@@ -76,7 +76,8 @@ def test_one_nurses_patients_and_the_patients_with_none(known):
     nobody = adherence_table(known.clinic, nurse=NO_NAMED_NURSE)
     assert _tuple(nobody.overall) == EXPECTED_NURSES["No named nurse (the clinic's nurse group)"]
     # Nonsense in the address is the whole clinic, never an error.
-    assert _tuple(adherence_table(known.clinic, nurse="x'; drop").overall) == EXPECTED_OVERALL
+    for nonsense in ("x'; drop", "²", "-1", ""):
+        assert _tuple(adherence_table(known.clinic, nurse=nonsense).overall) == EXPECTED_OVERALL
 
 
 def test_a_second_refresh_leaves_the_same_rows(known):
