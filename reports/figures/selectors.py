@@ -11,6 +11,7 @@ from datetime import date
 from django.contrib.auth import get_user_model
 
 from monitoring.models import Panel
+from monitoring.models.schedule import PANEL_SHORT_NAMES
 from patients.models import Clinic
 from reports.models import AdherenceMonth, ClinicFigures
 
@@ -34,7 +35,9 @@ class AdherenceTable:
     clinic: Clinic
     figures: ClinicFigures | None  # None: never refreshed
     months: list[date]
-    panels: list[tuple[str, str]]  # (value, label) of the tests that have checks, in order
+    # (value, short name) of the tests that have checks, in the panels' order: the names fit
+    # a column of the table and the chart's legend ("Blood count", "Creatinine", ...).
+    panels: list[tuple[str, str]]
     cells: dict[tuple[str, date], Counts] = field(default_factory=dict)
     by_panel: dict[str, Counts] = field(default_factory=dict)
     by_month: dict[date, Counts] = field(default_factory=dict)
@@ -76,7 +79,9 @@ def adherence_table(clinic: Clinic, *, nurse: str = ALL_NURSES) -> AdherenceTabl
         table.by_panel[panel] = table.by_panel.get(panel, Counts()) + counts
         table.by_month[month] = table.by_month.get(month, Counts()) + counts
         table.overall += counts
-    table.panels = [(value, label) for value, label in Panel.choices if value in seen_panels]
+    table.panels = [
+        (value, PANEL_SHORT_NAMES[value]) for value in Panel.values if value in seen_panels
+    ]
     names = _nurse_names(per_nurse)
     table.nurses = _nurse_rows(per_nurse, names)
     table.nurses_by_month = {

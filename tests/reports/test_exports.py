@@ -93,8 +93,8 @@ def check_adherence_rows(rows, percent_of):
     header_at = _section(rows, "Month")
     header = rows[header_at]
     columns = {name: index for index, name in enumerate(header)}
-    blood = columns["Blood count (CBC with differential): on time"]
-    thyroid = columns["Thyroid (TSH): on time"]
+    blood = columns["Blood count: on time"]
+    thyroid = columns["Thyroid: on time"]
     months = {row[0]: row for row in rows[header_at + 1 : header_at + 25]}
     assert len(months) == 24
     for (panel, month), expected in EXPECTED_CELLS.items():
