@@ -11,16 +11,18 @@ from reports.figures.selectors import AdherenceTable
 
 from .writers import Month, Share
 
-MEASURES = ("On time", "Late", "Missed", "Waived", "Open", "Adherence")
+MEASURES = ("On time", "Late", "Missed", "Waived", "Open", "Counted", "Adherence")
 
 
 def counts_cells(counts: Counts) -> list:
+    """One cell's figures, in the order of MEASURES (the export's and monitoring_report's)."""
     return [
         counts.on_time,
         counts.late,
         counts.missed,
         counts.waived,
         counts.open,
+        counts.counted,
         Share(counts.adherence),
     ]
 

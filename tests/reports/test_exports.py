@@ -106,9 +106,11 @@ def check_adherence_rows(rows, percent_of):
     assert _counts(total[thyroid : thyroid + 6]) == EXPECTED_BY_PANEL[THYROID]
     overall = columns["All tests: on time"]
     assert _counts(total[overall : overall + 6]) == EXPECTED_OVERALL
-    assert percent_of(total[blood + 5]) == EXPECTED_ADHERENCE[BLOOD]
-    assert percent_of(total[thyroid + 5]) == EXPECTED_ADHERENCE[THYROID]
-    assert percent_of(total[overall + 5]) == EXPECTED_ADHERENCE["overall"]
+    assert percent_of(total[columns["Blood count: adherence"]]) == EXPECTED_ADHERENCE[BLOOD]
+    assert percent_of(total[columns["Thyroid: adherence"]]) == EXPECTED_ADHERENCE[THYROID]
+    overall_share = total[columns["All tests: adherence"]]
+    assert percent_of(overall_share) == EXPECTED_ADHERENCE["overall"]
+    assert total[columns["Blood count: counted"]] in ("5", 5)  # 2 on time, 3 missed
     nurses_at = _section(rows, "Named nurse (all tests, all months)")
     nurses = {row[0]: _counts(row[1:]) for row in rows[nurses_at + 1 :] if row}
     assert nurses == EXPECTED_NURSES
@@ -130,7 +132,7 @@ def test_the_adherence_csv_has_the_hand_computed_figures(client, known):
     assert rows[1] == ["Figures as of", "2026-06-15"]
     months = check_adherence_rows(rows, percent_of=lambda cell: cell)
     # A month keyed as the page writes it, with an empty month's share a dash.
-    assert "2026-05" in months and months["2024-08"][6] == "—"
+    assert "2026-05" in months and months["2024-08"][7] == "—"
 
 
 def test_the_adherence_xlsx_has_the_same_figures_with_numbers_as_numbers(client, known):
@@ -168,7 +170,7 @@ def test_one_nurses_adherence_and_a_nurse_that_is_not_the_clinics(client, known,
     rows = csv_rows(response)
     assert rows[2] == ["Patients", "Patients of Nora Nightingale"]
     total = rows[_section(rows, "All months")]
-    assert _counts(total[-6:]) == EXPECTED_NURSES["Nora Nightingale"]
+    assert _counts(total[-7:]) == EXPECTED_NURSES["Nora Nightingale"]
     stranger = staff_of(clinic_b, UserFactory(username="stranger"), Role.NURSE)
     for nurse in (stranger.pk, "x'; drop", "9" * 40):
         response = client.get(

@@ -20,14 +20,14 @@ from django.utils import timezone
 
 from audit.access import record_export
 from patients.models import Clinic
-from reports.exports.writers import Month, Share, csv_write, xlsx_write
+from reports.exports.adherence import MEASURES, counts_cells
+from reports.exports.writers import Month, csv_write, xlsx_write
 from reports.figures.definitions import Counts, percent
 from reports.figures.refresh import figures_refresh
 from reports.figures.selectors import adherence_table
 
 _MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 _DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-MEASURES = ("On time", "Late", "Missed", "Waived", "Open", "Counted", "Adherence")
 
 
 class Command(BaseCommand):
@@ -123,18 +123,6 @@ def _report(table, month: date) -> dict:
     }
 
 
-def _cells(counts: Counts) -> list:
-    return [
-        counts.on_time,
-        counts.late,
-        counts.missed,
-        counts.waived,
-        counts.open,
-        counts.counted,
-        Share(counts.adherence),
-    ]
-
-
 def _rows(report: dict):
     clinic = report["clinic"]
     yield ["Clinic", clinic.name, clinic.code]
@@ -143,12 +131,12 @@ def _rows(report: dict):
     yield []
     yield ["Test", *MEASURES]
     for _value, label, counts in report["tests"]:
-        yield [label, *_cells(counts)]
-    yield ["All tests", *_cells(report["overall"])]
+        yield [label, *counts_cells(counts)]
+    yield ["All tests", *counts_cells(report["overall"])]
     yield []
     yield ["Named nurse", *MEASURES]
     for name, counts in report["nurses"]:
-        yield [name, *_cells(counts)]
+        yield [name, *counts_cells(counts)]
 
 
 def _counts_json(counts: Counts) -> dict:
