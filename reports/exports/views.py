@@ -83,7 +83,7 @@ def _clinic(request):
 
 def _clinic_field(request, clinic) -> list[dict]:
     choices = [(str(each.pk), each.name) for each in clinics_for(request.user)]
-    return [{"name": "clinic", "label": "Clinic", "choices": choices, "value": str(clinic.pk)}]
+    return [_field("clinic", "Clinic", value=str(clinic.pk), choices=choices)]
 
 
 class WhoToCallView(ExportView):
@@ -100,8 +100,7 @@ class WhoToCallView(ExportView):
             raise BadParameter("The nurse must be “mine” or “all”.")
         if fmt is None:
             choices = [(ALL_NURSES, "All the clinic's patients"), (MINE, "Whose alerts come to me")]
-            nurse_field = {"name": "nurse", "label": "Whose patients", "choices": choices,
-                           "value": nurse}  # fmt: skip
+            nurse_field = _field("nurse", "Whose patients", value=nurse, choices=choices)
             fields = [*_clinic_field(request, clinic), nurse_field]
             return self.page(request, fields, reverse("monitoring:worklist"))
         now = timezone.now()
@@ -132,10 +131,7 @@ class AdherenceView(ExportView):
         clinic = _clinic(request)
         nurse = request.GET.get("nurse", ALL_NURSES) or ALL_NURSES
         names = _nurse_names(clinic)
-        if nurse not in (ALL_NURSES, NO_NAMED_NURSE) and not (
-            nurse.isascii() and nurse.isdigit() and len(nurse) <= _MAX_ID_DIGITS
-            and int(nurse) in names
-        ):  # fmt: skip
+        if nurse not in (ALL_NURSES, NO_NAMED_NURSE) and _staff_id(nurse) not in names:
             raise BadParameter(
                 "The nurse must be “all”, “none” (no named nurse) or the id of one of the "
                 "clinic's staff."
@@ -147,8 +143,7 @@ class AdherenceView(ExportView):
                 (NO_NAMED_NURSE, "No named nurse"),
                 *((str(pk), name) for pk, name in names.items()),
             ]
-            nurse_field = {"name": "nurse", "label": "Patients", "choices": choices,
-                           "value": nurse}  # fmt: skip
+            nurse_field = _field("nurse", "Patients", value=nurse, choices=choices)
             return self.page(request, [*_clinic_field(request, clinic), nurse_field])
         table = adherence_table(clinic, nurse=nurse)
         as_of = table.figures.as_of.isoformat() if table.figures else ""
@@ -162,6 +157,17 @@ class AdherenceView(ExportView):
         rows = adherence_rows(table, nurse_label=label)
         export = Export(clinic.code, "adherence", clinic.today(), "Adherence", rows)
         return export_response(export, fmt)
+
+
+def _field(name: str, label: str, *, value: str, **options) -> dict:
+    """One option of an export's page (templates/reports/exports/export.html)."""
+    return {"name": name, "label": label, "value": value, **options}
+
+
+def _staff_id(text: str) -> int | None:
+    if text.isascii() and text.isdecimal() and len(text) <= _MAX_ID_DIGITS:
+        return int(text)
+    return None
 
 
 def _nurse_names(clinic) -> dict[int, str]:
@@ -216,11 +222,9 @@ class AuditTrailView(ExportView):
         given = {name: request.GET.get(name, "") for name in ("from", "to")}
         if fmt is None:
             fields = [
-                {"name": "from", "label": "From (inclusive)", "type": "date",
-                 "value": given["from"], "required": True},
-                {"name": "to", "label": "To (inclusive)", "type": "date",
-                 "value": given["to"], "required": True},
-            ]  # fmt: skip
+                _field("from", "From (inclusive)", value=given["from"], type="date", required=True),
+                _field("to", "To (inclusive)", value=given["to"], type="date", required=True),
+            ]
             return self.page(request, fields, reverse("audit:list"))
         date_from, date_to = _date_range(given["from"], given["to"])
         filters = TrailFilters(date_from=date_from, date_to=date_to)
