@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.db.models import Case, CharField, Exists, F, OuterRef, Q, Value, When
+from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, Value, When
 
 from patients.models import InfusionCourse
 
-from .definitions import Outcome, Stage
+from .definitions import Outcome, Stage, VisitState
 
 
 def counted_checks() -> Q:
@@ -68,3 +68,26 @@ def stage_is(stage: Stage) -> Q:
         Stage.TRANSFERRED: Q(status="transferred"),
         Stage.DECEASED: Q(status="deceased"),
     }[stage]
+
+
+_PENDING = Q(completed_on__isnull=True, waived_at__isnull=True)
+
+
+def visit_counts(today: date) -> dict:
+    """Annotations for checks grouped by (patient, due date), one visit a group: the inputs of
+    visit_state (its checks still open, overdue among them, with their window open)."""
+    return {
+        "open_checks": Count("id", filter=_PENDING),
+        "overdue": Count("id", filter=_PENDING & Q(overdue_after__lt=today)),
+        "window_open": Count("id", filter=_PENDING & Q(window_opens__lte=today)),
+    }
+
+
+def visit_is(state: VisitState) -> Q:
+    """visit_state in SQL, a HAVING condition over visit_counts()."""
+    return {
+        VisitState.DONE: Q(open_checks=0),
+        VisitState.OVERDUE: Q(open_checks__gt=0, overdue__gt=0),
+        VisitState.DUE: Q(open_checks__gt=0, overdue=0, window_open__gt=0),
+        VisitState.UPCOMING: Q(open_checks__gt=0, overdue=0, window_open=0),
+    }[state]

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from dateutil.relativedelta import relativedelta
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -21,7 +21,7 @@ from monitoring.models import ScheduledCheck
 from patients.models import Clinic, Patient
 from reports.models import AdherenceMonth, ClinicFigures
 
-from .conditions import counted_checks, course_flags, outcome_case
+from .conditions import counted_checks, course_flags, outcome_case, visit_counts
 from .definitions import Stage, VisitState, months_shown, stage_of, visit_state
 
 
@@ -82,15 +82,10 @@ def _row_order(item) -> tuple:
 
 
 def _visit_states(checks, *, today, months):
-    pending = Q(completed_on__isnull=True, waived_at__isnull=True)
     visits = (
         checks.filter(due_date__gte=months[0], due_date__lt=months[1])
         .values_list("patient_id", "due_date")
-        .annotate(
-            open_checks=Count("id", filter=pending),
-            overdue=Count("id", filter=pending & Q(overdue_after__lt=today)),
-            window_open=Count("id", filter=pending & Q(window_opens__lte=today)),
-        )
+        .annotate(**visit_counts(today))
         .order_by()
     )
     for _patient, _due, open_checks, overdue, window_open in visits:

@@ -64,7 +64,7 @@ def adherence_table(clinic: Clinic, *, nurse: str = ALL_NURSES) -> AdherenceTabl
             "month", "panel", "nurse_id", "on_time", "late", "missed", "waived", "open"
         )
     )
-    wanted = _nurse_filter(nurse)
+    wanted = nurse_wanted(nurse)
     per_nurse: dict[int | None, Counts] = defaultdict(Counts)
     per_nurse_month: dict[date, dict[int | None, Counts]] = defaultdict(lambda: defaultdict(Counts))
     seen_panels = set()
@@ -90,7 +90,9 @@ def adherence_table(clinic: Clinic, *, nurse: str = ALL_NURSES) -> AdherenceTabl
     return table
 
 
-def _nurse_filter(nurse: str):
+def nurse_wanted(nurse: str):
+    """The nurse parameter read: ALL_NURSES, None (patients with no named nurse) or a user
+    id; anything else is the whole clinic."""
     if nurse == NO_NAMED_NURSE:
         return None
     if nurse.isascii() and nurse.isdecimal():  # "²" is a digit to isdigit(), not to int()

@@ -23,9 +23,11 @@ from reports.figures.conditions import (
     outcome_case,
     outcome_is,
     stage_is,
+    visit_counts,
+    visit_is,
 )
 from reports.figures.definitions import Outcome, Stage, VisitState, months_shown
-from reports.figures.selectors import ALL_NURSES, NO_NAMED_NURSE
+from reports.figures.selectors import ALL_NURSES, nurse_wanted
 
 
 @dataclass(frozen=True)
@@ -37,11 +39,10 @@ class ChecksWanted:
 
 
 def _nurse_condition(nurse: str, prefix: str = "") -> Q:
-    if nurse == NO_NAMED_NURSE:
-        return Q(**{f"{prefix}named_nurse__isnull": True})
-    if nurse.isdecimal():
-        return Q(**{f"{prefix}named_nurse_id": int(nurse)})
-    return Q()
+    wanted = nurse_wanted(nurse)
+    if wanted is ALL_NURSES:
+        return Q()
+    return Q(**{f"{prefix}named_nurse_id": wanted})  # None: no named nurse
 
 
 def checks_behind(clinic: Clinic, wanted: ChecksWanted, *, today: date, as_of: date) -> QuerySet:
@@ -77,19 +78,6 @@ def patients_in_stage(clinic: Clinic, stage: Stage) -> QuerySet:
     )
 
 
-_PENDING = Q(completed_on__isnull=True, waived_at__isnull=True)
-
-
-def _state_condition(state: VisitState) -> Q:
-    """visit_state over the grouped counts, as a HAVING condition."""
-    return {
-        VisitState.DONE: Q(open_checks=0),
-        VisitState.OVERDUE: Q(open_checks__gt=0, overdue__gt=0),
-        VisitState.DUE: Q(open_checks__gt=0, overdue=0, window_open__gt=0),
-        VisitState.UPCOMING: Q(open_checks__gt=0, overdue=0, window_open=0),
-    }[state]
-
-
 def visits_in_state(clinic: Clinic, state: VisitState, *, today: date, month: date) -> QuerySet:
     """The visits (one patient's counted checks due on one day) of `month` (its first day: the
     figures' month) in `state` on `today`, as rows of values: the patient, the day and how
@@ -109,12 +97,7 @@ def visits_in_state(clinic: Clinic, state: VisitState, *, today: date, month: da
             "patient__hospital_number",
             "due_date",
         )
-        .annotate(
-            checks=Count("id"),
-            open_checks=Count("id", filter=_PENDING),
-            overdue=Count("id", filter=_PENDING & Q(overdue_after__lt=today)),
-            window_open=Count("id", filter=_PENDING & Q(window_opens__lte=today)),
-        )
-        .filter(_state_condition(state))
+        .annotate(checks=Count("id"), **visit_counts(today))
+        .filter(visit_is(state))
         .order_by("due_date", "patient__family_name", "patient__given_name", "patient_id")
     )
