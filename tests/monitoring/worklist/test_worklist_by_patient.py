@@ -197,13 +197,21 @@ def test_the_latest_follow_up_note_shows_on_the_row(client_nurse_a, nurse_a, cli
 
 
 def test_search_by_name_or_hospital_number_and_the_filters(client_nurse_a, nurse_a, clinic_a):
+    # Given names fixed: the factory's random ones ("Nicole") could hold a search term.
     ann = treated_patient(
-        clinic_a, days_ago=75, given=True, family_name="Ødegård", hospital_number="H-0017"
+        clinic_a,
+        days_ago=75,
+        given=True,
+        given_name="Ann",
+        family_name="Ødegård",
+        hospital_number="H-0017",
     )
-    bob = treated_patient(clinic_a, days_ago=75, given=True, family_name="Brown")
-    cat = PatientFactory(clinic=clinic_a, family_name="Cole", named_nurse=nurse_a)
+    bob = treated_patient(clinic_a, days_ago=75, given=True, given_name="Bob", family_name="Brown")
+    cat = PatientFactory(clinic=clinic_a, given_name="Cat", family_name="Cole", named_nurse=nurse_a)
     platelets(cat, 120, entered_by=nurse_a, days_ago=1)
-    thyroid_only = treated_patient(clinic_a, days_ago=20, given=True, family_name="Thyro")
+    thyroid_only = treated_patient(
+        clinic_a, days_ago=20, given=True, given_name="Tia", family_name="Thyro"
+    )
 
     def listed_patients(query):
         response = client_nurse_a.get(WORKLIST, query)
