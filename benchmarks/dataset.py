@@ -87,7 +87,7 @@ class Dataset:
 def dataset_build(*, patients: int, today: date, log=print, results: bool = True) -> Dataset:
     started = time.perf_counter()
     stamp = f"{timezone.now():%H%M%S%f}"
-    protocol = MonitoringProtocol.objects.get(is_default=True)
+    protocol = MonitoringProtocol.objects.alemtuzumab().get(is_default=True)
     clinics = Clinic.objects.bulk_create(
         Clinic(name=f"Bench centre {n + 1}", code=f"bench-{stamp}-{n}")
         for n in range(max(1, -(-patients // PATIENTS_PER_CLINIC)))

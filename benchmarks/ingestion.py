@@ -76,7 +76,7 @@ def cohort_make(*, results: int, today: date) -> Cohort:
     """New patients for `results` results per source, with their schedules planned."""
     count = -(-results // len(PANEL))
     clinic = Clinic.objects.create(name="Bench lab feed", code=f"bench-feed-{time.time_ns()}")
-    protocol = MonitoringProtocol.objects.get(is_default=True)
+    protocol = MonitoringProtocol.objects.alemtuzumab().get(is_default=True)
     people = patients_create([clinic] * (count // 2000 + 1), protocol, None, count, today)
     reconcile_in_batches([patient.pk for patient in people])
     return Cohort(clinic=clinic, patients=people, today=today)

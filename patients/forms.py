@@ -46,7 +46,7 @@ class NurseChoiceField(forms.ModelChoiceField):
 class PatientForm(SubmissionKeyMixin, forms.ModelForm):
     clinic = forms.ModelChoiceField(queryset=Clinic.objects.none())
     protocol = forms.ModelChoiceField(
-        queryset=MonitoringProtocol.objects.all(),
+        queryset=MonitoringProtocol.objects.alemtuzumab(),
         required=False,
         help_text="Leave empty for the clinic's default protocol.",
     )
@@ -188,7 +188,9 @@ class PatientEditForm(EditFormMixin):
     """Contact details, the named nurse (only among the nurses of the patient's clinic), the
     reminders, the tracking start and the protocol."""
 
-    protocol = forms.ModelChoiceField(queryset=MonitoringProtocol.objects.all(), empty_label=None)
+    protocol = forms.ModelChoiceField(
+        queryset=MonitoringProtocol.objects.alemtuzumab(), empty_label=None
+    )
     named_nurse = NurseChoiceField(
         queryset=get_user_model().objects.none(),
         required=False,

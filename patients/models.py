@@ -19,6 +19,7 @@ from monitoring.domain.input_rules import (
 from submissions.models import Versioned
 
 from .course_rules import MAX_DAILY_DOSE_MG, MIN_DAILY_DOSE_MG, CourseFacts, course_problems
+from .therapies.models import Therapy, TherapyDose, TherapyEpisode  # noqa: F401 (registered here)
 from .validators import (
     LONG_TEXT_MAX_LENGTH,
     NOTE_MAX_LENGTH,
@@ -166,7 +167,12 @@ def default_protocol_id() -> int | None:
     # Imported here because the monitoring app's models refer back to Patient.
     from monitoring.models import MonitoringProtocol
 
-    return MonitoringProtocol.objects.filter(is_default=True).values_list("pk", flat=True).first()
+    return (
+        MonitoringProtocol.objects.alemtuzumab()
+        .filter(is_default=True)
+        .values_list("pk", flat=True)
+        .first()
+    )
 
 
 phone_validator = RegexValidator(
@@ -260,6 +266,10 @@ class Patient(Versioned):
     # Written by schedule_reconcile from the plan (never typed): what the end-of-follow-up
     # scan reads, so it need not plan every patient to find who has finished.
     follow_up_ends = models.DateField(null=True, blank=True, editable=False)
+    # Set when an episode of a therapy other than alemtuzumab is recorded (never cleared: a
+    # stopped episode still plans its after-stopping checks). schedule_reconcile reads episodes
+    # only for such patients, so an alemtuzumab patient is planned in the same queries as ever.
+    other_therapies = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
@@ -366,6 +376,15 @@ class InfusionCourse(Versioned):
         CANCELLED = "cancelled", "Cancelled"
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="courses")
+    # The patient's alemtuzumab episode: its courses are the episode's doses.
+    episode = models.ForeignKey(
+        TherapyEpisode,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="courses",
+    )
     number = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
     first_infusion_date = models.DateField()
     days = models.PositiveSmallIntegerField(
@@ -447,6 +466,19 @@ class InfusionCourse(Versioned):
 
     def __str__(self) -> str:
         return f"Course {self.number} from {self.first_infusion_date:%d %b %Y}"
+
+    def save(self, *args, **kwargs) -> None:
+        # A patient's first course opens their alemtuzumab episode; schedule_reconcile keeps
+        # its start on course 1's first infusion.
+        if self.episode_id is None and self.patient_id:
+            self.episode, _ = TherapyEpisode.objects.get_or_create(
+                patient_id=self.patient_id,
+                therapy=Therapy.ALEMTUZUMAB,
+                defaults={"started_on": self.first_infusion_date},
+            )
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "episode"}
+        super().save(*args, **kwargs)
 
     def clean(self) -> None:
         if self.baseline_override_reason and not self.baseline_override_reason.strip():

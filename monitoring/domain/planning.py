@@ -20,6 +20,16 @@ AFTER_END = "after_end"
 # years later (thyroid disease more than 7 years after the first course), and a plan must end.
 AFTER_END_MONTHS = 120
 ANY_SEX = "any"
+# The shapes of the other therapies' protocols (episode_planning plans them): items that
+# repeat while on therapy, at fixed months after the start, before starting, before every
+# dose, at fixed months after each dose, and at fixed months after stopping.
+ON_THERAPY = "on_therapy"
+AT_MONTHS = "at_months"
+BEFORE_START = "before_start"
+BEFORE_DOSE = "before_dose"
+AFTER_DOSE = "after_dose"
+AFTER_STOP = "after_stop"
+EPISODE_KINDS = (ON_THERAPY, AT_MONTHS, BEFORE_START, BEFORE_DOSE, AFTER_DOSE, AFTER_STOP)
 
 
 class PlanningError(ValueError):
@@ -51,8 +61,15 @@ class ProtocolItem:
     applies_to_sex: str = ANY_SEX
     # Recurring items normally start one interval after the anchor; baseline ones at the anchor.
     from_baseline: bool = False
-    # Pre-course items such as the infection screen are needed before course 1 only.
+    # Pre-course items such as the infection screen are needed before course 1 only (and
+    # before-dose items before the first dose only).
     first_course_only: bool = False
+    # At-months, after-dose and after-stop items: the months after the start, the dose or the
+    # stop at which they are due.
+    months: tuple[int, ...] = ()
+    # On-therapy items: the month of the first check, when it is not one interval on (months
+    # 1, 3 and 6 at fixed months, then every 6 months from month 12, say).
+    first_month: int | None = None
 
     def applies_to(self, sex: str) -> bool:
         return self.applies_to_sex == ANY_SEX or self.applies_to_sex == sex
@@ -77,18 +94,43 @@ class PlannedCheck:
     # pre-course one. They survive a course being moved.
     month_offset: int | None = None
     course_key: Hashable = None
+    # The other therapies' checks: the episode they belong to, and the dose for the checks
+    # before or after a dose (month_offset is then months from the dose, 0 before it).
+    episode_key: Hashable = None
+    dose_key: Hashable = None
+    # Moved onto the dates of another episode's check of the same panel, so both are one visit
+    # and one blood draw (episode_planning.share_visits); shown once, under that check.
+    shares_visit: bool = False
 
     @property
     def slot(self) -> tuple:
-        return check_slot(self.item_key, self.kind, self.month_offset, self.course_key)
+        return check_slot(
+            self.item_key,
+            self.kind,
+            self.month_offset,
+            self.course_key,
+            episode_key=self.episode_key,
+            dose_key=self.dose_key,
+        )
 
 
-def check_slot(item_key: Hashable, kind: str, month_offset: int | None, course_key) -> tuple:
+def check_slot(
+    item_key: Hashable,
+    kind: str,
+    month_offset: int | None,
+    course_key,
+    *,
+    episode_key: Hashable = None,
+    dose_key: Hashable = None,
+) -> tuple:
     """Which check of its protocol item a check is. A stored check is matched to the planned
     one by it, so the plan and the stored rows must build it alike."""
     if kind in (RECURRING, AFTER_END):
         return (item_key, kind, month_offset)
-    return (item_key, PRE_COURSE, course_key)
+    if kind == PRE_COURSE:
+        return (item_key, PRE_COURSE, course_key)
+    # A therapy restarted later is another episode: the same item and month is another check.
+    return (item_key, kind, month_offset, episode_key, dose_key)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from monitoring.domain import panels, planning
+from monitoring.domain import panels, planning, therapies
 from monitoring.domain.check_status import CheckStatus, check_status
 from patients.validators import (
     LONG_TEXT_MAX_LENGTH,
@@ -27,6 +27,13 @@ class Panel(models.TextChoices):
     SKIN = panels.SKIN, "Skin examination"
     CERVICAL = panels.CERVICAL, "Cervical screening"
     INFECTION_SCREEN = panels.INFECTION_SCREEN, "Infection screen (HIV, hepatitis B/C, VZV, TB)"
+    JCV_ANTIBODY = panels.JCV_ANTIBODY, "JCV antibody index"
+    IMMUNOGLOBULINS = panels.IMMUNOGLOBULINS, "Serum immunoglobulins (IgG, IgA, IgM)"
+    HEPATITIS_B = panels.HEPATITIS_B, "Hepatitis B screen (HBsAg, anti-HBc)"
+    CYP2C9 = panels.CYP2C9, "CYP2C9 genotype"
+    MRI = panels.MRI, "MRI brain"
+    EYE_EXAM = panels.EYE_EXAM, "Eye examination (macular oedema)"
+    ECG = panels.ECG, "ECG"
 
 
 # Short names for badges and timelines, where the full label does not fit.
@@ -39,32 +46,70 @@ PANEL_SHORT_NAMES = {
     Panel.SKIN: "Skin",
     Panel.CERVICAL: "Cervical",
     Panel.INFECTION_SCREEN: "Infection screen",
+    Panel.JCV_ANTIBODY: "JCV",
+    Panel.IMMUNOGLOBULINS: "Immunoglobulins",
+    Panel.HEPATITIS_B: "Hepatitis B",
+    Panel.CYP2C9: "CYP2C9",
+    Panel.MRI: "MRI",
+    Panel.EYE_EXAM: "Eye exam",
+    Panel.ECG: "ECG",
 }
+
+
+THERAPY_CHOICES = therapies.CHOICES
+# Alemtuzumab's protocols plan courses and follow-up; every other therapy's plan an episode.
+ALEMTUZUMAB_KINDS = (planning.RECURRING, planning.PRE_COURSE, planning.AFTER_END)
+MONTHS_KINDS = (planning.AT_MONTHS, planning.AFTER_DOSE, planning.AFTER_STOP)
+
+
+class MonitoringProtocolQuerySet(models.QuerySet):
+    def alemtuzumab(self):
+        """The protocols a patient's courses follow (Patient.protocol)."""
+        return self.filter(therapy=therapies.ALEMTUZUMAB)
+
+    def default_for(self, therapy: str):
+        return self.filter(therapy=therapy, is_default=True).first()
 
 
 class MonitoringProtocol(models.Model):
     name = models.CharField(max_length=120, validators=SINGLE_LINE_TEXT)
+    therapy = models.CharField(
+        max_length=24, choices=THERAPY_CHOICES, default=therapies.ALEMTUZUMAB
+    )
     slug = models.SlugField(max_length=40, unique=True, help_text="Used on the command line.")
     description = models.TextField(
         blank=True, max_length=LONG_TEXT_MAX_LENGTH, validators=note_rules(LONG_TEXT_MAX_LENGTH)
     )
     follow_up_months = models.PositiveSmallIntegerField(
         validators=[MinValueValidator(1), MaxValueValidator(240)],
-        help_text="Months of follow-up after the last infusion of the latest course.",
+        help_text="Alemtuzumab: months of follow-up after the last infusion of the latest "
+        "course. Other therapies: how many months from the start a continuing therapy's checks "
+        "are planned ahead.",
+    )
+    dose_interval_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(7), MaxValueValidator(730)],
+        help_text="Therapies given in the clinic: days from one dose to the next, so the next "
+        "dose is planned when one is given (28 for natalizumab, 182 for ocrelizumab).",
     )
     is_default = models.BooleanField(
-        default=False, help_text="New patients follow the default protocol unless one is chosen."
+        default=False,
+        help_text="New patients (or new episodes of this therapy) follow the default protocol "
+        "unless one is chosen.",
     )
     source = models.TextField(blank=True, help_text="Where the protocol's numbers come from.")
     history = HistoricalRecords()
+
+    objects = MonitoringProtocolQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(
-                fields=["is_default"],
+                fields=["therapy"],
                 condition=models.Q(is_default=True),
-                name="one_default_protocol",
+                name="one_default_protocol_per_therapy",
             ),
         ]
 
@@ -84,6 +129,12 @@ class ProtocolItem(models.Model):
         RECURRING = planning.RECURRING, "Recurring"
         PRE_COURSE = planning.PRE_COURSE, "Before each course"
         AFTER_END = planning.AFTER_END, "Check-in after the end of follow-up"
+        ON_THERAPY = planning.ON_THERAPY, "Repeats while on therapy"
+        AT_MONTHS = planning.AT_MONTHS, "At fixed months after the start"
+        BEFORE_START = planning.BEFORE_START, "Before starting"
+        BEFORE_DOSE = planning.BEFORE_DOSE, "Before every dose"
+        AFTER_DOSE = planning.AFTER_DOSE, "At fixed months after each dose"
+        AFTER_STOP = planning.AFTER_STOP, "At fixed months after stopping"
 
     class AppliesTo(models.TextChoices):
         ANY = planning.ANY_SEX, "Everyone"
@@ -98,7 +149,21 @@ class ProtocolItem(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(60)],
-        help_text="Recurring and after-the-end items: 1 monthly, 3 quarterly, 12 yearly.",
+        help_text="Recurring, on-therapy and after-the-end items: 1 monthly, 3 quarterly, "
+        "12 yearly.",
+    )
+    months = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Fixed-month items: the months after the start, the dose or the stop at which "
+        "the check is due, e.g. [1, 3, 6].",
+    )
+    first_month = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(240)],
+        help_text="On-therapy items: the month of the first check when it is not one interval "
+        "after the start (12, after fixed checks at months 1, 3 and 6).",
     )
     window_before_days = models.PositiveSmallIntegerField(
         validators=[MaxValueValidator(365)], help_text="The window opens this many days early."
@@ -115,7 +180,9 @@ class ProtocolItem(models.Model):
         help_text="Recurring items: first due at course 1's first infusion, not one interval on.",
     )
     first_course_only = models.BooleanField(
-        default=False, help_text="Pre-course items: needed before course 1 only."
+        default=False,
+        help_text="Pre-course items: needed before course 1 only; before-dose items: before the "
+        "first dose only.",
     )
     rationale = models.TextField(blank=True, help_text="Why, and the source, shown to clinicians.")
     history = HistoricalRecords()
@@ -141,15 +208,43 @@ class ProtocolItem(models.Model):
                 f"{self.get_panel_display()} every {self.interval_months} month(s) after the "
                 "end of follow-up"
             )
-        return f"{self.get_panel_display()} before each course"
+        if self.kind == self.Kind.PRE_COURSE:
+            return f"{self.get_panel_display()} before each course"
+        if self.kind == self.Kind.ON_THERAPY:
+            return f"{self.get_panel_display()} every {self.interval_months} month(s) on therapy"
+        if self.kind in MONTHS_KINDS:
+            months = ", ".join(str(month) for month in self.months)
+            return f"{self.get_panel_display()} {self.get_kind_display().lower()}: {months}"
+        return f"{self.get_panel_display()}: {self.get_kind_display().lower()}"
 
     def clean(self) -> None:
-        if self.kind in (self.Kind.RECURRING, self.Kind.AFTER_END) and not self.interval_months:
-            raise ValidationError({"interval_months": "A recurring item needs an interval."})
-        if self.kind == self.Kind.PRE_COURSE and self.interval_months:
+        repeating = (self.Kind.RECURRING, self.Kind.AFTER_END, self.Kind.ON_THERAPY)
+        if self.kind in repeating and not self.interval_months:
+            raise ValidationError({"interval_months": "A repeating item needs an interval."})
+        if self.kind not in repeating and self.interval_months:
             raise ValidationError(
-                {"interval_months": "A pre-course item is due once per course; leave it empty."}
+                {"interval_months": "Only a repeating item has an interval; leave it empty."}
             )
+        if self.kind in MONTHS_KINDS:
+            months = self.months if isinstance(self.months, list) else None
+            if not months or not all(
+                isinstance(month, int) and 0 <= month <= 240 for month in months
+            ):
+                raise ValidationError(
+                    {"months": "Give the months as a list of whole numbers from 0 to 240."}
+                )
+        elif self.months:
+            raise ValidationError({"months": "Only a fixed-month item has months; leave it empty."})
+        if self.protocol_id:
+            alemtuzumab = self.protocol.therapy == therapies.ALEMTUZUMAB
+            if alemtuzumab != (self.kind in ALEMTUZUMAB_KINDS):
+                raise ValidationError(
+                    {
+                        "kind": "Alemtuzumab's protocols plan courses and follow-up (recurring, "
+                        "before each course, after the end); other therapies' protocols plan "
+                        "episodes (on therapy, fixed months, before starting, doses, stopping)."
+                    }
+                )
 
     def as_plan_item(self) -> planning.ProtocolItem:
         return planning.ProtocolItem(
@@ -162,6 +257,8 @@ class ProtocolItem(models.Model):
             applies_to_sex=self.applies_to_sex,
             from_baseline=self.from_baseline,
             first_course_only=self.first_course_only,
+            months=tuple(self.months or ()),
+            first_month=self.first_month,
         )
 
 
@@ -216,6 +313,12 @@ class ScheduledCheck(models.Model):
         RECURRING = planning.RECURRING, "Recurring"
         PRE_COURSE = planning.PRE_COURSE, "Before each course"
         AFTER_END = planning.AFTER_END, "Check-in after the end of follow-up"
+        ON_THERAPY = planning.ON_THERAPY, "Repeats while on therapy"
+        AT_MONTHS = planning.AT_MONTHS, "At fixed months after the start"
+        BEFORE_START = planning.BEFORE_START, "Before starting"
+        BEFORE_DOSE = planning.BEFORE_DOSE, "Before a dose"
+        AFTER_DOSE = planning.AFTER_DOSE, "After a dose"
+        AFTER_STOP = planning.AFTER_STOP, "After stopping"
         URGENT = "urgent", "Urgent, after a reported symptom"
 
     # No index of its own: check_patient_due (patient, due date) serves every lookup by patient,
@@ -254,6 +357,28 @@ class ScheduledCheck(models.Model):
         blank=True,
         related_name="pre_course_checks",
     )
+    # The other therapies' checks: their episode, and the dose of a before- or after-dose check.
+    # Empty on alemtuzumab's checks, planned from the courses as before episodes existed.
+    # Read through the patient (check_patient_due), so no index of their own.
+    episode = models.ForeignKey(
+        "patients.TherapyEpisode",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        db_index=False,
+        related_name="checks",
+    )
+    dose = models.ForeignKey(
+        "patients.TherapyDose",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        db_index=False,
+        related_name="checks",
+    )
+    # On the same visit as another therapy's check of the same panel (its dates are that
+    # check's): one blood draw, shown once under that check, completed by the same result.
+    shares_visit = models.BooleanField(default=False)
     due_date = models.DateField()
     window_opens = models.DateField()
     overdue_after = models.DateField()
@@ -337,8 +462,22 @@ class ScheduledCheck(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["patient", "protocol_item", "month_offset"],
-                condition=models.Q(cancelled_at__isnull=True, month_offset__isnull=False),
+                condition=models.Q(
+                    cancelled_at__isnull=True, month_offset__isnull=False, episode__isnull=True
+                ),
                 name="one_live_recurring_check_per_slot",
+            ),
+            models.UniqueConstraint(
+                fields=["episode", "protocol_item", "month_offset"],
+                condition=models.Q(
+                    cancelled_at__isnull=True, episode__isnull=False, dose__isnull=True
+                ),
+                name="one_live_episode_check_per_slot",
+            ),
+            models.UniqueConstraint(
+                fields=["dose", "protocol_item", "month_offset"],
+                condition=models.Q(cancelled_at__isnull=True, dose__isnull=False),
+                name="one_live_dose_check_per_slot",
             ),
             models.UniqueConstraint(
                 fields=["patient", "protocol_item", "course"],
@@ -374,7 +513,12 @@ class ScheduledCheck(models.Model):
         if self.kind == self.Kind.URGENT:
             return ("urgent", self.pk)  # matches no planned slot
         return planning.check_slot(
-            self.protocol_item_id, self.kind, self.month_offset, self.course_id
+            self.protocol_item_id,
+            self.kind,
+            self.month_offset,
+            self.course_id,
+            episode_key=self.episode_id,
+            dose_key=self.dose_id,
         )
 
     @property

@@ -33,13 +33,11 @@ _PG_TYPES = {
 def rows_insert(model: type[Model], fields: Sequence[str], rows: Iterable[Sequence]) -> int:
     """Insert `rows`, each a sequence of values for `fields` (attribute names such as
     "patient_id"), and return how many went in. Defaults are not applied: give every value."""
-    if connection.vendor != "postgresql":
-        objs = [model(**dict(zip(fields, row, strict=True))) for row in rows]
-        model._base_manager.bulk_create(objs, batch_size=2000)
-        return len(objs)
     model_fields = [model._meta.get_field(name) for name in fields]
     columns = ", ".join(connection.ops.quote_name(field.column) for field in model_fields)
     table = connection.ops.quote_name(model._meta.db_table)
+    if connection.vendor != "postgresql":
+        return _rows_insert_many(table, columns, model_fields, rows)
     # The binary format: psycopg encodes each value in C, with no text to build or parse.
     sql = f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
     types = [_pg_type(field) for field in model_fields]
@@ -52,6 +50,31 @@ def rows_insert(model: type[Model], fields: Sequence[str], rows: Iterable[Sequen
             count += 1
     _log(sql, count, time.monotonic() - started)
     return count
+
+
+def _rows_insert_many(table: str, columns: str, model_fields, rows: Iterable[Sequence]) -> int:
+    """Elsewhere multi-row INSERTs of only the given columns, as many rows to a statement as
+    the database's parameter limit allows (SQLite: 999), so a statement's rows do not shrink
+    as the model gains columns the plan does not write."""
+    values = [
+        [
+            field.get_db_prep_save(value, connection)
+            for field, value in zip(model_fields, row, strict=True)
+        ]
+        for row in rows
+    ]
+    limit = connection.features.max_query_params or 999
+    per_statement = max(1, limit // len(model_fields))
+    row_marks = "(" + ", ".join(["%s"] * len(model_fields)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(values), per_statement):
+            batch = values[start : start + per_statement]
+            marks = ", ".join([row_marks] * len(batch))
+            params = [value for row in batch for value in row]
+            # The table and columns are the model's own names, quoted; the values are parameters.
+            sql = f"INSERT INTO {table} ({columns}) VALUES {marks}"  # noqa: S608
+            cursor.execute(sql, params)
+    return len(values)
 
 
 def _pg_type(field) -> str:

@@ -208,7 +208,7 @@ def _plans(clinic: Clinic, rows: list[PatientRow], today: date, lock: bool) -> l
     ).exclude(status=InfusionCourse.Status.CANCELLED):
         courses[course.patient_id][course.number] = course
     nurses = _nurse_index(clinic)
-    protocols = {protocol.slug: protocol for protocol in MonitoringProtocol.objects.all()}
+    protocols = {protocol.slug: protocol for protocol in MonitoringProtocol.objects.alemtuzumab()}
     plans = []
     first_rows: dict[str, PatientRow] = {}
     for row in rows:

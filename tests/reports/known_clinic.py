@@ -96,7 +96,7 @@ def known_clinic() -> KnownClinic:
     pia = PatientFactory(clinic=clinic, given_name="Pia", family_name="Adams", named_nurse=nora)
     piet = PatientFactory(clinic=clinic, given_name="Piet", family_name="Brown", named_nurse=olu)
     pam = PatientFactory(clinic=clinic, given_name="Pam", family_name="Clark")
-    protocol = MonitoringProtocol.objects.get(is_default=True)
+    protocol = MonitoringProtocol.objects.alemtuzumab().get(is_default=True)
     items = {item.panel: item for item in protocol.items.filter(kind="recurring")}
 
     _check(pia, items[BLOOD], 1, date(2024, 6, 10), 7, completed=date(2024, 6, 12))

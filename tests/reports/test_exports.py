@@ -200,7 +200,7 @@ def test_each_export_is_recorded_before_it_is_written(client, known):
 
 
 def _due(patient, *, offset: int, due: date, grace: int = 7, panel: str = BLOOD, **fields):
-    protocol = MonitoringProtocol.objects.get(is_default=True)
+    protocol = MonitoringProtocol.objects.alemtuzumab().get(is_default=True)
     item = protocol.items.get(kind="recurring", panel=panel)
     return check_stored(patient, item, offset, due, grace, **fields)
 

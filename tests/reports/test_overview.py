@@ -259,7 +259,7 @@ def test_this_months_visits_by_state_live(client, clinic_a):
     lead = lead_of(clinic_a, "lead_a")
     today = clinic_a.today()
     first = today.replace(day=1)
-    protocol = MonitoringProtocol.objects.get(is_default=True)
+    protocol = MonitoringProtocol.objects.alemtuzumab().get(is_default=True)
     item = protocol.items.filter(kind="recurring", panel=BLOOD).first()
     people = {}
     for name in ("Dana", "Ola", "Duc", "Uma"):

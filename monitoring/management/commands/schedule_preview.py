@@ -81,7 +81,7 @@ class Command(BaseCommand):
             self._write_table(protocol, preview.courses, preview.plan)
 
     def _protocol(self, slug: str | None) -> MonitoringProtocol:
-        protocols = MonitoringProtocol.objects.all()
+        protocols = MonitoringProtocol.objects.alemtuzumab()
         protocol = (
             protocols.filter(slug=slug).first()
             if slug

@@ -172,7 +172,7 @@ def test_a_new_course_opens_monitoring_again(finished, nurse):
 @pytest.fixture
 def yearly_check_ins():
     """The clinic's choice, off by default: a blood count every year after the end."""
-    protocol = MonitoringProtocol.objects.get(is_default=True)
+    protocol = MonitoringProtocol.objects.alemtuzumab().get(is_default=True)
     return ProtocolItem.objects.create(
         protocol=protocol,
         panel="blood_count",
