@@ -22,6 +22,8 @@ STAFF_ROLES = (Role.CLINIC_STAFF, Role.NURSE, Role.CLINIC_LEAD)
 _READ_RECORDS = (
     "patients.view_patient",
     "patients.view_infusioncourse",
+    "patients.view_therapyepisode",
+    "patients.view_therapydose",
     "monitoring.view_scheduledcheck",
     "monitoring.view_labreport",
     "monitoring.view_labresult",
@@ -32,6 +34,11 @@ _ENTER_RECORDS = (
     "patients.invite_patient",
     "patients.add_infusioncourse",
     "patients.change_infusioncourse",
+    # Therapy episodes and their doses: recorded as the courses are.
+    "patients.add_therapyepisode",
+    "patients.change_therapyepisode",
+    "patients.add_therapydose",
+    "patients.change_therapydose",
     "monitoring.add_labreport",
     "monitoring.change_labreport",
     "monitoring.add_labresult",
@@ -53,6 +60,13 @@ _NURSING = (
     "patients.change_patient",
     "patients.change_infusioncourse",
     "patients.override_baseline_checklist",
+    # Episodes and doses as for courses; a dose given although its gate is not met (the
+    # natalizumab checklist, cladribine's lymphocytes...) needs a clinician's reason.
+    "patients.add_therapyepisode",
+    "patients.change_therapyepisode",
+    "patients.add_therapydose",
+    "patients.change_therapydose",
+    "patients.override_dose_gate",
     # The clinic overview, the lists to export (who to call today) and monitoring records.
     "reports.view_overview",
     "reports.export_reports",

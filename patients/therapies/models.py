@@ -66,6 +66,18 @@ class TherapyEpisode(Versioned):
     stopped_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # A therapy whose gate is at its start (siponimod's genotype, ofatumumab's hepatitis B
+    # screen): what the gate said, and a clinician's reason for starting although it was unmet.
+    start_gate_state = models.CharField(max_length=255, blank=True)
+    start_override_reason = models.TextField(
+        "started although its gate was not met because",
+        blank=True,
+        max_length=NOTE_MAX_LENGTH,
+        validators=note_rules(),
+    )
+    start_override_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
