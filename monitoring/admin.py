@@ -28,6 +28,7 @@ class ProtocolItemInline(admin.StackedInline):
         ("panel", "kind"),
         "tests",
         ("interval_months", "window_before_days", "grace_after_days"),
+        ("months", "first_month"),
         ("applies_to_sex", "from_baseline", "first_course_only"),
         "rationale",
     ]
@@ -40,7 +41,8 @@ class MonitoringProtocolAdmin(ScopedChoicesAdmin, ServiceWriteAdmin, SimpleHisto
     on a worker: a programme's schedules are too many to re-plan inside this request."""
 
     form = ReasonForChangeForm
-    list_display = ["name", "slug", "follow_up_months", "is_default"]
+    list_display = ["name", "therapy", "slug", "follow_up_months", "is_default"]
+    list_filter = ["therapy"]
     inlines = [ProtocolItemInline]
     actions = ["replan"]
 

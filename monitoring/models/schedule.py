@@ -116,6 +116,22 @@ class MonitoringProtocol(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        if self.pk is None:
+            return
+        stored = MonitoringProtocol.objects.filter(pk=self.pk).values_list("therapy", flat=True)
+        if (
+            stored
+            and stored[0] != self.therapy
+            and (self.patients.exists() or self.episodes.exists())
+        ):
+            raise ValidationError(
+                {
+                    "therapy": "Patients follow this protocol for its therapy; add a protocol "
+                    "for the other therapy instead."
+                }
+            )
+
     def as_plan_protocol(self, items=None) -> planning.Protocol:
         items = self.items.all() if items is None else items
         return planning.Protocol(

@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from celery import current_app
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, Q
 
 from monitoring.models import MonitoringProtocol, ProtocolItem
-from patients.models import Patient
+from patients.models import Patient, TherapyEpisode
 
 from .services import reconcile_in_batches
 
@@ -29,9 +29,15 @@ BATCH = 500
 
 def protocol_patient_ids(protocol_id: int) -> list[int]:
     """Who follows the protocol and still has a planned schedule, in id order (the order the
-    batches lock them in)."""
+    batches lock them in): for alemtuzumab the patient's own protocol, for another therapy
+    the protocol of one of the patient's episodes (running or stopped: a stopped one still
+    plans its after-stopping checks)."""
+    follows = Q(protocol_id=protocol_id) | Q(
+        other_therapies=True,
+        pk__in=TherapyEpisode.objects.filter(protocol_id=protocol_id).values("patient_id"),
+    )
     return list(
-        Patient.objects.filter(protocol_id=protocol_id, status__in=Patient.PLANNED_STATUSES)
+        Patient.objects.filter(follows, status__in=Patient.PLANNED_STATUSES)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
