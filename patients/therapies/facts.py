@@ -8,9 +8,7 @@ from datetime import date
 
 from monitoring.domain import gates, therapies
 from monitoring.models import LabResult
-from patients.models import Patient
-
-from .models import TherapyEpisode
+from patients.models import Patient, TherapyEpisode
 
 OVERRIDE_PERMISSION = "patients.override_dose_gate"
 # What each gate reads of the record.

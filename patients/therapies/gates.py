@@ -17,11 +17,10 @@ from django.utils import timezone
 
 from monitoring.domain import gates, therapies
 from monitoring.schedule.services import schedule_reconcile
-from patients.models import Patient
+from patients.models import Patient, TherapyDose
 from submissions.versions import version_check
 
 from .facts import GATE_ANALYTES, gate_refusal, latest_results
-from .models import TherapyDose
 from .services import dose_next_plan
 
 OVERRIDE_FIELD = "gate_override_reason"

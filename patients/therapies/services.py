@@ -17,11 +17,10 @@ from django.db.models import Max
 from monitoring.domain import therapies
 from monitoring.models import MonitoringProtocol
 from monitoring.schedule.services import schedule_reconcile
-from patients.models import Patient
+from patients.models import Patient, StopReason, TherapyDose, TherapyEpisode
 from submissions.versions import version_check
 
 from .facts import episode_start_refusal, start_gate_keep
-from .models import StopReason, TherapyDose, TherapyEpisode
 
 ALREADY_RUNNING = "{therapy} is already recorded as running for this patient since {start}."
 

@@ -16,17 +16,17 @@ from monitoring.domain.input_rules import (
     hospital_number_clean,
     hospital_number_key,
 )
-from submissions.models import Versioned
-
-from .course_rules import MAX_DAILY_DOSE_MG, MIN_DAILY_DOSE_MG, CourseFacts, course_problems
-from .therapies.models import Therapy, TherapyDose, TherapyEpisode  # noqa: F401 (registered here)
-from .validators import (
+from patients.course_rules import MAX_DAILY_DOSE_MG, MIN_DAILY_DOSE_MG, CourseFacts, course_problems
+from patients.validators import (
     LONG_TEXT_MAX_LENGTH,
     NOTE_MAX_LENGTH,
     SINGLE_LINE_TEXT,
     note_rules,
     single_line,
 )
+from submissions.models import Versioned
+
+from .therapies import Therapy, TherapyDose, TherapyEpisode  # noqa: F401 (registered here)
 
 # The order a clinic's date format writes day and month in, for dates typed into its forms.
 DATE_ORDER_OF_LOCALE = {"en-gb": DateOrder.DAY_FIRST, "en-us": DateOrder.MONTH_FIRST}
