@@ -190,6 +190,14 @@ def build_old_clinic(apps):
         window_opens=date(2027, 12, 24),
         overdue_after=date(2028, 1, 7),
     )
+    # Course 1 planned, then cancelled before it was given: no checks, but a course on record,
+    # so an episode from its first day.
+    old.patient(
+        sex="F",
+        protocol_slug="default-60m",
+        tracked_from=date(2024, 1, 1),
+        courses=[(date(2024, 9, 2), 5, "cancelled")],
+    )
     # Onboarded, courses not yet entered: no episode.
     old.patient(sex="X", protocol_slug="default-60m", tracked_from=date(2024, 1, 1))
     return old
@@ -237,12 +245,13 @@ def test_migrating_keeps_every_check_and_opens_one_episode_per_treated_patient()
         assert sorted(e.patient_id for e in episodes) == sorted(treated)
         assert {e.therapy for e in episodes} == {"alemtuzumab"}
         for episode in episodes:
-            live = [
-                first
+            mine = [
+                (status == "cancelled", first)
                 for patient_id, first, status in courses_before.values()
-                if patient_id == episode.patient_id and status != "cancelled"
+                if patient_id == episode.patient_id
             ]
-            assert episode.started_on == min(live)
+            # Course 1's first day: the first course not cancelled, else the first of all.
+            assert episode.started_on == min(mine)[1]
             assert episode.protocol_id is None and episode.stopped_on is None
         for course in InfusionCourse.objects.select_related("episode"):
             assert course.episode.patient_id == course.patient_id
