@@ -161,14 +161,21 @@ def _lymphocytes(result: LatestResult | None, day: date) -> GateDecision:
             "year.",
         )
     when = f"{result.sample_on:%d %b %Y}"
+    count = _plain(result.value)
     if result.value < YEAR_TWO_LYMPHOCYTES:
         return GateDecision(
             gate,
             False,
-            f"Lymphocytes {result.value} x10^9/L on {when}: below {YEAR_TWO_LYMPHOCYTES}; delay "
+            f"Lymphocytes {count} x10^9/L on {when}: below {YEAR_TWO_LYMPHOCYTES}; delay "
             "the treatment year (up to 6 months).",
         )
-    return GateDecision(gate, True, f"Lymphocytes {result.value} x10^9/L on {when}.")
+    return GateDecision(gate, True, f"Lymphocytes {count} x10^9/L on {when}.")
+
+
+def _plain(value: Decimal) -> str:
+    """A stored canonical value as a person writes it: 0.7900 (four places, as stored) reads
+    0.79, and 1E+1 reads 10."""
+    return format(value.normalize(), "f")
 
 
 def _genotype(result: LatestResult | None) -> GateDecision:
