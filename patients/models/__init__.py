@@ -26,7 +26,8 @@ from patients.validators import (
 )
 from submissions.models import Versioned
 
-from .therapies import Therapy, TherapyDose, TherapyEpisode  # noqa: F401 (registered here)
+# Defined in their own module, registered (and imported by the rest of the app) from here.
+from .therapies import StopReason, Therapy, TherapyDose, TherapyEpisode  # noqa: F401
 
 # The order a clinic's date format writes day and month in, for dates typed into its forms.
 DATE_ORDER_OF_LOCALE = {"en-gb": DateOrder.DAY_FIRST, "en-us": DateOrder.MONTH_FIRST}
