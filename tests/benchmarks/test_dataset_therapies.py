@@ -7,6 +7,8 @@ from collections import Counter
 from datetime import date
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from benchmarks.dataset import OTHER_THERAPIES, patients_create, therapy_mix
 from monitoring.domain import therapies
@@ -57,3 +59,19 @@ def test_episodes_and_doses_are_stored_and_planned():
         e.pk for e in stopped if e.protocol.items.filter(kind="after_stop").exists()
     }
     assert set(after_stop.values_list("episode_id", flat=True)) == stopped_with_items
+
+
+@pytest.mark.django_db
+def test_re_planning_the_mix_takes_the_same_queries_for_few_or_many_episodes():
+    clinic = ClinicFactory()
+    protocol = MonitoringProtocol.objects.alemtuzumab().get(is_default=True)
+    ids = [p.pk for p in patients_create([clinic], protocol, None, 60, TODAY)]
+    reconcile_in_batches(ids)
+    counts = []
+    for some in (ids[:10], ids):  # 3 episodes, then about 20
+        with CaptureQueriesContext(connection) as queries:
+            reconcile_in_batches(some)
+        counts.append(len(queries))
+    # Lock, courses, episodes (with their protocols), doses, items, stored checks, and the
+    # transaction: nothing read an episode at a time.
+    assert counts[0] == counts[1]
