@@ -7,6 +7,12 @@ in set-based SQL where the app would enter results one form at a time.
   course 2 a year after course 1 (booked if that is still ahead), course 3 for one in ten; one
   in fifty withdrawn, one in a hundred transferred, one in two hundred deceased; monitoring
   complete once follow-up has ended. A third have a named nurse, half want e-mail reminders.
+- A mix of therapies (benchmarks.dataset.therapy_mix): six in ten on alemtuzumab alone; one in
+  ten in alemtuzumab follow-up who started ocrelizumab, natalizumab or ofatumumab two and a
+  half years after course 1; three in ten on one of the twelve other therapies alone (no
+  alemtuzumab course), a quarter of those stopped. Episodes and the doses given in the clinic
+  (one a dose interval from the start, the next one planned) are stored in bulk, and
+  Patient.other_therapies is set for every patient with an episode, as the services set it.
 - Schedules planned and stored by the app (monitoring.schedule.services.reconcile_in_batches).
 - The past filled in: checks that closed more than 45 days ago are completed, except about 3%
   missed (still open, so overdue) and 0.5% waived; of the checks whose window has closed more
@@ -35,6 +41,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.roles import Role, grant_role
+from monitoring.domain import therapies
 from monitoring.domain.input_rules import hospital_number_key
 from monitoring.models import (
     Acknowledgement,
@@ -45,7 +52,7 @@ from monitoring.models import (
     ScheduledCheck,
 )
 from monitoring.schedule.services import reconcile_in_batches
-from patients.models import Clinic, InfusionCourse, Patient
+from patients.models import Clinic, InfusionCourse, Patient, TherapyDose, TherapyEpisode
 
 PATIENTS_PER_CLINIC = 2000
 COMPLETED_BEFORE_DAYS = 45
@@ -94,7 +101,7 @@ def dataset_build(*, patients: int, today: date, log=print, results: bool = True
     )
     nurse, lead = _staff(clinics, stamp)
     people = patients_create(clinics, protocol, nurse, patients, today)
-    log(f"  {len(people):,} patients and their courses")
+    log(f"  {len(people):,} patients, their courses and therapy episodes")
 
     tick = time.perf_counter()
     ids = [patient.pk for patient in people]
@@ -162,6 +169,52 @@ def _staff(clinics, stamp):
     return nurse, lead
 
 
+# The therapies started after alemtuzumab, and those taken alone, by patient number.
+LATER_THERAPIES = (therapies.OCRELIZUMAB, therapies.NATALIZUMAB, therapies.OFATUMUMAB)
+OTHER_THERAPIES = tuple(code for code in therapies.THERAPIES if code != therapies.ALEMTUZUMAB)
+LATER_AFTER_DAYS = 900  # about two and a half years after alemtuzumab's course 1
+
+
+@dataclass(frozen=True)
+class TherapyMix:
+    alemtuzumab: bool  # has alemtuzumab's courses
+    therapy: str = ""  # another therapy's episode, if any
+    stopped: bool = False
+
+
+def therapy_mix(n: int) -> TherapyMix:
+    """Patient n's therapies: 60% alemtuzumab alone, 10% alemtuzumab then a later therapy,
+    30% another therapy alone (a quarter of them stopped)."""
+    slot = n % 10
+    if slot < 6:
+        return TherapyMix(alemtuzumab=True)
+    if slot == 6:
+        return TherapyMix(alemtuzumab=True, therapy=LATER_THERAPIES[n // 10 % 3])
+    return TherapyMix(
+        alemtuzumab=False,
+        therapy=OTHER_THERAPIES[(n // 10 * 3 + slot) % len(OTHER_THERAPIES)],
+        stopped=n // 10 % 4 == 0,
+    )
+
+
+def _therapy_start(n: int, today: date) -> date | None:
+    """The day patient n's other therapy started; None when it is still ahead (a later
+    therapy two and a half years after a recent course 1: alemtuzumab alone so far)."""
+    mix = therapy_mix(n)
+    if not mix.therapy:
+        return None
+    if mix.alemtuzumab:
+        start = _first_course_day(n, today) + timedelta(days=LATER_AFTER_DAYS)
+        return start if start <= today - timedelta(days=30) else None
+    return today - timedelta(days=30 + (n * 7919) % 1500)
+
+
+def _therapy_stop(n: int, started: date, today: date) -> date | None:
+    if not therapy_mix(n).stopped:
+        return None
+    return min(started + timedelta(days=180 + (n * 31) % 400), today - timedelta(days=14))
+
+
 def _first_course_day(n: int, today: date) -> date:
     if n % 40 == 1:
         return today + timedelta(days=20 + n % 30)  # booked, not given yet
@@ -188,9 +241,11 @@ def patients_create(clinics, protocol, nurse, count: int, today: date) -> list[P
                 reminder_leads=leads[n % len(leads)],
                 named_nurse=nurse if n % 3 == 0 else None,
                 protocol=protocol,
-                # Tracked since before their first course, as in a clinic that has used the
-                # tracker for years: the backlog of overdue checks is work the scans must find.
-                tracked_from=_first_course_day(n, today) - timedelta(days=60),
+                # Tracked since before their first course (or therapy), as in a clinic that
+                # has used the tracker for years: the backlog of overdue checks is work the
+                # scans must find.
+                tracked_from=_tracked_from(n, today),
+                other_therapies=_therapy_start(n, today) is not None,
             )
             for n in range(count)
         ),
@@ -198,6 +253,8 @@ def patients_create(clinics, protocol, nurse, count: int, today: date) -> list[P
     )
     courses = []
     for n, patient in enumerate(people):
+        if not therapy_mix(n).alemtuzumab:
+            continue
         first = _first_course_day(n, today)
         courses.append(_course(patient, 1, first, 5, today))
         second = first + timedelta(days=370)
@@ -207,7 +264,67 @@ def patients_create(clinics, protocol, nurse, count: int, today: date) -> list[P
         if n % 10 == 0 and third <= today:
             courses.append(_course(patient, 3, third, 3, today))
     InfusionCourse.objects.bulk_create(courses, batch_size=5000)
+    episodes_create(people, today)
     return people
+
+
+def _tracked_from(n: int, today: date) -> date:
+    if therapy_mix(n).alemtuzumab:
+        return _first_course_day(n, today) - timedelta(days=60)
+    return _therapy_start(n, today) - timedelta(days=60)
+
+
+def episodes_create(people: list[Patient], today: date) -> None:
+    """The other therapies' episodes of `people` (patient n of the list is patient n of
+    therapy_mix), and the doses given in the clinic: in bulk, in three statements."""
+    protocols = {code: MonitoringProtocol.objects.default_for(code) for code in OTHER_THERAPIES}
+    episodes = []
+    for n, patient in enumerate(people):
+        started = _therapy_start(n, today)
+        if started is None:
+            continue
+        therapy = therapy_mix(n).therapy
+        stopped = _therapy_stop(n, started, today)
+        episodes.append(
+            TherapyEpisode(
+                patient=patient,
+                therapy=therapy,
+                protocol=protocols[therapy],
+                started_on=started,
+                stopped_on=stopped,
+                stop_reason="side_effects" if stopped else "",
+            )
+        )
+    TherapyEpisode.objects.bulk_create(episodes, batch_size=5000)
+    doses = []
+    for episode in episodes:
+        doses += _doses(episode, today)
+    TherapyDose.objects.bulk_create(doses, batch_size=5000)
+
+
+def _doses(episode: TherapyEpisode, today: date) -> list[TherapyDose]:
+    """A dose given each dose interval from the start until the stop (or today), the next one
+    planned unless the therapy stopped or has had all its doses."""
+    info = therapies.therapy_of(episode.therapy)
+    interval = episode.protocol.dose_interval_days
+    if not info.doses_in_clinic or not interval:
+        return []
+    end = episode.stopped_on or today
+    doses, day = [], episode.started_on
+    while day <= end and (not info.max_doses or len(doses) < info.max_doses):
+        doses.append(
+            TherapyDose(
+                episode=episode,
+                number=len(doses) + 1,
+                planned_on=day,
+                given_on=day,
+                status=TherapyDose.Status.GIVEN,
+            )
+        )
+        day += timedelta(days=interval)
+    if episode.stopped_on is None and (not info.max_doses or len(doses) < info.max_doses):
+        doses.append(TherapyDose(episode=episode, number=len(doses) + 1, planned_on=day))
+    return doses
 
 
 def _course(patient, number, first_day, days, today) -> InfusionCourse:

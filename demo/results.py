@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import date
 
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 
 from monitoring.models import Analyte, ScheduledCheck
 from monitoring.results.entry import ResultInput
@@ -38,35 +39,49 @@ def demo_results_record(
     until: date,
     abnormal: Mapping[str, str],
     latest_only: bool = False,
+    early: date | None = None,
 ) -> int:
     """Record a report on the due date of each open check in [since, until), or only on each
     panel's latest one; returns the count. `abnormal` (analyte code -> value) replaces the
-    typical value on each panel's latest sample."""
+    typical value on each panel's latest sample. `early`: also a sample drawn on that day for
+    the checks due from `until` on whose window is already open then (a draw a few days before
+    a check's due date, as before a dose)."""
     entered_by = get_user_model().objects.get(username="staff")
     analytes: dict[str, list[Analyte]] = {}
-    for analyte in Analyte.objects.filter(is_outcome=False):
+    # Only the analytes the demo has typical values for, and the urine dipstick's grades
+    # ("negative"): a coded result of another kind (a genotype, a hepatitis B screen) is not
+    # invented, and its check stays open or is marked done like older history.
+    known = Q(code__in=TYPICAL) | Q(panel="urine")
+    for analyte in Analyte.objects.filter(known, is_outcome=False):
         analytes.setdefault(analyte.panel, []).append(analyte)
+    wanted = Q(due_date__gte=since, due_date__lt=until)
+    if early is not None:
+        wanted |= Q(due_date__gte=until, window_opens__lte=early)
     checks = list(
         ScheduledCheck.objects.open()
-        .filter(patient=patient, due_date__gte=since, due_date__lt=until, panel__in=analytes)
+        .filter(wanted, patient=patient, panel__in=analytes)
         .order_by("due_date")
     )
     # Seeded by hospital number so the demo is the same every time (not for security).
     rng = random.Random(patient.hospital_number)  # noqa: S311
-    latest = {check.panel: check.due_date for check in checks}  # ordered: the last one wins
+
+    def drawn(check) -> date:
+        return early if check.due_date >= until else check.due_date
+
+    latest = {check.panel: drawn(check) for check in checks}  # ordered: the last one wins
     done = set()
     for check in checks:
-        if (check.panel, check.due_date) in done:
+        if (check.panel, drawn(check)) in done:
             continue  # a pre-course and a monthly check on one day share a sample
-        done.add((check.panel, check.due_date))
-        is_latest = check.due_date == latest[check.panel]
+        done.add((check.panel, drawn(check)))
+        is_latest = drawn(check) == latest[check.panel]
         if latest_only and not is_latest:
             continue
         entries = [_entry(a, rng, abnormal if is_latest else {}) for a in analytes[check.panel]]
         report_record(
             patient=patient,
             panel=check.panel,
-            sample_collected_on=check.due_date,
+            sample_collected_on=drawn(check),
             entries=entries,
             entered_by=entered_by,
             lab_name="Demo hospital laboratory",

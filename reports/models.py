@@ -8,7 +8,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from monitoring.domain import therapies
 from monitoring.models import Panel
+from monitoring.models.schedule import THERAPY_CHOICES
 
 
 class ClinicFigures(models.Model):
@@ -47,7 +49,10 @@ class ClinicFigures(models.Model):
 
 class AdherenceMonth(models.Model):
     """The checks of one clinic, test (panel) and month of due date, for the patients of one
-    named nurse (empty: patients with none), by outcome (reports.figures.definitions)."""
+    named nurse (empty: patients with none), of one therapy, by outcome
+    (reports.figures.definitions). The checks on another therapy's visit (shares_visit) have
+    rows of their own: they count for their therapy, but the draw is counted once in the
+    tables by test, month and nurse."""
 
     clinic = models.ForeignKey("patients.Clinic", on_delete=models.CASCADE, related_name="+")
     month = models.DateField(help_text="The first day of the month the checks were due in.")
@@ -60,6 +65,11 @@ class AdherenceMonth(models.Model):
         db_index=False,
         related_name="+",
     )
+    # The therapy of the checks' protocol (ScheduledCheck.protocol_item.protocol.therapy).
+    therapy = models.CharField(
+        max_length=24, choices=THERAPY_CHOICES, default=therapies.ALEMTUZUMAB
+    )
+    shares_visit = models.BooleanField(default=False)
     on_time = models.PositiveIntegerField(default=0)
     late = models.PositiveIntegerField(default=0)
     missed = models.PositiveIntegerField(default=0)

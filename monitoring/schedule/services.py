@@ -144,6 +144,7 @@ def schedules_reconcile(*, patient_ids: Sequence[int]) -> dict[int, ReconcileRes
             for episode in (
                 TherapyEpisode.objects.filter(patient__in=others)
                 .exclude(therapy=therapies.ALEMTUZUMAB)
+                .select_related("protocol")  # episode_plan reads it: no query an episode
                 .order_by("started_on", "pk")
             ):
                 episodes[episode.patient_id].append(episode)

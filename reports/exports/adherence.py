@@ -1,5 +1,6 @@
 """The adherence table as rows: the figures reports.figures.selectors.adherence_table reads
-(what the overview shows), month by month and test by test, then per named nurse. Small
+(what the overview shows), month by month and test by test, then per therapy (a shared draw
+counted for each therapy), then per named nurse. Small
 (24 months), so built at once; what keeps the export honest is that it is the same table."""
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ def adherence_rows(table: AdherenceTable, *, nurse_label: str) -> Iterator[list]
     for value, _label in table.panels:
         total += counts_cells(table.by_panel.get(value, Counts()))
     yield total + counts_cells(table.overall)
+    yield []
+    yield ["Therapy (all tests, all months)", *MEASURES]
+    for code, name in table.therapies:
+        yield [name, *counts_cells(table.by_therapy[code])]
     yield []
     yield ["Named nurse (all tests, all months)", *MEASURES]
     for nurse in table.nurses:

@@ -2,7 +2,8 @@
 may run it at once, and monitoring_report runs it before it reports).
 
 Three grouped queries per clinic, whatever its size: the checks of the last 24 months by
-month, test, named nurse and outcome; this month's checks by visit; the patients by status and
+month, test, named nurse, therapy (their protocol's, a join), on another therapy's visit or
+not, and outcome; this month's checks by visit; the patients by status and
 courses. The clinic's figures row is locked first, so two refreshes of a clinic run one after
 the other and the second leaves the same numbers."""
 
@@ -17,6 +18,7 @@ from django.db.models import Count
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from monitoring.domain.therapies import ALEMTUZUMAB
 from monitoring.models import ScheduledCheck
 from patients.models import Clinic, Patient
 from reports.models import AdherenceMonth, ClinicFigures
@@ -41,13 +43,23 @@ def figures_refresh(*, clinic: Clinic, now: datetime | None = None) -> ClinicFig
         grouped = (
             checks.filter(due_date__gte=months[0], due_date__lt=after_last)
             .annotate(month=TruncMonth("due_date"), outcome=outcome_case(today))
-            .values_list("month", "panel", "patient__named_nurse_id", "outcome")
+            .values_list(
+                "month",
+                "panel",
+                "patient__named_nurse_id",
+                "protocol_item__protocol__therapy",
+                "shares_visit",
+                "outcome",
+            )
             .annotate(n=Count("id"))
             .order_by()
         )
-        for month, panel, nurse_id, outcome, n in grouped:
+        for month, panel, nurse_id, therapy, shares_visit, outcome, n in grouped:
             month = month.date() if isinstance(month, datetime) else month
-            tally.setdefault((month, panel, nurse_id), Counter())[outcome] += n
+            # Counted checks are planned from a protocol item (urgent ones are left out), so
+            # the therapy is always there; alemtuzumab is the protocols' own default.
+            key = (month, panel, nurse_id, therapy or ALEMTUZUMAB, shares_visit)
+            tally.setdefault(key, Counter())[outcome] += n
         AdherenceMonth.objects.filter(clinic=clinic).delete()
         AdherenceMonth.objects.bulk_create(
             AdherenceMonth(
@@ -55,13 +67,17 @@ def figures_refresh(*, clinic: Clinic, now: datetime | None = None) -> ClinicFig
                 month=month,
                 panel=panel,
                 nurse_id=nurse_id,
+                therapy=therapy,
+                shares_visit=shares_visit,
                 on_time=counts["on_time"],
                 late=counts["late"],
                 missed=counts["missed"],
                 waived=counts["waived"],
                 open=counts["open"],
             )
-            for (month, panel, nurse_id), counts in sorted(tally.items(), key=_row_order)
+            for (month, panel, nurse_id, therapy, shares_visit), counts in sorted(
+                tally.items(), key=_row_order
+            )
         )
 
         visits = Counter(_visit_states(checks, today=today, months=(months[-1], after_last)))
@@ -77,8 +93,8 @@ def figures_refresh(*, clinic: Clinic, now: datetime | None = None) -> ClinicFig
 
 
 def _row_order(item) -> tuple:
-    (month, panel, nurse_id), _ = item
-    return (month, panel, nurse_id or 0)
+    (month, panel, nurse_id, therapy, shares_visit), _ = item
+    return (month, panel, nurse_id or 0, therapy, shares_visit)
 
 
 def _visit_states(checks, *, today, months):

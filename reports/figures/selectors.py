@@ -1,6 +1,8 @@
 """Reading the figures the refresh stored: the adherence table (per test and month, per
-nurse, totals) for the overview, its export and monitoring_report. Two queries whatever the
-clinic's size: its rows (at most 24 months x tests x nurses) and the nurses' names."""
+nurse, totals, per therapy) for the overview, its export and monitoring_report. A check on
+another therapy's visit (shares_visit) counts for its own therapy in the by-therapy figures;
+everywhere else the draw is counted once, under the check whose visit it is. Two queries
+whatever the clinic's size: its rows (at most 24 months x tests x nurses) and the nurses' names."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from datetime import date
 
 from django.contrib.auth import get_user_model
 
+from monitoring.domain.therapies import THERAPIES
 from monitoring.models import Panel
 from monitoring.models.schedule import PANEL_SHORT_NAMES
 from patients.models import Clinic
@@ -45,9 +48,17 @@ class AdherenceTable:
     # Per named nurse, over all tests: for the whole period and for each month.
     nurses: list[NurseCounts] = field(default_factory=list)
     nurses_by_month: dict[date, list[NurseCounts]] = field(default_factory=dict)
+    # (code, name) of the therapies that have checks, in THERAPIES' order; their figures for
+    # the whole period and for each month (narrowed by the nurse, as the tests are).
+    therapies: list[tuple[str, str]] = field(default_factory=list)
+    by_therapy: dict[str, Counts] = field(default_factory=dict)
+    therapy_cells: dict[tuple[str, date], Counts] = field(default_factory=dict)
 
     def cell(self, panel: str, month: date) -> Counts:
         return self.cells.get((panel, month), Counts())
+
+    def therapy_cell(self, therapy: str, month: date) -> Counts:
+        return self.therapy_cells.get((therapy, month), Counts())
 
 
 def adherence_table(clinic: Clinic, *, nurse: str = ALL_NURSES) -> AdherenceTable:
@@ -61,15 +72,31 @@ def adherence_table(clinic: Clinic, *, nurse: str = ALL_NURSES) -> AdherenceTabl
         return table
     rows = list(
         AdherenceMonth.objects.filter(clinic=clinic, month__gte=months[0]).values_list(
-            "month", "panel", "nurse_id", "on_time", "late", "missed", "waived", "open"
+            "month",
+            "panel",
+            "nurse_id",
+            "therapy",
+            "shares_visit",
+            "on_time",
+            "late",
+            "missed",
+            "waived",
+            "open",
         )
     )
     wanted = nurse_wanted(nurse)
     per_nurse: dict[int | None, Counts] = defaultdict(Counts)
     per_nurse_month: dict[date, dict[int | None, Counts]] = defaultdict(lambda: defaultdict(Counts))
     seen_panels = set()
-    for month, panel, nurse_id, on_time, late, missed, waived, open_ in rows:
+    for month, panel, nurse_id, therapy, shares_visit, *outcomes in rows:
+        on_time, late, missed, waived, open_ = outcomes
         counts = Counts(on_time=on_time, late=late, missed=missed, waived=waived, open=open_)
+        if wanted is ALL_NURSES or nurse_id == wanted:
+            table.by_therapy[therapy] = table.by_therapy.get(therapy, Counts()) + counts
+            key = (therapy, month)
+            table.therapy_cells[key] = table.therapy_cells.get(key, Counts()) + counts
+        if shares_visit:
+            continue  # the draw is counted under the check whose visit it is
         per_nurse[nurse_id] += counts
         per_nurse_month[month][nurse_id] += counts
         if wanted is not ALL_NURSES and nurse_id != wanted:
@@ -81,6 +108,9 @@ def adherence_table(clinic: Clinic, *, nurse: str = ALL_NURSES) -> AdherenceTabl
         table.overall += counts
     table.panels = [
         (value, PANEL_SHORT_NAMES[value]) for value in Panel.values if value in seen_panels
+    ]
+    table.therapies = [
+        (code, therapy.name) for code, therapy in THERAPIES.items() if code in table.by_therapy
     ]
     names = _nurse_names(per_nurse)
     table.nurses = _nurse_rows(per_nurse, names)

@@ -47,12 +47,14 @@ def _nurse_condition(nurse: str, prefix: str = "") -> Q:
 
 def checks_behind(clinic: Clinic, wanted: ChecksWanted, *, today: date, as_of: date) -> QuerySet:
     """The clinic's counted checks matching `wanted`, with their outcome on `today`, by due
-    date then patient. Without a month, the months the figures of `as_of` show."""
+    date then patient. Without a month, the months the figures of `as_of` show. A check on
+    another therapy's visit is listed once, under that check, as the figures count it."""
     months = [wanted.month] if wanted.month else months_shown(as_of)
     first, after = months[0], months[-1] + relativedelta(months=1)
     checks = ScheduledCheck.objects.filter(
         counted_checks(),
         _nurse_condition(wanted.nurse, "patient__"),
+        shares_visit=False,
         patient__clinic_id=clinic.pk,
         due_date__gte=first,
         due_date__lt=after,

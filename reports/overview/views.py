@@ -210,6 +210,15 @@ class OverviewView(StaffAccessMixin, SubmitOnceMixin, View):
             "table": table,
             "adherence": _adherence_rows(table, clinic=clinic, nurse=nurse),
             "nurse_rows": _nurse_rows(table, clinic=clinic),
+            "therapy_rows": [
+                {
+                    "code": code,
+                    "name": name,
+                    "counts": table.by_therapy[code],
+                    "percent": percent(table.by_therapy[code].adherence),
+                }
+                for code, name in table.therapies
+            ],
             "nurse": nurse,
             "nurse_choices": [
                 (str(row.nurse_id), row.name) for row in table.nurses if row.nurse_id

@@ -25,6 +25,19 @@ courses, so no plan moves them): Pia (nurse Nora), Piet (nurse Olu), Pam (no nam
 A patient of another clinic has a missed check that must count nowhere here. Six more patients
 are there for the stages: one with a course given and one planned, one with a course given
 only, and one each complete, withdrawn, transferred and deceased.
+
+For the figures by therapy, `ocrelizumab_beside(known)` adds Oscar (nurse Nora), in follow-up
+after alemtuzumab, who started ocrelizumab on 1 March 2026; known_clinic() alone stays as above.
+
+| Oscar | therapy | test | due | overdue after | what happened | outcome |
+|---|---|---|---|---|---|---|
+| | ocrelizumab | hepatitis B before start | 1 Mar 2026 | 1 Mar 2026 | done 5 Mar | late |
+| | alemtuzumab | blood count | 10 May 2026 | 17 May 2026 | done 12 May | on time |
+| | ocrelizumab | blood count | 10 May 2026 | 17 May 2026 | same draw (shared visit) | on time |
+| | alemtuzumab | thyroid | 20 May 2026 | 3 Jun 2026 | nothing | missed |
+
+The shared draw counts once in the tables by test, month and nurse (under alemtuzumab's check)
+and once for each therapy in the table by therapy.
 """
 
 from __future__ import annotations
@@ -35,8 +48,9 @@ from datetime import UTC, date, datetime, timedelta
 from django.utils import timezone
 
 from accounts.roles import Role
+from monitoring.domain import therapies
 from monitoring.models import LabReport, MonitoringProtocol, Panel, ScheduledCheck
-from patients.models import InfusionCourse, Patient
+from patients.models import InfusionCourse, Patient, TherapyEpisode
 from tests.auth import staff_of
 from tests.builders import lead_of
 from tests.factories import ClinicFactory, CourseFactory, PatientFactory, UserFactory
@@ -73,6 +87,18 @@ EXPECTED_STAGES = {
     "transferred": 1,
     "deceased": 1,
 }
+# With Oscar (ocrelizumab_beside), by therapy over all months and in May 2026, and the whole
+# clinic over all months (the shared draw once: 2 + 1 on time, 1 + 1 late, 3 + 1 missed).
+EXPECTED_BY_THERAPY = {
+    "alemtuzumab": (3, 1, 4, 1, 3),  # EXPECTED_OVERALL and Oscar's on time and missed: 3/8
+    "ocrelizumab": (1, 1, 0, 0, 0),  # the shared draw on time, hepatitis B late: 1/2
+}
+EXPECTED_BY_THERAPY_MAY_2026 = {
+    "alemtuzumab": (3, 1, 2, 1, 0),  # EXPECTED_MAY_2026 and Oscar's two: 3/6
+    "ocrelizumab": (1, 0, 0, 0, 0),
+}
+EXPECTED_OVERALL_WITH_OSCAR = (3, 2, 4, 1, 3)
+EXPECTED_ADHERENCE_BY_THERAPY = {"alemtuzumab": "38%", "ocrelizumab": "50%"}
 # June 2026's visits: Pia 10 Jun done; Piet 5 Jun overdue; Pam 14 Jun due; Pam 25 Jun to come.
 EXPECTED_VISITS = {"done": 1, "overdue": 1, "due": 1, "upcoming": 1}
 
@@ -138,6 +164,40 @@ def known_clinic() -> KnownClinic:
     for status in ("monitoring_complete", "withdrawn", "transferred", "deceased"):
         PatientFactory(clinic=clinic, given_name="Sam", family_name=status.title(), status=status)
     return KnownClinic(clinic=clinic, lead=lead, nora=nora, olu=olu, pia=pia, piet=piet, pam=pam)
+
+
+def ocrelizumab_beside(known: KnownClinic) -> Patient:
+    """Oscar and his checks of both therapies (the module's second table), stored directly as
+    the others are: no plan moves them."""
+    oscar = PatientFactory(
+        clinic=known.clinic,
+        given_name="Oscar",
+        family_name="Dunn",
+        named_nurse=known.nora,
+        other_therapies=True,
+    )
+    alemtuzumab = MonitoringProtocol.objects.alemtuzumab().get(is_default=True)
+    alemtuzumab_items = {item.panel: item for item in alemtuzumab.items.filter(kind="recurring")}
+    ocrelizumab = MonitoringProtocol.objects.default_for(therapies.OCRELIZUMAB)
+    episode = TherapyEpisode.objects.create(
+        patient=oscar,
+        therapy=therapies.OCRELIZUMAB,
+        protocol=ocrelizumab,
+        started_on=date(2026, 3, 1),
+    )
+    hepatitis = ocrelizumab.items.get(panel=Panel.HEPATITIS_B, kind="before_start")
+    blood = ocrelizumab.items.get(panel=BLOOD, kind="on_therapy")
+    screen = _check(oscar, hepatitis, 0, date(2026, 3, 1), 0, completed=date(2026, 3, 5))
+    shared = _check(oscar, blood, 2, date(2026, 5, 10), 7, completed=date(2026, 5, 12))
+    ScheduledCheck.objects.filter(pk=screen.pk).update(
+        episode=episode, kind=ScheduledCheck.Kind.BEFORE_START
+    )
+    ScheduledCheck.objects.filter(pk=shared.pk).update(
+        episode=episode, kind=ScheduledCheck.Kind.ON_THERAPY, shares_visit=True
+    )
+    _check(oscar, alemtuzumab_items[BLOOD], 3, date(2026, 5, 10), 7, completed=date(2026, 5, 12))
+    _check(oscar, alemtuzumab_items[THYROID], 3, date(2026, 5, 20), 14)
+    return oscar
 
 
 def _nurse(clinic, username, first, last):

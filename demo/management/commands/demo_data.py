@@ -3,12 +3,14 @@ import textwrap
 from django.core.management.base import BaseCommand
 
 from demo.patients import LOGINS, PATIENTS, PORTAL_LOGIN, demo_populate, patients_by_stage
+from demo.therapies import THERAPY_PATIENTS, demo_therapies_populate
 from reports.figures.refresh import figures_refresh
 
 
 class Command(BaseCommand):
     help = (
-        "Load the demo clinic, its users and patients. Later runs add only what is missing "
+        "Load the demo clinics (alemtuzumab, and every other therapy), their users and patients. "
+        "Later runs add only what is missing "
         "(patients of a newer demo, by hospital number) and otherwise change nothing."
     )
 
@@ -30,8 +32,14 @@ class Command(BaseCommand):
 
     def _load(self) -> None:
         clinic, added = demo_populate()
+        therapy_clinic, therapy_added = demo_therapies_populate()
         # The overview's figures, at once rather than at the next hourly refresh.
         figures_refresh(clinic=clinic)
+        figures_refresh(clinic=therapy_clinic)
+        self._alemtuzumab(clinic, added)
+        self._therapies(therapy_clinic, therapy_added)
+
+    def _alemtuzumab(self, clinic, added) -> None:
         if not added:
             self.stdout.write(f"{clinic.name} is already loaded; nothing changed.")
             return
@@ -50,6 +58,17 @@ class Command(BaseCommand):
             self.stdout.write("Results and overdue checks for the worklist:")
             for row in needing:
                 self._wrapped(f"{_unbroken(row.name)}: {row.attention()}")
+
+    def _therapies(self, clinic, added) -> None:
+        if not added:
+            self.stdout.write(f"{clinic.name} is already loaded; nothing changed.")
+            return
+        if len(added) == len(THERAPY_PATIENTS):
+            self.stdout.write(f"Loaded {clinic.name} with {len(added)} patients:")
+        else:
+            self.stdout.write(f"Added {len(added)} patients to {clinic.name}:")
+        for row in added:
+            self._wrapped(f"{_unbroken(row.name)}: {row.story}")
 
     def _sign_ins(self) -> None:
         self.stdout.write("Demo sign-ins:")

@@ -1,5 +1,6 @@
 """manage.py monitoring_report --clinic CODE [--month YYYY-MM] [--format csv|json|xlsx]
-[--output FILE]: one month's adherence of a clinic, per test, overall and per named nurse.
+[--output FILE]: one month's adherence of a clinic, per test, overall, per therapy (a draw
+shared by two therapies counted for each) and per named nurse.
 
 It refreshes the clinic's figures first (reports.figures.refresh), then reads them through
 adherence_table, the overview's own source, so its numbers are the overview's. The month is
@@ -119,6 +120,9 @@ def _report(table, month: date) -> dict:
         "as_of": table.figures.as_of,
         "tests": [(value, label, table.cell(value, month)) for value, label in table.panels],
         "overall": table.by_month.get(month, Counts()),
+        "therapies": [
+            (code, name, table.therapy_cell(code, month)) for code, name in table.therapies
+        ],
         "nurses": [(row.name, row.counts) for row in table.nurses_by_month.get(month, [])],
     }
 
@@ -133,6 +137,10 @@ def _rows(report: dict):
     for _value, label, counts in report["tests"]:
         yield [label, *counts_cells(counts)]
     yield ["All tests", *counts_cells(report["overall"])]
+    yield []
+    yield ["Therapy", *MEASURES]
+    for _code, name, counts in report["therapies"]:
+        yield [name, *counts_cells(counts)]
     yield []
     yield ["Named nurse", *MEASURES]
     for name, counts in report["nurses"]:
@@ -163,5 +171,9 @@ def _json(report: dict) -> dict:
             for value, label, counts in report["tests"]
         ],
         "overall": _counts_json(report["overall"]),
+        "therapies": [
+            {"therapy": code, "label": name, **_counts_json(counts)}
+            for code, name, counts in report["therapies"]
+        ],
         "nurses": [{"nurse": name, **_counts_json(counts)} for name, counts in report["nurses"]],
     }
