@@ -18,10 +18,9 @@ from django.utils.text import slugify
 from demo.results import demo_results_record
 from monitoring.domain import gates, therapies
 from monitoring.models import ScheduledCheck
-from patients.models import Clinic, InfusionCourse, Patient, TherapyDose
+from patients.models import Clinic, InfusionCourse, Patient, StopReason, TherapyDose
 from patients.services import course_add, patient_create
 from patients.therapies.gates import dose_checklist_record, dose_record_given
-from patients.therapies.models import StopReason
 from patients.therapies.services import episode_start, episode_stop
 
 THERAPY_CLINIC_CODE = "demo-therapies"
