@@ -25,6 +25,7 @@ class ClinicFigures(models.Model):
     before_first_course = models.PositiveIntegerField(default=0)
     in_treatment = models.PositiveIntegerField(default=0)
     in_follow_up = models.PositiveIntegerField(default=0)
+    on_other_therapy = models.PositiveIntegerField(default=0)
     monitoring_complete = models.PositiveIntegerField(default=0)
     withdrawn = models.PositiveIntegerField(default=0)
     transferred = models.PositiveIntegerField(default=0)

@@ -60,9 +60,13 @@ def stage_is(stage: Stage) -> Q:
     """stage_of in SQL, over Patient rows annotated with course_flags()."""
     active = Q(status="active")
     return {
-        Stage.BEFORE_FIRST_COURSE: active & Q(has_given_course=False),
+        Stage.BEFORE_FIRST_COURSE: active
+        & Q(has_given_course=False)
+        & ~Q(has_planned_course=False, other_therapies=True),
         Stage.IN_TREATMENT: active & Q(has_given_course=True, has_planned_course=True),
         Stage.IN_FOLLOW_UP: active & Q(has_given_course=True, has_planned_course=False),
+        Stage.ON_OTHER_THERAPY: active
+        & Q(has_given_course=False, has_planned_course=False, other_therapies=True),
         Stage.MONITORING_COMPLETE: Q(status="monitoring_complete"),
         Stage.WITHDRAWN: Q(status="withdrawn"),
         Stage.TRANSFERRED: Q(status="transferred"),

@@ -106,6 +106,7 @@ class Stage(StrEnum):
     BEFORE_FIRST_COURSE = "before_first_course"
     IN_TREATMENT = "in_treatment"
     IN_FOLLOW_UP = "in_follow_up"
+    ON_OTHER_THERAPY = "on_other_therapy"
     MONITORING_COMPLETE = "monitoring_complete"
     WITHDRAWN = "withdrawn"
     TRANSFERRED = "transferred"
@@ -116,6 +117,7 @@ STAGE_LABELS = {
     Stage.BEFORE_FIRST_COURSE: "Before course 1",
     Stage.IN_TREATMENT: "In treatment (a further course planned)",
     Stage.IN_FOLLOW_UP: "In follow-up",
+    Stage.ON_OTHER_THERAPY: "On another therapy only",
     Stage.MONITORING_COMPLETE: "Monitoring complete",
     Stage.WITHDRAWN: "Withdrawn",
     Stage.TRANSFERRED: "Transferred",
@@ -131,12 +133,21 @@ _STATUS_STAGES = {
 }
 
 
-def stage_of(*, status: str, has_given_course: bool, has_planned_course: bool) -> Stage:
+def stage_of(
+    *,
+    status: str,
+    has_given_course: bool,
+    has_planned_course: bool,
+    other_therapies: bool = False,
+) -> Stage:
     """Where an active patient is: no course given yet; a course given and another planned
     (alemtuzumab's second course comes a year after the first); or courses given and none
-    planned: follow-up. Any other status is its own stage."""
+    planned: follow-up. A patient with no alemtuzumab course, given or planned, who has an
+    episode of another therapy is on that therapy only. Any other status is its own stage."""
     if status in _STATUS_STAGES:
         return _STATUS_STAGES[status]
+    if not has_given_course and not has_planned_course and other_therapies:
+        return Stage.ON_OTHER_THERAPY
     if not has_given_course:
         return Stage.BEFORE_FIRST_COURSE
     return Stage.IN_TREATMENT if has_planned_course else Stage.IN_FOLLOW_UP

@@ -113,10 +113,16 @@ def _stages(clinic: Clinic) -> Counter:
     groups = (
         Patient.objects.filter(clinic=clinic)
         .annotate(**course_flags())
-        .values_list("status", "has_given_course", "has_planned_course")
+        .values_list("status", "has_given_course", "has_planned_course", "other_therapies")
         .annotate(n=Count("id"))
         .order_by()
     )
-    for status, given, planned, n in groups:
-        stages[stage_of(status=status, has_given_course=given, has_planned_course=planned)] += n
+    for status, given, planned, others, n in groups:
+        stage = stage_of(
+            status=status,
+            has_given_course=given,
+            has_planned_course=planned,
+            other_therapies=others,
+        )
+        stages[stage] += n
     return stages

@@ -82,6 +82,7 @@ EXPECTED_STAGES = {
     "before_first_course": 3,
     "in_treatment": 1,
     "in_follow_up": 1,
+    "on_other_therapy": 0,  # Oscar (ocrelizumab_beside) is the one, when he is added
     "monitoring_complete": 1,
     "withdrawn": 1,
     "transferred": 1,

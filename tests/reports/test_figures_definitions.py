@@ -25,7 +25,7 @@ from reports.figures.definitions import (
     stage_of,
 )
 
-from .known_clinic import TODAY, known_clinic
+from .known_clinic import TODAY, known_clinic, ocrelizumab_beside
 
 
 def test_the_last_day_of_the_window_is_still_open_and_a_result_that_day_on_time():
@@ -77,3 +77,27 @@ def test_the_sql_stage_agrees_with_the_python_rule_for_every_patient():
         )
         matching = [stage for stage in Stage if patients.filter(stage_is(stage), pk=patient.pk)]
         assert matching == [expected], patient
+
+
+@pytest.mark.django_db
+def test_a_patient_on_another_therapy_only_has_a_stage_of_their_own_in_python_and_sql():
+    known = known_clinic()
+    oscar = ocrelizumab_beside(known)  # no alemtuzumab course, an ocrelizumab episode
+    patients = Patient.objects.annotate(**course_flags())
+    for patient in patients:
+        expected = stage_of(
+            status=patient.status,
+            has_given_course=patient.has_given_course,
+            has_planned_course=patient.has_planned_course,
+            other_therapies=patient.other_therapies,
+        )
+        matching = [stage for stage in Stage if patients.filter(stage_is(stage), pk=patient.pk)]
+        assert matching == [expected], patient
+    assert patients.filter(stage_is(Stage.ON_OTHER_THERAPY)).get() == oscar
+    # A planned alemtuzumab course 1 makes them a patient before course 1 again.
+    assert (
+        stage_of(
+            status="active", has_given_course=False, has_planned_course=True, other_therapies=True
+        )
+        == Stage.BEFORE_FIRST_COURSE
+    )
