@@ -7,12 +7,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from monitoring.domain import gates, therapies
 from patients.models import TherapyDose, TherapyEpisode
 from patients.therapies.gates import dose_checklist_record
+from patients.therapies.services import dose_plan, episode_start
 from tests.auth import sign_in
 from tests.builders import nurse_of
 from tests.factories import PatientFactory
@@ -305,3 +308,43 @@ def test_the_patient_page_lists_the_therapies_with_the_planned_infusions_gate(
     assert "Pre-infusion checklist not yet answered." in content
     assert reverse("patients:dose_checklist", args=[dose.pk]) in content
     assert reverse("patients:dose_given", args=[dose.pk]) in content
+
+
+def test_the_patient_page_reads_the_doses_in_the_same_queries_for_one_or_many(
+    client_nurse_a, nurse_a, clinic_a
+):
+    patient = PatientFactory(clinic=clinic_a)
+    today = clinic_a.today()
+    episode_start(
+        patient=patient, therapy=therapies.CLADRIBINE, started_on=today, recorded_by=nurse_a
+    )
+    natalizumab = episode_start(
+        patient=patient, therapy=therapies.NATALIZUMAB, started_on=today, recorded_by=nurse_a
+    )
+    url = reverse("patients:detail", args=[patient.pk])
+
+    def queries():
+        client_nurse_a.get(url)  # the session's expiry saved first, if it is due
+        with CaptureQueriesContext(connection) as captured:
+            response = client_nurse_a.get(url)
+        return [q["sql"] for q in captured if 'UPDATE "django_session"' not in q["sql"]], response
+
+    few, _ = queries()
+    for weeks in range(1, 7):
+        dose_plan(episode=natalizumab, planned_on=today + timedelta(weeks=4 * weeks))
+    many, response = queries()
+    # The episodes (with protocols), their doses, and the latest lymphocytes for cladribine's
+    # gate: three, however many doses.
+    assert len(few) == len(many)
+    rows = {row.therapy: row for row in response.context["therapies"]}
+    assert len(rows[therapies.NATALIZUMAB].doses) == 7
+    assert rows[therapies.CLADRIBINE].doses[0].gate.met  # year 1 needs no count
+
+
+def test_an_alemtuzumab_patients_therapy_points_to_its_courses(client_nurse_a, treated):
+    # Read from the courses the page has already: tests/test_staff_screens.py's count of the
+    # page's queries is unchanged for a patient on alemtuzumab alone.
+    page = client_nurse_a.get(reverse("patients:detail", args=[treated.pk]))
+    [row] = page.context["therapies"]
+    assert row.courses and row.therapy == therapies.ALEMTUZUMAB
+    assert "Its infusion courses are listed under" in page.content.decode()
