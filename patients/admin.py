@@ -24,8 +24,8 @@ from submissions.forms import VERSION_FIELD, OpenedVersionMixin
 from submissions.versions import StaleEdit
 
 from .access import clinics_for, staff_users_for
-from .admin_scope import ClinicScopedAdmin
-from .models import Clinic, InfusionCourse, Patient
+from .admin_scope import ClinicScopedAdmin, ViewOnlyAdmin
+from .models import Clinic, InfusionCourse, Patient, TherapyDose, TherapyEpisode
 from .services import (
     course_add,
     course_update,
@@ -403,6 +403,27 @@ class InfusionCourseAdmin(ClinicScopedAdmin, ReasonForChangeAdmin):
                 opened_version=form.version_opened_on,
                 **form_changes(form),
             )
+
+
+# Episodes and doses are shown here with their history, never written: starting, stopping,
+# giving and cancelling go through the staff screens' services, which hold the gates and
+# re-plan the schedule (patients.therapies).
+@admin.register(TherapyEpisode)
+class TherapyEpisodeAdmin(ViewOnlyAdmin, ClinicScopedAdmin, SimpleHistoryAdmin):
+    clinic_paths = ("patient__clinic",)
+    list_display = ["patient", "therapy", "started_on", "stopped_on", "stop_reason", "protocol"]
+    list_filter = ["therapy", "stop_reason", "patient__clinic"]
+    search_fields = ["patient__hospital_number", "patient__family_name"]
+    list_select_related = ["patient", "protocol"]
+
+
+@admin.register(TherapyDose)
+class TherapyDoseAdmin(ViewOnlyAdmin, ClinicScopedAdmin, SimpleHistoryAdmin):
+    clinic_paths = ("episode__patient__clinic",)
+    list_display = ["episode", "number", "planned_on", "given_on", "status", "gate_state"]
+    list_filter = ["status", "episode__therapy", "episode__patient__clinic"]
+    search_fields = ["episode__patient__hospital_number", "episode__patient__family_name"]
+    list_select_related = ["episode__patient"]
 
 
 def _flat(fields) -> list[str]:

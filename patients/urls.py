@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from portal.invitation_views import PatientInviteView
 
@@ -18,6 +18,7 @@ urlpatterns = [
     path("courses/<int:pk>/edit/", views.CourseEditView.as_view(), name="course_edit"),
     path("courses/<int:pk>/cancel/", views.CourseCancelView.as_view(), name="course_cancel"),
     path("courses/<int:pk>/given/", views.CourseGivenView.as_view(), name="course_given"),
+    path("", include("patients.therapies.urls")),
     path("onboarding/", onboarding_views.OnboardingUploadView.as_view(), name="onboarding_upload"),
     path(
         "onboarding/<int:pk>/",

@@ -41,6 +41,7 @@ from .services import (
     patient_status_change,
     patient_update,
 )
+from .therapies.selectors import patient_therapies
 
 PAGE_SIZE = 50
 
@@ -78,7 +79,11 @@ class PatientDetailView(StaffAccessMixin, View):
             results_page=request.GET.get("results"),
             schedule=request.GET.get("schedule"),
         )
-        context = {"page": page, "today": today}
+        context = {
+            "page": page,
+            "today": today,
+            "therapies": patient_therapies(patient, page.courses),
+        }
         return render(request, "patients/detail.html", context)
 
 

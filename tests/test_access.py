@@ -123,6 +123,18 @@ def records_in(clinic, entered_by) -> Records:
     )
 
 
+def natalizumab_dose(records: Records):
+    """The patient's planned natalizumab infusion, the therapy started the first time asked."""
+    from patients.models import TherapyDose
+    from patients.therapies.services import episode_start
+
+    doses = TherapyDose.objects.filter(episode__patient=records.patient, status="planned")
+    if not doses.exists():
+        patient = records.patient
+        episode_start(patient=patient, therapy="natalizumab", started_on=patient.clinic.today())
+    return doses.select_related("episode").get()
+
+
 # How to fill in each URL that names a record, from that record's owner's `Records`.
 RECORD_ARGS = {
     "patients:detail": lambda r: [r.patient.pk],
@@ -134,6 +146,12 @@ RECORD_ARGS = {
     "patients:course_edit": lambda r: [r.patient.courses.get().pk],
     "patients:course_cancel": lambda r: [r.patient.courses.get().pk],
     "patients:course_given": lambda r: [r.patient.courses.get().pk],
+    "patients:therapy_start": lambda r: [r.patient.pk],
+    "patients:therapy_stop": lambda r: [natalizumab_dose(r).episode_id],
+    "patients:dose_plan": lambda r: [natalizumab_dose(r).episode_id],
+    "patients:dose_cancel": lambda r: [natalizumab_dose(r).pk],
+    "patients:dose_checklist": lambda r: [natalizumab_dose(r).pk],
+    "patients:dose_given": lambda r: [natalizumab_dose(r).pk],
     "audit:patient": lambda r: [r.patient.pk],
     "monitoring:report_create": lambda r: [r.patient.pk, "blood_count"],
     "monitoring:check_done": lambda r: [r.patient.pk, "skin"],

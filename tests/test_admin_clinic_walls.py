@@ -23,6 +23,7 @@ from labfeeds.intake import message_receive
 from labfeeds.models import LabConnection, WaitingResult
 from labfeeds.tokens import token_create
 from patients.models import Clinic, Patient
+from patients.therapies.services import episode_start
 from tests.auth import sign_in, staff_of
 from tests.builders import acknowledge, nurse_of, platelets, with_course_one
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
@@ -94,6 +95,10 @@ class World:
             named_nurse=nurse,
         )
         with_course_one(patient, on=date(2024, 1, 15))
+        # A therapy given in the clinic: an episode with a planned dose, for their admins.
+        episode_start(
+            patient=patient, therapy="natalizumab", started_on=date(2025, 6, 2), recorded_by=nurse
+        )
         account = UserFactory(
             username=f"{given.lower()}_portal", email=f"{given.lower()}@{clinic.code}.example"
         )

@@ -19,10 +19,11 @@ from django.db.models import Exists, OuterRef
 from monitoring.alerts.rules import symptom_awaiting
 from monitoring.models import Notification, SymptomReport
 from monitoring.worklist import sections as s
+from monitoring.worklist.doses import DosesDue, doses_due
 from monitoring.worklist.filters import Filters, patient_conditions
 from monitoring.worklist.rows import PatientRow, rows_for
 from patients.access import clinics_for
-from patients.models import Clinic
+from patients.models import Clinic, TherapyDose
 
 # The query parameter that pages each section: ?overdue_page=2.
 PAGE_PARAMETERS = {name: f"{name}_page" for name in s.SECTIONS}
@@ -39,6 +40,9 @@ class ClinicView:
     red_hours: int
     overdue_days: int
     user_in_nurse_group: bool
+    # Any dose planned for the clinic's patients: without one the doses panel costs no query
+    # (most clinics' patients are on alemtuzumab alone, whose courses are not doses).
+    has_planned_doses: bool = False
 
 
 # Each section's heading and what it says when empty.
@@ -77,19 +81,27 @@ class Worklist:
     clinics: dict[int, ClinicView]
     filters: Filters
     sections: dict[str, Section]
+    # The infusions and treatment years planned within the week (monitoring.worklist.doses).
+    doses: DosesDue | None = None
 
     @property
     def is_empty(self) -> bool:
-        return not any(section.rows for section in self.sections.values())
+        doses = self.doses.doses if self.doses is not None else []
+        return not doses and not any(section.rows for section in self.sections.values())
 
 
 def clinics_of(user, now: datetime) -> dict[int, ClinicView]:
-    """One query: the user's clinics with their settings and whether the user is one of
-    their nurse group (for the "mine" filter)."""
+    """One query: the user's clinics with their settings, whether the user is one of their
+    nurse group (for the "mine" filter) and whether any dose is planned there."""
     in_group = Exists(
         Clinic.nurses.through.objects.filter(clinic_id=OuterRef("pk"), user_id=user.pk)
     )
-    rows = clinics_for(user).annotate(user_in_nurse_group=in_group)
+    planned = Exists(
+        TherapyDose.objects.filter(
+            status=TherapyDose.Status.PLANNED, episode__patient__clinic_id=OuterRef("pk")
+        )
+    )
+    rows = clinics_for(user).annotate(user_in_nurse_group=in_group, has_planned_doses=planned)
     return {
         clinic.pk: ClinicView(
             pk=clinic.pk,
@@ -99,6 +111,7 @@ def clinics_of(user, now: datetime) -> dict[int, ClinicView]:
             red_hours=clinic.red_escalation_hours,
             overdue_days=clinic.overdue_escalation_days,
             user_in_nurse_group=clinic.user_in_nurse_group,
+            has_planned_doses=clinic.has_planned_doses,
         )
         for clinic in rows
     }
@@ -163,4 +176,5 @@ def worklist_for(
         clinics=clinics,
         filters=filters,
         sections={name: Section(page, rows[name]) for name, page in pages_of.items()},
+        doses=doses_due(clinics, patient_scope),
     )

@@ -195,6 +195,7 @@ class WorklistView(StaffAccessMixin, SubmitOnceMixin, View):
                 for panel in Panel.values
                 if panel not in valued
             }
+        self.add_dose_links(request, worklist, patient_url)
         for name, section in worklist.sections.items():
             for row in section.rows:
                 row.patient_url = patient_url(row.patient.pk)
@@ -216,6 +217,21 @@ class WorklistView(StaffAccessMixin, SubmitOnceMixin, View):
             parameter = PAGE_PARAMETERS[name]
             section.page.previous_url = _page_url(request, parameter, section.page.page - 1, name)
             section.page.next_url = _page_url(request, parameter, section.page.page + 1, name)
+
+    def add_dose_links(self, request, worklist, patient_url) -> None:
+        """Each due dose's next step: the checklist while it is unanswered, else recording the
+        dose as given (for those who may change doses)."""
+        if worklist.doses is None:
+            return
+        may_change = request.user.has_perm("patients.change_therapydose")
+        checklist_url = _url_of_pk("patients:dose_checklist")
+        given_url = _url_of_pk("patients:dose_given")
+        for due in worklist.doses.doses:
+            due.patient_url = patient_url(due.patient.pk)
+            if may_change:
+                due.action_url = (
+                    checklist_url(due.dose.pk) if due.needs_checklist else given_url(due.dose.pk)
+                )
 
 
 class CheckActionView(StaffAccessMixin, SubmitOnceMixin, View):

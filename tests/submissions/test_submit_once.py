@@ -34,11 +34,13 @@ from labfeeds.intake import FeedResult, feed_record, message_receive
 from labfeeds.models import ApiToken, LabConnection, WaitingResult
 from labfeeds.tokens import token_create
 from monitoring.alerts.symptom_reports import symptom_report_create
+from monitoring.domain.gates import CHECKLIST
 from monitoring.models import Acknowledgement, LabReport, ScheduledCheck, SymptomReport
 from monitoring.results import csv_import
 from patients.models import InfusionCourse, Patient
 from patients.onboarding.services import onboarding_stage
 from patients.services import course_add, patient_create
+from patients.therapies.services import episode_start
 from portal.calendar_feed import calendar_feed_create
 from portal.invitations import invitation_send
 from portal.models import CalendarFeed, Invitation
@@ -594,6 +596,86 @@ def refresh_figures(clinic):
     return Form(f"{reverse('reports:overview')}?clinic={clinic.pk}", _lead(clinic), dict, stored, 1)
 
 
+def _on_natalizumab(clinic):
+    """A patient who started natalizumab today, infusion 1 planned for today."""
+    patient = PatientFactory(clinic=clinic)
+    episode_start(patient=patient, therapy="natalizumab", started_on=clinic.today())
+    return patient.episodes.get()
+
+
+def start_therapy(clinic):
+    patient = PatientFactory(clinic=clinic)
+    return Form(
+        reverse("patients:therapy_start", args=[patient.pk]),
+        _lead(clinic),
+        lambda: {"therapy": "teriflunomide", "started_on": clinic.today().isoformat()},
+        lambda: patient.episodes.count(),
+        1,
+    )
+
+
+def stop_therapy(clinic):
+    episode = _on_natalizumab(clinic)
+    versions = _versions(episode)
+    return Form(
+        reverse("patients:therapy_stop", args=[episode.pk]),
+        _lead(clinic),
+        lambda: {"stopped_on": clinic.today().isoformat(), "stop_reason": "patient_choice"},
+        lambda: _versions(episode),
+        versions + 1,
+    )
+
+
+def plan_dose(clinic):
+    episode = _on_natalizumab(clinic)
+    return Form(
+        reverse("patients:dose_plan", args=[episode.pk]),
+        _lead(clinic),
+        lambda: {"planned_on": (clinic.today() + timedelta(days=28)).isoformat()},
+        lambda: episode.doses.count(),
+        2,
+    )
+
+
+def cancel_dose(clinic):
+    dose = _on_natalizumab(clinic).doses.get()
+    versions = _versions(dose)
+    return Form(
+        reverse("patients:dose_cancel", args=[dose.pk]),
+        _lead(clinic),
+        lambda: {"cancelled_reason": "The patient moved away."},
+        lambda: _versions(dose),
+        versions + 1,
+    )
+
+
+def dose_checklist(clinic):
+    dose = _on_natalizumab(clinic).doses.get()
+    versions = _versions(dose)
+    return Form(
+        reverse("patients:dose_checklist", args=[dose.pk]),
+        _lead(clinic),
+        lambda: {question.code: question.safe_answer for question in CHECKLIST},
+        lambda: _versions(dose),
+        versions + 1,
+    )
+
+
+def dose_given(clinic):
+    episode = _on_natalizumab(clinic)
+    return Form(
+        reverse("patients:dose_given", args=[episode.doses.get().pk]),
+        _lead(clinic),
+        lambda: {
+            "given_on": clinic.today().isoformat(),
+            "gate_override_reason": "Checklist asked by phone this morning.",
+        },
+        # Given once, and the next infusion planned once.
+        lambda: episode.doses.filter(status="given").count() + episode.doses.count(),
+        1 + 2,
+    )
+
+
 FORMS = [
     add_patient,
     add_course,
@@ -630,6 +712,12 @@ FORMS = [
     revoke_token,
     set_retention,
     refresh_figures,
+    start_therapy,
+    stop_therapy,
+    plan_dose,
+    cancel_dose,
+    dose_checklist,
+    dose_given,
 ]
 
 
