@@ -10,10 +10,9 @@ from django.core.exceptions import ValidationError
 from monitoring.domain import gates, therapies
 from monitoring.models import MonitoringProtocol
 from patients.form_fields import TypedDateField, free_text
+from patients.models import StopReason, Therapy
 from patients.validators import NOTE_MAX_LENGTH
 from submissions.forms import OpenedVersionMixin, SubmissionKeyMixin
-
-from .models import StopReason, Therapy
 
 OVERRIDE_FIELD = "gate_override_reason"
 OVERRIDE_HELP = (

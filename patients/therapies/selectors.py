@@ -10,10 +10,9 @@ from django.db.models import Prefetch
 
 from monitoring.domain import gates, therapies
 from patients.access import in_scope_or_404, patients_for
-from patients.models import InfusionCourse, Patient
+from patients.models import InfusionCourse, Patient, TherapyDose, TherapyEpisode
 
 from .gates import doses_gates
-from .models import TherapyDose, TherapyEpisode
 
 
 @dataclass

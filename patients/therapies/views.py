@@ -14,6 +14,7 @@ from audit.access import record_access
 from monitoring.domain import therapies
 from monitoring.models import MonitoringProtocol
 from patients.access import StaffAccessMixin, patient_for
+from patients.models import TherapyDose
 from submissions.views import SubmitOnceMixin
 
 from .forms import (
@@ -25,7 +26,6 @@ from .forms import (
     TherapyStopForm,
 )
 from .gates import dose_checklist_record, dose_gate, dose_record_given
-from .models import TherapyDose
 from .selectors import dose_for, episode_for
 from .services import dose_cancel, dose_plan, episode_start, episode_stop
 
