@@ -355,9 +355,7 @@ def _mark_done(patient: Patient, *, before: date) -> None:
     # pending(), not open(): the checks sharing a visit are done with their host.
     ScheduledCheck.objects.pending().filter(
         patient=patient, before_tracking=False, overdue_after__lt=before
-    ).update(
-        completed_on=F("due_date")
-    )
+    ).update(completed_on=F("due_date"))
 
 
 def _courses(patient: Patient, row: DemoPatient, today: date) -> None:
