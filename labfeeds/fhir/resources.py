@@ -225,11 +225,12 @@ def _quantity(value_text: str, unit: str, comparator: str = "") -> dict:
 
 def care_plan_checks(patient: Patient) -> list[ScheduledCheck]:
     """Every check of the patient's schedule, with its status on the clinic's today, its
-    protocol item and its episode (the therapy it is for): one query."""
+    protocol item and its episode with the episode's protocol (the therapy it is for): one
+    query."""
     return list(
         ScheduledCheck.objects.filter(patient=patient)
         .with_status(patient.clinic.today())
-        .select_related("protocol_item", "episode")
+        .select_related("protocol_item", "episode__protocol")
         .order_by("due_date", "panel", "pk")
     )
 
@@ -256,9 +257,22 @@ def care_plan_resource(patient: Patient, checks: list[ScheduledCheck]) -> dict:
         "subject": {"reference": f"Patient/{patient.pk}"},
         "activity": [{"detail": _activity(check, hosts)} for check in checks],
     }
+    if patient.other_therapies:
+        # Not alemtuzumab's plan alone: each activity names its therapy's protocol.
+        protocols = sorted(
+            {check.episode.protocol.name for check in checks if check.episode_id}
+            | ({patient.protocol.name} if any(not c.episode_id for c in checks) else set())
+        )
+        resource["title"] = "Monitoring of disease-modifying therapies"
+        resource["description"] = (
+            f"The checks of {', '.join(protocols) or 'no protocol yet'}, the monitoring "
+            "protocols this patient follows: each activity is one check, its window from when "
+            "it opens to when it is overdue; a check on another therapy's visit says so."
+        )
     if checks:
         period = {"start": min(check.window_opens for check in checks).isoformat()}
-        if patient.follow_up_ends:
+        # The end of follow-up is alemtuzumab's: another therapy runs until it is stopped.
+        if patient.follow_up_ends and not patient.other_therapies:
             period["end"] = patient.follow_up_ends.isoformat()
         resource["period"] = period
     if not checks:

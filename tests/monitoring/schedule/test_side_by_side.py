@@ -221,6 +221,9 @@ def test_the_patient_page_and_the_care_plan_name_both_therapies_once(shared, cli
     guests = ScheduledCheck.objects.filter(patient=shared, shares_visit=True).count()
     assert len(marked) == guests > 0
     assert all("alemtuzumab follow-up check" in text for text in marked)
+    assert resource["title"] == "Monitoring of disease-modifying therapies"
+    assert "Ocrelizumab" in resource["description"]
+    assert "end" not in resource["period"]  # ocrelizumab runs on past alemtuzumab's end
 
 
 def test_one_result_in_the_window_completes_both_and_in_error_reopens_both(shared, nurse):
