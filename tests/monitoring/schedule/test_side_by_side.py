@@ -363,3 +363,22 @@ def test_the_worklist_and_scans_query_counts_do_not_grow_with_shared_visits(clin
     # The same statements whatever the number of patients and shared visits: the worklist's
     # sections, rows and notes, and each scan's few set-based queries and inserts.
     assert run() == small
+
+
+def test_a_complete_patient_who_starts_another_therapy_keeps_its_checks_going(patient, nurse):
+    with_course_one(patient, on=date(2020, 6, 1), given=True)
+    ScheduledCheck.objects.pending().update(completed_on=date(2026, 11, 1))
+    clinics = clinics_alerting(NOW)
+    follow_up_end_scan(now=NOW, clinics=clinics)
+    patient.refresh_from_db()
+    assert patient.status == Patient.Status.MONITORING_COMPLETE
+
+    episode = episode_start(
+        patient=patient, therapy="ocrelizumab", started_on=date(2026, 9, 1), recorded_by=nurse
+    )
+    follow_up_end_scan(now=NOW, clinics=clinics)
+
+    live = ScheduledCheck.objects.open().filter(episode=episode)
+    assert live.filter(due_date__gt=patient.follow_up_ends).exists()
+    worklist = worklist_for(nurse, now=NOW)
+    assert patient.pk in {r.patient.pk for r in worklist.sections["overdue"].rows}
