@@ -352,9 +352,10 @@ def _patient(clinic: Clinic, row: DemoPatient, today: date) -> None:
 def _mark_done(patient: Patient, *, before: date) -> None:
     """Mark the open checks overdue before `before` done on their due date, without a result:
     the demo's stand-in for years of history that would take minutes to record."""
-    ScheduledCheck.objects.open().filter(patient=patient, overdue_after__lt=before).update(
-        completed_on=F("due_date")
-    )
+    # pending(), not open(): the checks sharing a visit are done with their host.
+    ScheduledCheck.objects.pending().filter(
+        patient=patient, before_tracking=False, overdue_after__lt=before
+    ).update(completed_on=F("due_date"))
 
 
 def _courses(patient: Patient, row: DemoPatient, today: date) -> None:

@@ -21,6 +21,7 @@ from monitoring.models import (
 from monitoring.results.charts import TrendChart, trend_chart
 from monitoring.results.flag_data import patient_flag_data
 from monitoring.schedule.preview import Preview, next_course_preview
+from monitoring.schedule.visits import visits_once
 
 from .models import InfusionCourse, Patient
 
@@ -106,10 +107,11 @@ def patient_page(
     reports' acknowledgements when the patient reported any. `schedule`: "all", or the first
     month of the timeline's window as "2025-03" (by default three months before today's)."""
     courses = list(patient.courses.order_by("number"))
-    checks = list(
+    # A visit two therapies share is one entry, naming both (visits_once).
+    checks = visits_once(
         ScheduledCheck.objects.active()
         .filter(patient=patient)
-        .select_related("symptom_report")
+        .select_related("symptom_report", "episode")
         .with_status(today)
         .order_by("due_date", "panel")
     )

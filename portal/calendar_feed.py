@@ -103,11 +103,13 @@ def feed_checks(patient: Patient, *, today: date | None = None) -> list[Schedule
     date order. The closed ones only date their visit's last change, so an event that lost a
     test is seen as changed. (A check moved to another date is seen by the visit it joins; the
     one it left is not told, but a re-plan moves a whole visit, whose old date then leaves the
-    feed.)"""
+    feed.) A visit two therapies share is one test in it: the check on another's visit is
+    left out (shown), its host stands for both."""
     today = today or patient.clinic.today()
     start_of_today = datetime.combine(today, time(), tzinfo=patient.clinic.zone)
     return list(
         ScheduledCheck.objects.filter(patient=patient)
+        .shown()
         .filter(
             Q(cancelled_at=None, waived_at=None, completed_on=None, before_tracking=False)
             | Q(due_date__gte=today, before_tracking=False)

@@ -10,10 +10,10 @@ from datetime import date
 
 from django.db.models import OuterRef, Subquery
 
-from monitoring.domain import planning
+from monitoring.domain import planning, therapies
 from monitoring.domain.check_status import CheckStatus
 from monitoring.models import Acknowledgement, LabReport, LabResult, ScheduledCheck
-from patients.models import InfusionCourse, Patient
+from patients.models import InfusionCourse, Patient, TherapyEpisode
 
 from .plain_words import analyte_words, is_reviewed, result_words, test_words, window_words
 
@@ -79,6 +79,8 @@ class PortalSchedule:
     completed: list[DoneDay]
     courses: list[InfusionCourse]
     end_of_follow_up: date | None
+    # The other therapies' episodes (not alemtuzumab's: its courses say it), by start.
+    episodes: list[TherapyEpisode] = field(default_factory=list)
 
 
 @dataclass
@@ -112,10 +114,12 @@ def portal_home(patient: Patient, *, today: date) -> PortalHome:
 
 
 def portal_schedule(patient: Patient, *, today: date) -> PortalSchedule:
-    """Two queries: courses, and checks with their status."""
+    """Two queries: courses, and checks with their status, a visit two therapies share
+    being one test (shown); a third for the episodes of a patient on another therapy."""
     courses = list(patient.courses.exclude(status=InfusionCourse.Status.CANCELLED))
     checks = list(
         ScheduledCheck.objects.active()
+        .shown()
         .filter(patient=patient)
         .with_status(today)
         .order_by("due_date", "panel")
@@ -134,6 +138,14 @@ def portal_schedule(patient: Patient, *, today: date) -> PortalSchedule:
         completed=_done_days(completed)[:COMPLETED_DAYS_SHOWN],
         courses=courses,
         end_of_follow_up=_end_of_follow_up(patient, courses),
+        # A third query only for a patient on another therapy (Patient.other_therapies).
+        episodes=list(
+            TherapyEpisode.objects.filter(patient=patient)
+            .exclude(therapy=therapies.ALEMTUZUMAB)
+            .order_by("started_on", "pk")
+        )
+        if patient.other_therapies
+        else [],
     )
 
 

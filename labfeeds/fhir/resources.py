@@ -32,6 +32,7 @@ from labfeeds.intake import clinic_identifier_system
 from monitoring.domain.check_status import CheckStatus
 from monitoring.domain.units import unit_key
 from monitoring.models import LabReport, LabResult, ScheduledCheck
+from monitoring.schedule.visits import therapy_words
 from patients.models import Patient
 
 INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
@@ -223,18 +224,25 @@ def _quantity(value_text: str, unit: str, comparator: str = "") -> dict:
 
 
 def care_plan_checks(patient: Patient) -> list[ScheduledCheck]:
-    """Every check of the patient's schedule, with its status on the clinic's today and its
-    protocol item: one query."""
+    """Every check of the patient's schedule, with its status on the clinic's today, its
+    protocol item and its episode with the episode's protocol (the therapy it is for): one
+    query."""
     return list(
         ScheduledCheck.objects.filter(patient=patient)
         .with_status(patient.clinic.today())
-        .select_related("protocol_item")
+        .select_related("protocol_item", "episode__protocol")
         .order_by("due_date", "panel", "pk")
     )
 
 
 def care_plan_resource(patient: Patient, checks: list[ScheduledCheck]) -> dict:
-    """The patient's schedule as one CarePlan, one activity per scheduled check."""
+    """The patient's schedule as one CarePlan, one activity per scheduled check.
+
+    A visit two therapies share keeps both activities (each is its therapy's check, with its
+    own status, and a reader counting a therapy's checks finds them all), and the one on the
+    other's visit says so in its description, naming the check whose visit and draw it
+    shares, so a reader listing visits can show it once."""
+    hosts = {(check.panel, check.due_date): check for check in checks if not check.shares_visit}
     resource = {
         "resourceType": "CarePlan",
         "id": f"schedule-{patient.pk}",
@@ -247,11 +255,24 @@ def care_plan_resource(patient: Patient, checks: list[ScheduledCheck]) -> dict:
             "is overdue."
         ),
         "subject": {"reference": f"Patient/{patient.pk}"},
-        "activity": [{"detail": _activity(check)} for check in checks],
+        "activity": [{"detail": _activity(check, hosts)} for check in checks],
     }
+    if patient.other_therapies:
+        # Not alemtuzumab's plan alone: each activity names its therapy's protocol.
+        protocols = sorted(
+            {check.episode.protocol.name for check in checks if check.episode_id}
+            | ({patient.protocol.name} if any(not c.episode_id for c in checks) else set())
+        )
+        resource["title"] = "Monitoring of disease-modifying therapies"
+        resource["description"] = (
+            f"The checks of {', '.join(protocols) or 'no protocol yet'}, the monitoring "
+            "protocols this patient follows: each activity is one check, its window from when "
+            "it opens to when it is overdue; a check on another therapy's visit says so."
+        )
     if checks:
         period = {"start": min(check.window_opens for check in checks).isoformat()}
-        if patient.follow_up_ends:
+        # The end of follow-up is alemtuzumab's: another therapy runs until it is stopped.
+        if patient.follow_up_ends and not patient.other_therapies:
             period["end"] = patient.follow_up_ends.isoformat()
         resource["period"] = period
     if not checks:
@@ -259,8 +280,17 @@ def care_plan_resource(patient: Patient, checks: list[ScheduledCheck]) -> dict:
     return resource
 
 
-def _activity(check: ScheduledCheck) -> dict:
+def _activity(check: ScheduledCheck, hosts: dict) -> dict:
     status = CheckStatus(check.status)
+    description = _activity_description(check, status)
+    if check.shares_visit:
+        host = hosts.get((check.panel, check.due_date))
+        description += f" For {therapy_words(check)}: "
+        description += (
+            f"on the same visit and blood draw as the {therapy_words(host)} check."
+            if host is not None
+            else "on the same visit and blood draw as another therapy's check."
+        )
     detail = {
         "kind": "ServiceRequest",
         "code": {"text": check.get_panel_display()},
@@ -269,7 +299,7 @@ def _activity(check: ScheduledCheck) -> dict:
             "start": check.window_opens.isoformat(),
             "end": check.overdue_after.isoformat(),
         },
-        "description": _activity_description(check, status),
+        "description": description,
     }
     reason = _status_reason(check, status)
     if reason:

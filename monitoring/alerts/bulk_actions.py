@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from audit.bulk import record_created, update_recorded
+from monitoring.alerts.services import hosts_replan
 from monitoring.models import Acknowledgement, ScheduledCheck
 from patients.models import Patient
 from patients.validators import NOTE_MAX_LENGTH, text_problems
@@ -112,6 +113,7 @@ def checks_bulk_waive(
             if open_ids
             else 0
         )
+        hosts_replan(open_ids)
         return BulkOutcome(done=done, skipped=skipped, patients=_patients_of(open_ids))
 
 

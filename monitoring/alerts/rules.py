@@ -133,5 +133,7 @@ def clinic_ids_by(clinics: Mapping[int, object], key: Callable[..., Hashable]) -
 
 def open_checks_of_planned_patients() -> QuerySet[ScheduledCheck]:
     """The checks the scans and the worklist speak of: open, of patients whose plan is kept.
-    Other statuses have their checks cancelled, so they are never overdue or due soon."""
+    Other statuses have their checks cancelled, so they are never overdue or due soon. Each
+    visit once (open() leaves out a check on another therapy's check's visit, Python twin
+    ScheduledCheck.is_shown): one draw is one reminder, one overdue alert, one escalation."""
     return ScheduledCheck.objects.open().filter(patient__status__in=Patient.PLANNED_STATUSES)

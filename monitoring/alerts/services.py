@@ -10,7 +10,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Exists, Max, OuterRef
 
 from audit.bulk import update_recorded
 from monitoring.alerts.recipients import clinic_nurse_ids
@@ -25,6 +25,7 @@ from monitoring.models import (
     ScheduledCheck,
 )
 from monitoring.outbox.store import notification_row, notifications_store
+from monitoring.schedule.services import schedules_reconcile
 from patients.models import Patient
 from patients.validators import NOTE_MAX_LENGTH, text_problems
 from submissions.versions import Difference, version_check
@@ -237,8 +238,31 @@ def check_waive(
             waived_reason=reason.strip(),
             updated_at=now,
         )
+        hosts_replan([check.pk])
     check.refresh_from_db()
     return check
+
+
+def hosts_replan(waived_ids: list[int]) -> None:
+    """Waiving a check waives that therapy's check only. One that hosted another therapy's
+    check (on its visit, shares_visit) hosts it no more: the patient is re-planned, and
+    share_visits, which skips hosts already taken, gives that check its own dates again, so it
+    is shown and reminded of by itself. One query when no waived check hosted anything."""
+    sharing = ScheduledCheck.objects.pending().filter(
+        shares_visit=True,
+        patient=OuterRef("patient"),
+        panel=OuterRef("panel"),
+        due_date=OuterRef("due_date"),
+    )
+    patient_ids = sorted(
+        set(
+            ScheduledCheck.objects.filter(pk__in=waived_ids, shares_visit=False)
+            .filter(Exists(sharing))
+            .values_list("patient_id", flat=True)
+        )
+    )
+    if patient_ids:
+        schedules_reconcile(patient_ids=patient_ids)
 
 
 def _ack_problems(action: str, note: str) -> dict[str, str]:

@@ -287,9 +287,20 @@ class ScheduledCheckQuerySet(models.QuerySet):
         return self.exclude(kind="urgent")
 
     def open(self):
-        """Work: waiting for a result, neither completed, waived nor cancelled, and not
-        history from before the patient's tracking start."""
-        return self.pending().filter(before_tracking=False)
+        """Work: waiting for a result, neither completed, waived nor cancelled, not history
+        from before the patient's tracking start, and each visit once (shown): what the
+        worklist, the scans, the portal and the patient list count and list.
+
+        Planning and results read pending() instead, which still holds the checks sharing a
+        visit: reconcile moves them and a sample completes them. The partial indexes on open
+        checks stay usable: this condition only adds to theirs."""
+        return self.pending().filter(before_tracking=False).shown()
+
+    def shown(self):
+        """Each visit once: a check on another therapy's check's visit (shares_visit, on that
+        check's dates, completed by the same sample) is left out, its host stands for both.
+        Python twin: ScheduledCheck.is_shown."""
+        return self.filter(shares_visit=False)
 
     def pending(self):
         """Waiting for a result, work or history: what a sample can still complete and what
@@ -543,7 +554,14 @@ class ScheduledCheck(models.Model):
 
     @property
     def is_open(self) -> bool:
+        """Pending and not history; a check sharing a visit is open too (it can be followed
+        up or waived on its own), though the lists show it under its host (is_shown)."""
         return self.is_pending and not self.before_tracking
+
+    @property
+    def is_shown(self) -> bool:
+        """The twin of ScheduledCheckQuerySet.shown()."""
+        return not self.shares_visit
 
     def status_on(self, today: date) -> CheckStatus:
         return check_status(

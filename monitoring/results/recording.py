@@ -30,7 +30,7 @@ from datetime import date
 
 from django.db import transaction
 from django.db.models import F, Q, Window
-from django.db.models.functions import RowNumber
+from django.db.models.functions import DenseRank
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -437,7 +437,9 @@ def checks_complete(reports: Sequence[LabReport]) -> list[ScheduledCheck]:
     """Complete the pending checks each report answers, for many reports in two statements
     (read, then update). A report completes the pending checks of its panel whose window holds
     the sample date; if none does, the latest overdue one before it, which is then "completed
-    late". An open urgent check (a reported symptom) of that panel is answered by any sample
+    late", with the checks sharing its visit (shares_visit: two therapies' checks of the panel
+    on one visit, one draw). Checks sharing a visit have one window, so a sample in it completes
+    them all. An open urgent check (a reported symptom) of that panel is answered by any sample
     taken on or after the day it was opened.
 
     Two checks a sample never completes: a course's pre-course baseline once that course's
@@ -514,10 +516,12 @@ def _pending_of(pairs, condition: Q, latest: date) -> dict[tuple[int, str], list
     return found
 
 
-# The overdue checks per patient and panel a late sample may complete: the latest few. The
-# latest one is the answer unless it is a baseline whose course has begun or history from
-# before tracking, and those are never more than a couple in a row (a course's baseline, and
-# the history, which is all older than anything a tracked sample completes).
+# The overdue checks per patient and panel a late sample may complete: those of the latest
+# few due dates. The latest one is the answer unless it is a baseline whose course has begun
+# or history from before tracking, and those are never more than a couple in a row (a
+# course's baseline, and the history, which is all older than anything a tracked sample
+# completes). By due date, not by row: the checks sharing a visit have one due date, and all
+# of them are read, however many therapies share it.
 LATE_CANDIDATES = 3
 
 
@@ -534,9 +538,9 @@ def _latest_overdue_of(pairs, latest: date) -> dict[tuple[int, str], list[Schedu
         .exclude(kind=ScheduledCheck.Kind.URGENT)
         .annotate(
             recency=Window(
-                RowNumber(),
+                DenseRank(),
                 partition_by=[F("patient_id"), F("panel")],
-                order_by=[F("due_date").desc(), F("pk").desc()],
+                order_by=[F("due_date").desc()],
             )
         )
         .filter(recency__lte=LATE_CANDIDATES)
@@ -580,5 +584,18 @@ def _answered_by(report: LabReport, pending: list[ScheduledCheck]) -> list[Sched
             if check.overdue_after < sample
             and not (check.before_tracking and sample >= tracked_from)
         ]
-        in_window = [max(late, key=lambda check: (check.due_date, check.pk))] if late else []
+        in_window = _with_visit_partners(late) if late else []
     return in_window + urgent
+
+
+def _with_visit_partners(late: list[ScheduledCheck]) -> list[ScheduledCheck]:
+    """The latest overdue check, and the checks sharing its visit (another therapy's check of
+    the same panel on its dates, or the host of one): one draw, so one late sample answers
+    them all, as it does both when a window holds the sample."""
+    latest = max(late, key=lambda check: (check.due_date, check.pk))
+    return [
+        check
+        for check in late
+        if check is latest
+        or (check.due_date == latest.due_date and (check.shares_visit or latest.shares_visit))
+    ]
