@@ -19,7 +19,7 @@ from monitoring.results.recording import ReportToRecord, reports_record
 from monitoring.results.services import result_correct
 from patients.therapies.models import StopReason
 from patients.therapies.services import episode_start, episode_stop
-from tests.builders import nurse_of, treated_patient
+from tests.builders import lead_of, nurse_of, treated_patient
 from tests.factories import ClinicFactory, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -199,3 +199,49 @@ def test_a_rule_needs_its_therapy_for_months_on_it():
     with pytest.raises(ValidationError) as refused:
         rule.full_clean()
     assert "min_months_on_therapy" in refused.value.message_dict
+
+
+# The new analytes from a file (the CSV import names analytes by their code).
+
+
+def test_a_csv_import_takes_the_new_analytes_and_coded_results_as_text(clinic, user):
+    from monitoring.results.csv_import import import_apply, import_stage
+
+    patient = PatientFactory(clinic=clinic, hospital_number="H300")
+    episode_start(
+        patient=patient,
+        therapy=therapies.SIPONIMOD,
+        started_on=clinic.today() + timedelta(days=30),
+        gate_override_reason="Genotype taken today; result expected before the first dose.",
+        recorded_by=lead_of(clinic, "lead_h"),
+    )
+    day = (clinic.today() - timedelta(days=2)).isoformat()
+    content = "\n".join(
+        [
+            "hospital_number,sample_date,analyte,value,unit",
+            f"H300,{day},cyp2c9_genotype,*3/*3,",
+            f"H300,{day},igg,950,mg/dL",
+            f"H300,{day},jcv_index,0.15,index",
+            f"H300,{day},hbsag,Negative,",
+            "",
+        ]
+    ).encode()
+    result_import, preview = import_stage(
+        clinic=clinic, content=content, file_name="r.csv", uploaded_by=user
+    )
+    assert preview.ok, [str(problem) for problem in preview.problems]
+    import_apply(result_import=result_import, imported_by=user)
+    found = {
+        code: (value, tier)
+        for code, value, tier in LabResult.objects.values_list(
+            "analyte__code", "value_text", "tier"
+        )
+    }
+    # The genotype before siponimod's planned start: inside its before-start window, so the
+    # siponimod rule applies (contraindicated), as the start gate says too.
+    assert found == {
+        "cyp2c9_genotype": ("*3/*3", "red"),
+        "igg": ("950", "normal"),
+        "jcv_index": ("0.15", "normal"),
+        "hbsag": ("negative", "normal"),
+    }
