@@ -100,7 +100,7 @@ def flag(analyte, value, therapies, when=DAY, low=None, high=None):
 
 
 def on(*codes, since=START):
-    return {code: since for code in codes}
+    return dict.fromkeys(codes, since)
 
 
 @pytest.mark.parametrize("therapy", [t.DIMETHYL_FUMARATE, t.DIROXIMEL_FUMARATE, t.CLADRIBINE])

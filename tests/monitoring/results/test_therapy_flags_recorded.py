@@ -245,3 +245,58 @@ def test_a_csv_import_takes_the_new_analytes_and_coded_results_as_text(clinic, u
         "jcv_index": ("0.15", "normal"),
         "hbsag": ("negative", "normal"),
     }
+
+
+# The new panels on the staff screens.
+
+
+def test_the_entry_form_takes_the_new_panels(client_a, patient):
+    import uuid
+
+    from django.urls import reverse
+
+    day = (patient.clinic.today() - timedelta(days=1)).isoformat()
+    page = reverse("monitoring:report_create", args=[patient.pk, "hepatitis_b"])
+    shown = client_a.get(page)
+    assert shown.status_code == 200
+    assert "equivocal" in shown.content.decode()
+    response = client_a.post(
+        page,
+        {
+            "sample_collected_on": day,
+            "hbsag": "negative",
+            "anti_hbc": "positive",
+            "submission_key": str(uuid.uuid4()),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    response = client_a.post(
+        reverse("monitoring:report_create", args=[patient.pk, "immunoglobulins"]),
+        {
+            "sample_collected_on": day,
+            "igg": "8.1",
+            "igg_unit": "g/L",
+            "igm": "45",
+            "igm_unit": "mg/dL",
+            "submission_key": str(uuid.uuid4()),
+        },
+    )
+    assert response.status_code == 302
+    values = dict(
+        LabResult.objects.filter(patient=patient).values_list("analyte__code", "canonical_value")
+    )
+    assert values == {
+        "hbsag": Decimal(0),
+        "anti_hbc": Decimal(2),
+        "igg": Decimal("8.10"),
+        "igm": Decimal("0.45"),
+    }
+
+
+@pytest.mark.parametrize("panel", ["mri", "eye_exam", "ecg"])
+def test_the_new_checks_done_without_a_value_have_their_form(client_a, patient, panel):
+    from django.urls import reverse
+
+    assert (
+        client_a.get(reverse("monitoring:check_done", args=[patient.pk, panel])).status_code == 200
+    )
