@@ -110,13 +110,23 @@ class FlagRuleAdmin(ScopedChoicesAdmin, ReasonForChangeAdmin):
     """Clinic leads tune the rules here. A change applies to results recorded from then on;
     results already flagged keep the flag they were given, with its reasons."""
 
-    list_display = ["analyte", "tier", "condition", "threshold", "with_analyte", "is_active"]
-    list_filter = ["tier", "analyte", "is_active"]
+    list_display = [
+        "analyte",
+        "tier",
+        "condition",
+        "threshold",
+        "with_analyte",
+        "therapy",
+        "min_months_on_therapy",
+        "is_active",
+    ]
+    list_filter = ["tier", "therapy", "analyte", "is_active"]
     list_select_related = ["analyte", "with_analyte"]
     fields = [
         ("analyte", "tier", "is_active"),
         ("condition", "threshold"),
         ("with_analyte", "with_condition", "with_threshold"),
+        ("therapy", "min_months_on_therapy"),
         "next_action",
         "rationale",
         "reason_for_change",

@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 from itertools import pairwise
 
+from monitoring.domain.therapy_rules import rule_applies
 from monitoring.domain.tiers import Tier
 
 
@@ -46,6 +47,11 @@ class FlagRule:
     # How the thresholds read to a clinician when the number is a position on a scale ("1+").
     threshold_label: str = ""
     with_threshold_label: str = ""
+    # A rule for one therapy or family ("" for every patient): it applies only while an
+    # episode of it is in force on the sample date (monitoring.domain.therapy_rules), and with
+    # min_months_on_therapy only once that many months of it have passed.
+    therapy: str = ""
+    min_months_on_therapy: int | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,9 @@ class Context:
     same_sample: Mapping[str, Reading] = field(default_factory=dict)
     # (first infusion day, last day of the expected-dip period) for each course
     expected_dip_periods: Sequence[tuple[date, date]] = ()
+    # The patient's therapies in force on the sample date: {therapy code: episode start}
+    # (monitoring.domain.therapy_rules.in_force). Only rules of a therapy read it.
+    therapies: Mapping[str, date] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,7 @@ DIP_ANALYTES = {"platelets"}
 
 
 def evaluate(reading: Reading, context: Context, rules: Sequence[FlagRule]) -> Outcome:
+    rules = applicable(rules, context.therapies, reading.sample_date)
     if reading.comparator:
         return _evaluate_bound(reading, context, rules)
     return _evaluate_value(reading, context, rules)[0]
@@ -105,7 +115,8 @@ def _evaluate_value(
     fired = [
         rule for rule in rules if rule.analyte == reading.analyte and _fires(rule, reading, context)
     ]
-    ordered = sorted(fired, key=lambda r: r.tier.rank, reverse=True)
+    # Of rules of one tier, a therapy's own comes first: its next action is the one asked.
+    ordered = sorted(fired, key=lambda r: (r.tier.rank, bool(r.therapy)), reverse=True)
     tier, reasons, action = Tier.NORMAL, [], ""
     for rule in ordered:
         reasons.append(_describe(rule, reading, context))
@@ -134,6 +145,18 @@ def _evaluate_value(
         rationales=rationales,
     )
     return outcome, ordered
+
+
+def applicable(
+    rules: Sequence[FlagRule], therapies: Mapping[str, date], on: date
+) -> list[FlagRule]:
+    """The rules that apply to a sample of `on`: every rule without a therapy, and those of
+    a therapy in force then (for long enough, where the rule asks)."""
+    return [
+        rule
+        for rule in rules
+        if rule_applies(rule.therapy, rule.min_months_on_therapy, therapies, on)
+    ]
 
 
 # Bounds: a lab that reports "<5" or ">1000" gives an interval, not a value. The rules are read

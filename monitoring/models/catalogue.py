@@ -10,7 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from monitoring.domain import flagging, measurements
+from monitoring.domain import flagging, measurements, therapies, therapy_rules
 from monitoring.domain.units import unit_key
 from monitoring.models.schedule import Panel
 from patients.validators import (
@@ -122,7 +122,9 @@ class Analyte(models.Model):
             raise ValidationError(
                 {"ordinal_scale": f"An outcome's scale is {', '.join(OUTCOME_SCALE)}."}
             )
-        if not self.is_outcome and not self.loinc:
+        # A coded result may have no LOINC code of its own (the CYP2C9 genotype: none could be
+        # confirmed): it is then entered by hand or from a file, never matched from a feed.
+        if not self.is_outcome and not self.loinc and not self.is_ordinal:
             raise ValidationError({"loinc": "A lab analyte needs its LOINC code."})
         self._check_units_by_loinc()
 
@@ -230,6 +232,11 @@ CONDITION_CHOICES = [
 ORDINAL_CONDITIONS = {C.AT_LEAST.value, C.IS.value, C.BELOW.value, C.ABOVE.value}
 # Flag rules raise a result to amber or above; low/high come from the reference range alone.
 RULE_TIER_CHOICES = [(t.value, t.value.capitalize()) for t in flagging.Tier if t.rank >= 2]
+# A rule for one therapy, or for a family of them (monitoring.domain.therapy_rules).
+RULE_THERAPY_CHOICES = [
+    *therapies.CHOICES,
+    *((family, label) for family, label in therapy_rules.FAMILIES.items()),
+]
 
 
 class FlagRule(models.Model):
@@ -262,6 +269,22 @@ class FlagRule(models.Model):
         max_length=LONG_TEXT_MAX_LENGTH,
         validators=note_rules(LONG_TEXT_MAX_LENGTH),
     )
+    therapy = models.CharField(
+        max_length=24,
+        choices=RULE_THERAPY_CHOICES,
+        blank=True,
+        help_text="Empty: every patient. Otherwise the rule applies only while the patient is "
+        "on this therapy (or family), from its before-start screens to the end of its "
+        "after-stopping period.",
+    )
+    min_months_on_therapy = models.PositiveSmallIntegerField(
+        "months on the therapy at least",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(240)],
+        help_text="A rule of a therapy only: it applies once this many months have passed since "
+        "the episode started (natalizumab's JCV index after 24 months).",
+    )
     is_active = models.BooleanField(default=True)
     history = HistoricalRecords()
 
@@ -271,13 +294,21 @@ class FlagRule(models.Model):
         ordering = ["analyte__display_order", "condition", "threshold"]
 
     def __str__(self) -> str:
-        return f"{self.analyte}: {self.get_tier_display()} when {self.get_condition_display()}"
+        text = f"{self.analyte}: {self.get_tier_display()} when {self.get_condition_display()}"
+        return f"{text} ({self.get_therapy_display()})" if self.therapy else text
 
     def clean(self) -> None:
         combined = [self.with_analyte_id, self.with_condition, self.with_threshold is not None]
         if any(combined) and not all(combined):
             raise ValidationError(
                 {"with_condition": "A combination needs its analyte, condition and threshold."}
+            )
+        if self.min_months_on_therapy is not None and not self.therapy:
+            raise ValidationError(
+                {
+                    "min_months_on_therapy": "Months on a therapy need the therapy: choose it, "
+                    "or leave the months empty."
+                }
             )
         if self.condition == flagging.Condition.FLAGGED_AT_LEAST:
             raise ValidationError(
@@ -315,4 +346,6 @@ class FlagRule(models.Model):
             with_threshold_label=with_analyte.grade_label(self.with_threshold)
             if with_analyte
             else "",
+            therapy=self.therapy,
+            min_months_on_therapy=self.min_months_on_therapy,
         )

@@ -79,6 +79,8 @@ def threshold_lines(
     for rule in rules:
         if rule.with_analyte:
             continue  # a combination depends on another result: no single line to draw
+        if rule.therapy:
+            continue  # one therapy's limit, in force for part of the chart's years only
         match rule.condition:
             case C.BELOW | C.ABOVE:
                 add(rule.threshold, rule.tier, f"{rule.tier.value} {_plain(rule.threshold)}")

@@ -1,6 +1,6 @@
 """Feeding stored results to the pure flag evaluation (domain.flagging): loads a patient's
-rules, history, baseline and infusion periods in a fixed number of queries, and writes the
-outcome onto the result objects (the caller saves them)."""
+rules, history, baseline, infusion periods and therapy episodes in a fixed number of queries,
+and writes the outcome onto the result objects (the caller saves them)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from datetime import date
 from dateutil.relativedelta import relativedelta
 from django.db.models import Q
 
-from monitoring.domain import flagging
+from monitoring.domain import flagging, therapy_rules
 from monitoring.models import FlagRule, LabResult
+from monitoring.results.therapies_in_force import episodes_of, spans_for
 from patients.models import InfusionCourse, Patient
 
 # A platelet dip is expected in the infusion week and up to 2 months after (clinical rules 3).
@@ -25,20 +26,30 @@ class PatientFlagData:
     rules: Sequence[flagging.FlagRule]
     baseline_before: date | None  # course 1's first infusion: baseline results are before it
     dip_periods: Sequence[tuple[date, date]]
+    # The patient's therapy episodes, for the rules of one therapy (domain.therapy_rules).
+    episodes: Sequence[therapy_rules.EpisodeSpan] = ()
+
+    def therapies_on(self, day: date) -> dict[str, date]:
+        return therapy_rules.in_force(self.episodes, day)
 
 
-def patient_flag_data(patient: Patient, courses=None, rules=None) -> PatientFlagData:
-    """Rules and course facts for a patient: two queries, none if the courses and the rules
-    are given."""
+def patient_flag_data(patient: Patient, courses=None, rules=None, episodes=None) -> PatientFlagData:
+    """Rules, course facts and therapy episodes for a patient: two queries, and one more for
+    a patient with other therapies (Patient.other_therapies); none for what is given
+    (`episodes`: episodes_of's answer for many patients)."""
     if courses is None:
         courses = InfusionCourse.objects.filter(patient=patient)
     courses = sorted(
         (c for c in courses if c.status != InfusionCourse.Status.CANCELLED),
         key=lambda c: c.number,
     )
+    course_one = courses[0].first_infusion_date if courses else None
+    if episodes is None:
+        episodes = episodes_of([patient])
     return PatientFlagData(
         rules=FlagRule.objects.as_rules() if rules is None else rules,
-        baseline_before=courses[0].first_infusion_date if courses else None,
+        baseline_before=course_one,
+        episodes=spans_for(patient, course_one, episodes),
         dip_periods=[
             (
                 c.first_infusion_date,
@@ -49,13 +60,19 @@ def patient_flag_data(patient: Patient, courses=None, rules=None) -> PatientFlag
     )
 
 
-def flag_data_of(patient_ids) -> dict[int, PatientFlagData]:
-    """patient_flag_data for many patients: the rules once, every course in one query."""
+def flag_data_of(patients: Iterable[Patient]) -> dict[int, PatientFlagData]:
+    """patient_flag_data for many patients: the rules once, every course in one query, and
+    the episodes of those with other therapies in one more (none if no patient has any)."""
+    patients = list(patients)
     rules = FlagRule.objects.as_rules()
     courses: dict[int, list[InfusionCourse]] = defaultdict(list)
-    for course in InfusionCourse.objects.filter(patient_id__in=patient_ids):
+    for course in InfusionCourse.objects.filter(patient_id__in=[p.pk for p in patients]):
         courses[course.patient_id].append(course)
-    return {pk: patient_flag_data(None, courses[pk], rules) for pk in patient_ids}
+    episodes = episodes_of(patients)
+    return {
+        patient.pk: patient_flag_data(patient, courses[patient.pk], rules, episodes)
+        for patient in patients
+    }
 
 
 def reading_of(result: LabResult) -> flagging.Reading:
@@ -142,6 +159,7 @@ def results_evaluate_with(
                 if code != result.analyte.code
             },
             expected_dip_periods=data.dip_periods,
+            therapies=data.therapies_on(result.sample_collected_on),
         )
         outcome = flagging.evaluate(reading_of(result), context, data.rules)
         result.tier = outcome.tier.value

@@ -328,7 +328,8 @@ def _flag(results: list[LabResult], patients: dict[int, Patient]) -> list[LabRes
     those stored ones whose flag changed (not yet saved)."""
     if not results:
         return []
-    data = flag_data_of(list(patients))
+    # The rules, the courses and (for patients with other therapies) the episodes, once.
+    data = flag_data_of(patients.values())
     stored = stored_results_of(
         list(patients),
         analyte_ids={result.analyte_id for result in results},
