@@ -17,7 +17,7 @@ from monitoring.models import Analyte, FlagRule, LabResult
 from monitoring.results.entry import ResultInput
 from monitoring.results.recording import ReportToRecord, reports_record
 from monitoring.results.services import result_correct
-from patients.therapies.models import StopReason
+from patients.models import StopReason
 from patients.therapies.services import episode_start, episode_stop
 from tests.builders import lead_of, nurse_of, treated_patient
 from tests.factories import ClinicFactory, PatientFactory, UserFactory

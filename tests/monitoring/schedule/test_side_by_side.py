@@ -18,9 +18,8 @@ from monitoring.alerts.services import check_waive
 from monitoring.models import Notification, ScheduledCheck
 from monitoring.results.services import report_mark_in_error
 from monitoring.worklist.selectors import worklist_for
-from patients.models import Patient, TherapyEpisode
+from patients.models import Patient, StopReason, TherapyEpisode
 from patients.selectors import patient_page
-from patients.therapies.models import StopReason
 from patients.therapies.services import episode_start, episode_stop
 from portal.calendar_feed import feed_checks, feed_visits
 from portal.selectors import portal_home, portal_schedule
