@@ -14,6 +14,9 @@ from patients.models import InfusionCourse, Patient, TherapyDose, TherapyEpisode
 
 from .gates import doses_gates
 
+# The given or cancelled doses shown in full before the planned ones; older ones are folded.
+RECENT_DOSES = 3
+
 
 @dataclass
 class DoseRow:
@@ -36,6 +39,8 @@ class EpisodeRow:
     courses: bool = False
     started_on: object = None
     doses: list[DoseRow] = field(default_factory=list)
+    # Years of infusions are dozens of rows: the older ones are folded away (RECENT_DOSES).
+    earlier: list[DoseRow] = field(default_factory=list)
 
     @property
     def doses_in_clinic(self) -> bool:
@@ -75,13 +80,18 @@ def patient_therapies(patient: Patient, courses: list[InfusionCourse]) -> list[E
             if live_courses:
                 rows.append(_alemtuzumab_row(episode, live_courses))
             continue
+        dose_rows = [DoseRow(dose, decisions.get(dose.pk)) for dose in episode.doses.all()]
+        done = [row for row in dose_rows if row.dose.status != TherapyDose.Status.PLANNED]
+        folded = done[:-RECENT_DOSES] if len(done) > RECENT_DOSES else []
+        folded_ids = {id(row) for row in folded}
         rows.append(
             EpisodeRow(
                 therapy=episode.therapy,
                 label=episode.therapy_info.label,
                 episode=episode,
                 started_on=episode.started_on,
-                doses=[DoseRow(dose, decisions.get(dose.pk)) for dose in episode.doses.all()],
+                doses=[row for row in dose_rows if id(row) not in folded_ids],
+                earlier=folded,
             )
         )
     return rows

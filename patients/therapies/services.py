@@ -90,7 +90,18 @@ def episode_start(
             override_reason=gate_override_reason,
             user=recorded_by,
         )
-        if not locked.other_therapies:
+        # A new therapy is active monitoring again for a patient whose alemtuzumab monitoring
+        # had ended (as a new course is), and the history says why.
+        reopened = locked.status == Patient.Status.MONITORING_COMPLETE
+        if reopened:
+            locked.status = patient.status = Patient.Status.ACTIVE
+            locked._history_user = recorded_by
+            locked._change_reason = f"{info.name} started: monitoring starts again."
+            locked.other_therapies = True
+            locked.save(update_fields=["other_therapies", "status", "version", "updated_at"])
+            patient.version = locked.version
+        elif not locked.other_therapies:
+            # Derived bookkeeping, not an edit of the record: its version stays.
             locked.other_therapies = True
             locked.save(update_fields=["other_therapies"])
         patient.other_therapies = True

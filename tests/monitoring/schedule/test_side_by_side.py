@@ -375,7 +375,15 @@ def test_a_complete_patient_who_starts_another_therapy_keeps_its_checks_going(pa
     episode = episode_start(
         patient=patient, therapy="ocrelizumab", started_on=date(2026, 9, 1), recorded_by=nurse
     )
+    patient.refresh_from_db()
+    # Monitoring starts again, as it does with a new course, and the history says why.
+    assert patient.status == Patient.Status.ACTIVE
+    assert patient.history.first().history_change_reason == (
+        "Ocrelizumab started: monitoring starts again."
+    )
     follow_up_end_scan(now=NOW, clinics=clinics)
+    patient.refresh_from_db()
+    assert patient.status == Patient.Status.ACTIVE
 
     live = ScheduledCheck.objects.open().filter(episode=episode)
     assert live.filter(due_date__gt=patient.follow_up_ends).exists()

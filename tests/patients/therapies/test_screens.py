@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from monitoring.domain import gates, therapies
 from patients.models import TherapyDose, TherapyEpisode
-from patients.therapies.gates import dose_checklist_record
+from patients.therapies.gates import dose_checklist_record, dose_record_given
 from patients.therapies.services import dose_plan, episode_start
 from tests.auth import sign_in
 from tests.builders import nurse_of
@@ -348,3 +348,32 @@ def test_an_alemtuzumab_patients_therapy_points_to_its_courses(client_nurse_a, t
     [row] = page.context["therapies"]
     assert row.courses and row.therapy == therapies.ALEMTUZUMAB
     assert "Its infusion courses are listed under" in page.content.decode()
+
+
+def test_years_of_infusions_fold_all_but_the_last_three_given(client_nurse_a, nurse_a, clinic_a):
+    # Five years of natalizumab is some sixty infusions: the page shows the last three given
+    # and the planned one, and folds the rest under one line.
+    patient = on_natalizumab(clinic_a, by=nurse_a, days_ago=200)
+    start = clinic_a.today() - timedelta(days=200)
+    for number in range(1, 7):
+        dose = planned(patient)
+        dose_checklist_record(dose=dose, answers=SAFE, answered_by=nurse_a)
+        dose.refresh_from_db()
+        dose_record_given(
+            dose=dose, given_on=start + timedelta(days=28 * (number - 1)), recorded_by=nurse_a
+        )
+    page = client_nurse_a.get(reverse("patients:detail", args=[patient.pk]))
+    (row,) = page.context["therapies"]
+    assert [item.dose.number for item in row.earlier] == [1, 2, 3]
+    assert [item.dose.number for item in row.doses] == [4, 5, 6, 7]
+    assert row.doses[-1].dose.status == TherapyDose.Status.PLANNED
+    assert "3 earlier infusions" in page.content.decode()
+
+
+def test_a_patient_on_another_therapy_only_is_not_shown_an_alemtuzumab_follow_up(
+    client_nurse_a, natalizumab_patient
+):
+    header = client_nurse_a.get(reverse("patients:detail", args=[natalizumab_patient.pk]))
+    text = header.content.decode()
+    assert "no alemtuzumab follow-up: see Therapies" in text
+    assert "end of follow-up not planned yet" not in text
