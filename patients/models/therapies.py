@@ -14,24 +14,16 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from monitoring.domain import therapies
+from monitoring.domain.therapies import THERAPIES
 from patients.validators import NOTE_MAX_LENGTH, note_rules
 from submissions.models import Versioned
 
-
-class Therapy(models.TextChoices):
-    ALEMTUZUMAB = therapies.ALEMTUZUMAB, "Alemtuzumab (Lemtrada)"
-    INTERFERON_BETA = therapies.INTERFERON_BETA, "Interferon beta-1a (Rebif, Avonex, Plegridy)"
-    NATALIZUMAB = therapies.NATALIZUMAB, "Natalizumab (Tysabri)"
-    OCRELIZUMAB = therapies.OCRELIZUMAB, "Ocrelizumab (Ocrevus)"
-    OFATUMUMAB = therapies.OFATUMUMAB, "Ofatumumab (Kesimpta)"
-    CLADRIBINE = therapies.CLADRIBINE, "Cladribine tablets (Mavenclad)"
-    DIMETHYL_FUMARATE = therapies.DIMETHYL_FUMARATE, "Dimethyl fumarate (Tecfidera)"
-    DIROXIMEL_FUMARATE = therapies.DIROXIMEL_FUMARATE, "Diroximel fumarate (Vumerity)"
-    TERIFLUNOMIDE = therapies.TERIFLUNOMIDE, "Teriflunomide (Aubagio)"
-    FINGOLIMOD = therapies.FINGOLIMOD, "Fingolimod (Gilenya)"
-    SIPONIMOD = therapies.SIPONIMOD, "Siponimod (Mayzent)"
-    OZANIMOD = therapies.OZANIMOD, "Ozanimod (Zeposia)"
-    PONESIMOD = therapies.PONESIMOD, "Ponesimod (Ponvory)"
+# The choices come from the catalogue (monitoring.domain.therapies), the one place that names
+# each therapy: a therapy added there is a choice here.
+Therapy = models.TextChoices(
+    "Therapy",
+    [(therapy.code.upper(), (therapy.code, therapy.label)) for therapy in THERAPIES.values()],
+)
 
 
 class StopReason(models.TextChoices):
