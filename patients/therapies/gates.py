@@ -27,40 +27,34 @@ OVERRIDE_FIELD = "gate_override_reason"
 
 
 def doses_gates(doses: Iterable[TherapyDose]) -> dict[int, gates.GateDecision]:
-    """Each dose's gate as it stands (on its day), for a list of doses in one query."""
+    """Each dose's gate as it stands (on its day), for a list of doses in one query. Load each
+    dose with its episode (select_related), or this reads one episode per dose."""
     doses = list(doses)
-    codes = {
-        code
-        for dose in doses
-        for code in GATE_ANALYTES.get(therapies.therapy_of(dose.episode.therapy).gate, ())
-    }
+    codes = {code for dose in doses for code in _gate_codes(dose)}
     latest = latest_results(patient_ids={dose.episode.patient_id for dose in doses}, codes=codes)
-    return {
-        dose.pk: gates.gate_decision(
-            gates.GateFacts(
-                therapy=dose.episode.therapy,
-                dose_number=dose.number,
-                day=dose.day,
-                checklist_answers=dose.checklist_answers,
-                latest=latest[dose.episode.patient_id],
-            )
-        )
-        for dose in doses
-    }
+    return {dose.pk: _decision(dose, dose.day, latest[dose.episode.patient_id]) for dose in doses}
 
 
 def dose_gate(dose: TherapyDose, *, day: date | None = None) -> gates.GateDecision:
-    therapy = dose.episode.therapy
-    codes = GATE_ANALYTES.get(therapies.therapy_of(therapy).gate, ())
+    """One dose's gate on `day` (its own by default), from the results taken by then."""
     day = day or dose.day
-    latest = latest_results(patient_ids=[dose.episode.patient_id], codes=codes, on_or_before=day)
+    patient_id = dose.episode.patient_id
+    latest = latest_results(patient_ids=[patient_id], codes=_gate_codes(dose), on_or_before=day)
+    return _decision(dose, day, latest[patient_id])
+
+
+def _gate_codes(dose: TherapyDose) -> tuple[str, ...]:
+    return GATE_ANALYTES.get(therapies.therapy_of(dose.episode.therapy).gate, ())
+
+
+def _decision(dose: TherapyDose, day: date, latest) -> gates.GateDecision:
     return gates.gate_decision(
         gates.GateFacts(
-            therapy=therapy,
+            therapy=dose.episode.therapy,
             dose_number=dose.number,
             day=day,
             checklist_answers=dose.checklist_answers,
-            latest=latest[dose.episode.patient_id],
+            latest=latest,
         )
     )
 
