@@ -63,7 +63,8 @@ class NoStoreForSignedInMiddleware:
 class ClinicTimeZoneMiddleware:
     """Show times on the clock of the user's clinic (a patient's own clinic; for staff, the first
     of their clinics), and dates in its format (its language, settings.LANGUAGES), both chosen
-    once at sign-in and kept in the session, so they cost no query. Everyone else, and a
+    at sign-in and kept in the session with the user's access (patients.access_snapshot), so
+    they cost no query. Everyone else, and a
     session from before the clinic had a format, gets settings.LANGUAGE_CODE."""
 
     def __init__(self, get_response):
@@ -84,19 +85,3 @@ class ClinicTimeZoneMiddleware:
         finally:
             timezone.deactivate()
             translation.deactivate()
-
-
-def sign_in_remember(sender, request, user, **kwargs) -> None:
-    """At sign-in (connected in AccountsConfig.ready): the clinic's time zone and date format,
-    and whether the user is a patient, for the navigation."""
-    from patients.access import clinics_for
-    from patients.models import Patient
-
-    patient = Patient.objects.filter(user=user).select_related("clinic").first()
-    clinic = patient.clinic if patient else clinics_for(user).order_by("pk").first()
-    if request is None:
-        return
-    request.session[PATIENT_SESSION_KEY] = patient is not None
-    if clinic is not None:
-        request.session[TIME_ZONE_SESSION_KEY] = clinic.time_zone
-        request.session[DATE_LOCALE_SESSION_KEY] = clinic.date_locale

@@ -141,4 +141,7 @@ def is_staff_member(user) -> bool:
         return False
     if user.is_staff or user.is_superuser:
         return True
+    known = getattr(user, "_is_staff_member", None)  # this request's access snapshot
+    if known is not None:
+        return known
     return user.groups.filter(name__in=role_group_names(*STAFF_ROLES)).exists()

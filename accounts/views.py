@@ -7,8 +7,7 @@ from django.utils.http import urlencode
 from django.views import View
 from django_otp import login as otp_login
 
-from patients.models import Patient
-
+from .middleware import PATIENT_SESSION_KEY
 from .redirects import safe_next_url
 from .second_factor import (
     TokenForm,
@@ -33,7 +32,8 @@ class HomeView(LoginRequiredMixin, View):
     patient list."""
 
     def get(self, request):
-        if Patient.objects.filter(user=request.user).exists():
+        # Whether the user is a patient was decided at sign-in (patients.access_snapshot).
+        if request.session.get(PATIENT_SESSION_KEY):
             return redirect("portal:home")
         if request.user.has_perms(("patients.change_clinic", "reports.view_overview")):
             return redirect("reports:overview")

@@ -12,7 +12,7 @@ from auditlog import get_logentry_model
 from django.db.models import Model
 
 from accounts.client_address import client_address
-from audit.entries import new_entry, subjects_store
+from audit.entries import entry_store, new_entry
 
 # Longer descriptions are cut: this is a label, not a copy of what was shown.
 WHAT_MAX_LENGTH = 200
@@ -35,8 +35,7 @@ def record_access(request, patient, what: str, *, record: Model | None = None):
         remote_addr=client_address(request) or None,
         additional_data={"viewed": what[:WHAT_MAX_LENGTH]},
     )
-    entry.save()
-    subjects_store([entry], [patient])
+    entry_store(entry, patient)
     return entry
 
 
@@ -72,6 +71,5 @@ def record_export(
             "export": {"what": what, "format": fmt, "filters": dict(filters or {})},
         },
     )
-    entry.save()
-    subjects_store([entry], [subject])
+    entry_store(entry, subject)
     return entry

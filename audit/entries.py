@@ -14,11 +14,14 @@ from auditlog import get_logentry_model
 from auditlog.cid import get_cid
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
+from django.db import connections, router
 from django.db.models import Model
 from django.db.models.signals import pre_save
+from django.db.models.sql.subqueries import InsertQuery
 from django.utils.encoding import smart_str
 
 from audit.models import EntrySubject
+from audit.record_changes import records_changed
 from audit.registry import subjects_of
 
 
@@ -55,9 +58,50 @@ def entries_store(entries: Sequence, instances: Sequence[Model]) -> None:
     subjects_store(entries, instances)
 
 
+def entry_store(entry, instance: Model) -> None:
+    """Insert one entry about `instance` with its subject. On PostgreSQL that is one statement
+    (the entry's INSERT inside a WITH, the subject's taking its id), because every read of a
+    record writes one and a request should not pay two round trips for it; elsewhere, two."""
+    log_entry = get_logentry_model()
+    pre_save.send(sender=log_entry, instance=entry, raw=False, using="default", update_fields=None)
+    using = router.db_for_write(log_entry)
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        log_entry.objects.bulk_create([entry])
+        subjects_store([entry], [instance])
+        return
+    meta = log_entry._meta
+    query = InsertQuery(log_entry)
+    query.insert_values(
+        [f for f in meta.local_concrete_fields if f is not meta.auto_field], [entry]
+    )
+    compiler = query.get_compiler(using=using)
+    compiler.returning_fields = [meta.pk]
+    ((insert, params),) = compiler.as_sql()
+    ((clinic_id, patient_id),) = subjects_of([instance])
+    quote = connection.ops.quote_name
+    subject = EntrySubject._meta
+    names = ("entry", "clinic", "patient", "timestamp")
+    columns = ", ".join(quote(subject.get_field(name).column) for name in names)
+    table, key = quote(subject.db_table), quote(subject.pk.column)
+    # Table and column names from the models' meta; every value is a parameter.
+    sql = (
+        f"WITH entry AS ({insert}) INSERT INTO {table} ({columns}) "  # noqa: S608
+        f"SELECT entry.{quote(meta.pk.column)}, %s, %s, %s FROM entry RETURNING {key}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, clinic_id, patient_id, entry.timestamp])
+        entry.pk = cursor.fetchone()[0]
+    entry._state.adding = False
+    entry._state.db = using
+    if patient_id is not None and entry.action != log_entry.Action.ACCESS:
+        records_changed([patient_id])
+
+
 def subjects_store(entries: Sequence, instances: Sequence[Model]) -> None:
     """Link stored entries to the patient and clinic of the instance each one is about (for
     configuration: its clinic, or none when shared)."""
+    subjects = subjects_of(instances)
     EntrySubject.objects.bulk_create(
         EntrySubject(
             entry=entry,
@@ -65,7 +109,13 @@ def subjects_store(entries: Sequence, instances: Sequence[Model]) -> None:
             patient_id=patient_id,
             timestamp=entry.timestamp,
         )
-        for entry, (clinic_id, patient_id) in zip(entries, subjects_of(instances), strict=True)
+        for entry, (clinic_id, patient_id) in zip(entries, subjects, strict=True)
+    )
+    access = get_logentry_model().Action.ACCESS
+    records_changed(
+        patient_id
+        for entry, (_, patient_id) in zip(entries, subjects, strict=True)
+        if patient_id is not None and entry.action != access
     )
 
 

@@ -16,7 +16,7 @@ from labfeeds.models import ApiToken, LabConnection, LabMessage, WaitingResult
 from monitoring.domain import flagging
 from monitoring.domain.input_rules import hospital_number_key
 from monitoring.domain.measurements import MeasurementError, read_measurement
-from monitoring.models import FlagRule
+from monitoring.results.rule_cache import flag_rules
 from patients.models import Clinic, Patient
 from patients.selectors import patient_search
 
@@ -94,7 +94,7 @@ def waiting_groups(rows) -> list[WaitingGroup]:
     groups holding a possibly red or critical value come first, so a critical count for a
     patient nobody has matched yet is not left below a page of routine ones; then the oldest."""
     groups: dict[tuple, WaitingGroup] = {}
-    rules = FlagRule.objects.as_rules()
+    rules = flag_rules()
     for row in rows:
         _preview(row, rules)
         groups.setdefault(_group_key(row), WaitingGroup()).rows.append(row)

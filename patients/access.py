@@ -27,17 +27,37 @@ from .models import Clinic, InfusionCourse, Patient
 security_log = logging.getLogger("security.access")
 
 
+def clinic_ids_for(user) -> tuple[int, ...] | None:
+    """The ids of the user's clinics when this request already knows them (the session's
+    access snapshot, patients.access_snapshot), else None."""
+    return getattr(user, "_clinic_ids", None)
+
+
 def clinics_for(user) -> QuerySet[Clinic]:
     if not user.is_authenticated or not user.is_active:
         return Clinic.objects.none()
+    known = clinic_ids_for(user)
+    if known is not None:
+        return Clinic.objects.filter(pk__in=known)
     if user.is_superuser:
         return Clinic.objects.all()
     return Clinic.objects.filter(staff=user)
 
 
+def is_on_staff(user) -> bool:
+    """Whether the user is on the staff of at least one clinic (no query once known)."""
+    known = clinic_ids_for(user)
+    if known is not None and user.is_authenticated and user.is_active:
+        return bool(known)
+    return clinics_for(user).exists()
+
+
 def patients_for(user) -> QuerySet[Patient]:
     if user.is_superuser:
         return Patient.objects.all()
+    known = clinic_ids_for(user)
+    if known is not None and user.is_active:
+        return Patient.objects.filter(clinic_id__in=known)
     return Patient.objects.filter(clinic__in=clinics_for(user))
 
 
@@ -114,7 +134,7 @@ class StaffAccessMixin(LoginRequiredMixin):
     def dispatch(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        if not clinics_for(request.user).exists():
+        if not is_on_staff(request.user):
             access_refused(request, "not on the staff of any clinic")
             if kwargs:
                 raise Http404("No such record here.")

@@ -6,19 +6,21 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Min, Prefetch, Q, QuerySet
+from django.db.models import Count, Max, Min, Prefetch, Q, QuerySet
 
 from monitoring.domain import planning
 from monitoring.domain.input_rules import hospital_number_key
 from monitoring.models import (
     Acknowledgement,
+    Analyte,
     LabReport,
     LabResult,
     ScheduledCheck,
 )
-from monitoring.results.charts import TrendChart, trend_chart
+from monitoring.results.charts import SeriesPoint, TrendChart, trend_chart
 from monitoring.results.flag_data import patient_flag_data
 from monitoring.schedule.preview import Preview, next_course_preview
 from monitoring.schedule.visits import visits_once
@@ -89,64 +91,84 @@ class PatientPage:
     timeline: OrderedDict[str, list[TimelineDay]]  # "March 2025" -> days with their checks
     schedule: ScheduleWindow
     overdue: list[ScheduledCheck]  # every overdue check, in the window or not
-    results: list[LabResult]  # those of the reports on `reports_page`
-    reports_page: Page
-    charts: list[TrendChart]
     end_of_follow_up: date | None
     # Symptoms the patient reported through the portal, newest first, from their urgent checks,
     # each with `checks` and `acknowledgement` (None while it awaits one).
     symptom_reports: list = field(default_factory=list)
+    results_page_number: str | None = None
+
+    # The results and the charts are read only when drawn: the view keeps them drawn until
+    # the record changes (patients.page_parts), and then they cost no query.
+    @cached_property
+    def reports_page(self) -> Page:
+        return Paginator(
+            LabReport.objects.filter(patient=self.patient)
+            .order_by("-sample_collected_on", "-entered_at", "-pk")
+            .values_list("pk", flat=True),
+            REPORTS_PER_PAGE,
+        ).get_page(self.results_page_number)
+
+    @cached_property
+    def results(self) -> list[LabResult]:
+        """Those of the reports on `reports_page`, with their analyte, report and
+        acknowledgements (`acknowledged`, with who gave them)."""
+        acknowledgements = Acknowledgement.objects.select_related("acknowledged_by")
+        return list(
+            LabResult.objects.filter(report__in=list(self.reports_page.object_list))
+            .select_related("analyte", "report")
+            # Into a list on each result: a prefetch into the related manager clones a
+            # queryset for every result.
+            .prefetch_related(
+                Prefetch("acknowledgements", queryset=acknowledgements, to_attr="acknowledged")
+            )
+            .order_by("-sample_collected_on", "report_id", "analyte__display_order")
+        )
+
+    @cached_property
+    def charts(self) -> list[TrendChart]:
+        return _charts(self.patient, patient_flag_data(self.patient, self.courses))
 
 
 def patient_page(
     patient: Patient, *, today: date, results_page=None, schedule: str | None = None
 ) -> PatientPage:
-    """Eight queries however long the record: courses, checks, the count and one page of
-    reports, their results (with analyte and report), the results' acknowledgements (with who
-    gave them), the charted analytes' whole series, flag rules; a ninth for the symptom
-    reports' acknowledgements when the patient reported any. `schedule`: "all", or the first
-    month of the timeline's window as "2025-03" (by default three months before today's)."""
+    """Three queries however long the record: courses, the schedule's first and last days,
+    the checks the page shows (the window's, every overdue one, the urgent ones); one more for
+    the symptom reports' acknowledgements when the patient reported any. Drawing the results
+    reads the count and one page of reports, their results and the results'
+    acknowledgements; drawing the charts, the charted analytes and their whole series as plain
+    values (and the therapy episodes of a patient on another therapy; the flag rules come from
+    the process's cache, monitoring.results.rule_cache). `schedule`: "all", or the first month
+    of the timeline's window as "2025-03" (by default three months before today's)."""
     courses = list(patient.courses.order_by("number"))
-    # A visit two therapies share is one entry, naming both (visits_once).
+    live = ScheduledCheck.objects.active().filter(patient=patient)
+    bounds = live.aggregate(first=Min("due_date"), last=Max("due_date"))
+    window = _schedule_window(bounds["first"], bounds["last"], today=today, schedule=schedule)
+    # Five years are about 330 checks and the window shows some 60: read only those, the
+    # overdue ones (named above the page wherever they fall) and the urgent ones (the symptom
+    # reports), not every check as a model.
+    if not window.is_whole:
+        live = live.filter(
+            Q(due_date__gte=window.first_month, due_date__lt=window.end)
+            | Q(completed_on=None, waived_at=None, before_tracking=False, overdue_after__lt=today)
+            | Q(symptom_report__isnull=False)
+        )
+    # A visit two therapies share is one entry, naming both (visits_once): both its checks
+    # have the same dates and state, so both are read.
     checks = visits_once(
-        ScheduledCheck.objects.active()
-        .filter(patient=patient)
-        .select_related("symptom_report", "episode")
+        live.select_related("symptom_report", "episode")
         .with_status(today)
         .order_by("due_date", "panel")
     )
-    reports_page = Paginator(
-        LabReport.objects.filter(patient=patient)
-        .order_by("-sample_collected_on", "-entered_at", "-pk")
-        .values_list("pk", flat=True),
-        REPORTS_PER_PAGE,
-    ).get_page(results_page)
-    acknowledgements = Acknowledgement.objects.select_related("acknowledged_by")
-    results = list(
-        LabResult.objects.filter(report__in=list(reports_page.object_list))
-        .select_related("analyte", "report")
-        .prefetch_related(Prefetch("acknowledgements", queryset=acknowledgements))
-        .order_by("-sample_collected_on", "report_id", "analyte__display_order")
-    )
-    charted = list(
-        LabResult.objects.current()
-        .filter(patient=patient, analyte__code__in=CHARTED_ANALYTES)
-        .select_related("analyte")
-        .order_by("sample_collected_on", "pk")
-    )
-    flag_data = patient_flag_data(patient, courses)
-    window = _schedule_window(checks, today=today, schedule=schedule)
     return PatientPage(
         patient=patient,
         courses=courses,
         timeline=_timeline([c for c in checks if window.shows(c.due_date)]),
         schedule=window,
         overdue=[check for check in checks if check.status == "overdue"],
-        results=results,
-        reports_page=reports_page,
-        charts=_charts(charted, flag_data),
         end_of_follow_up=_end_of_follow_up(patient, courses),
         symptom_reports=_symptom_reports(checks),
+        results_page_number=results_page,
     )
 
 
@@ -197,6 +219,11 @@ class ScheduleWindow:
     def last_month(self) -> date | None:
         return None if self.last is None else _month_start(self.last)
 
+    @property
+    def end(self) -> date | None:
+        """The first day after the window."""
+        return None if self.last is None else _month_start(self.last + 1)
+
     def shows(self, day: date) -> bool:
         return self.first is None or self.first <= _month_number(day) <= self.last
 
@@ -210,10 +237,9 @@ def _month_start(number: int) -> date:
 
 
 def _schedule_window(
-    checks: list[ScheduledCheck], *, today: date, schedule: str | None
+    schedule_first: date | None, schedule_last: date | None, *, today: date, schedule: str | None
 ) -> ScheduleWindow:
-    days = [check.due_date for check in checks]
-    schedule_first, schedule_last = (min(days), max(days)) if days else (None, None)
+    """`schedule_first`, `schedule_last`: the first and last due dates of the whole schedule."""
     if schedule == "all":
         return ScheduleWindow(None, None, None, None, schedule_first, schedule_last)
     length = SCHEDULE_MONTHS_BEFORE + 1 + SCHEDULE_MONTHS_AFTER
@@ -242,16 +268,28 @@ def _timeline(checks: list[ScheduledCheck]) -> OrderedDict[str, list[TimelineDay
     return months
 
 
-def _charts(current: list[LabResult], flag_data) -> list[TrendChart]:
-    """`current`: the charted analytes' current results, oldest first."""
+def _charts(patient: Patient, flag_data) -> list[TrendChart]:
+    """The charted analytes' current results as plain values, oldest first (two queries: the
+    analytes, the series)."""
+    analytes = {a.pk: a for a in Analyte.objects.filter(code__in=CHARTED_ANALYTES)}
+    series_of: dict[int, list[SeriesPoint]] = {pk: [] for pk in analytes}
+    rows = (
+        LabResult.objects.current()
+        .filter(patient=patient, analyte__in=list(analytes))
+        .order_by("sample_collected_on", "pk")
+        .values_list("analyte_id", "sample_collected_on", "canonical_value", "tier")
+    )
+    for analyte_id, day, value, tier in rows:
+        series_of[analyte_id].append(SeriesPoint(day, value, tier))
+    by_code = {a.code: a for a in analytes.values()}
     charts = []
     for code in CHARTED_ANALYTES:
-        series = [r for r in current if r.analyte.code == code]
+        analyte = by_code.get(code)
+        series = series_of[analyte.pk] if analyte is not None else []
         rules = [rule for rule in flag_data.rules if rule.analyte == code]
-        analyte = series[0].analyte if series else None
         # A grade or an outcome ("abnormal") is a position on a scale, not a quantity: a line
         # through positions would draw a trend that does not exist.
-        if analyte is not None and not analyte.is_ordinal:
+        if series and not analyte.is_ordinal:
             baseline = _baseline_value(series, flag_data.baseline_before)
             charts.append(
                 trend_chart(analyte=analyte, series=series, rules=rules, baseline=baseline)
@@ -259,7 +297,7 @@ def _charts(current: list[LabResult], flag_data) -> list[TrendChart]:
     return charts
 
 
-def _baseline_value(series: list[LabResult], course_one: date | None):
+def _baseline_value(series: list[SeriesPoint], course_one: date | None):
     if course_one is None:
         return None
     before = [r for r in series if r.sample_collected_on < course_one]

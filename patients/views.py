@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.db.models import Max
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views import View
 
@@ -26,6 +27,7 @@ from .forms import (
     SchedulePreviewForm,
 )
 from .models import InfusionCourse
+from .page_parts import page_part
 from .selectors import (
     baseline_checklist,
     patient_list_page,
@@ -83,6 +85,19 @@ class PatientDetailView(StaffAccessMixin, View):
             "page": page,
             "today": today,
             "therapies": patient_therapies(patient, page.courses),
+        }
+        # The results and the charts, drawn only when the record changed since they were kept.
+        context["parts"] = {
+            name: page_part(
+                request,
+                patient,
+                name,
+                vary=(page.results_page_number,),
+                draw=lambda name=name: render_to_string(
+                    f"patients/_{name}.html", context, request=request
+                ),
+            )
+            for name in ("trends", "results")
         }
         return render(request, "patients/detail.html", context)
 

@@ -59,6 +59,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The user's permissions, clinics and clinic clock from the session, not three queries.
+    "patients.access_snapshot.AccessSnapshotMiddleware",
     "django_otp.middleware.OTPMiddleware",
     # Staff who have not passed their second factor this session reach only the sign-in steps.
     "accounts.middleware.SecondFactorRequiredMiddleware",
@@ -250,6 +252,31 @@ else:
         "processed_folder": str(VAR_DIR / "celery-processed"),
         "control_folder": str(VAR_DIR / "celery-control"),
         "store_processed": False,
+    }
+# The cache holds the generation tokens that tell every web process when a user's access or
+# a flag rule changed (patients.access_snapshot, monitoring.results.rule_cache): it must be
+# shared by the processes, so Redis when there is one; a single process (runserver, the
+# tests on SQLite) keeps it in memory. Nothing in it is a record: losing it costs re-reads.
+# The patient page's results and charts are kept drawn this long at most (patients.page_parts),
+# though any change to the record draws them again at once; 0 draws them on every request.
+PAGE_PARTS_SECONDS = env.int("PAGE_PARTS_SECONDS", default=10 * 60)
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "lemtrada",
+            # A cache that does not answer within this is treated as missing, not waited on.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+else:
+    # Shared by the processes of one host (the web workers, the Celery worker, beat).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
     }
 # Redis hands an unacknowledged task to another worker after this long; every countdown and
 # time limit below stays well under it, so a retry is never delivered twice.

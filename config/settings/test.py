@@ -22,6 +22,9 @@ EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.locm
 EMAIL_HOST = env.str("EMAIL_HOST", default="127.0.0.1")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_TIMEOUT = 5
+# The test client's requests run in the test's own process: its memory is the shared cache, and
+# nothing one run keeps (under ids the next run reuses) outlives it.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Every request computes the worklist's due section afresh; one test keeps it, to show how.
 WORKLIST_MEMBERS_SECONDS = 0
 # The browser tests' server runs with DEBUG off: WhiteNoise serves static/ from the finders, so

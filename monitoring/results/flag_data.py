@@ -13,7 +13,8 @@ from dateutil.relativedelta import relativedelta
 from django.db.models import Q
 
 from monitoring.domain import flagging, therapy_rules
-from monitoring.models import FlagRule, LabResult
+from monitoring.models import LabResult
+from monitoring.results.rule_cache import flag_rules
 from monitoring.results.therapies_in_force import episodes_of, spans_for
 from patients.models import InfusionCourse, Patient
 
@@ -47,7 +48,7 @@ def patient_flag_data(patient: Patient, courses=None, rules=None, episodes=None)
     if episodes is None:
         episodes = episodes_of([patient])
     return PatientFlagData(
-        rules=FlagRule.objects.as_rules() if rules is None else rules,
+        rules=flag_rules() if rules is None else rules,
         baseline_before=course_one,
         episodes=spans_for(patient, course_one, episodes),
         dip_periods=[
@@ -64,7 +65,7 @@ def flag_data_of(patients: Iterable[Patient]) -> dict[int, PatientFlagData]:
     """patient_flag_data for many patients: the rules once, every course in one query, and
     the episodes of those with other therapies in one more (none if no patient has any)."""
     patients = list(patients)
-    rules = FlagRule.objects.as_rules()
+    rules = flag_rules()
     courses: dict[int, list[InfusionCourse]] = defaultdict(list)
     for course in InfusionCourse.objects.filter(patient_id__in=[p.pk for p in patients]):
         courses[course.patient_id].append(course)

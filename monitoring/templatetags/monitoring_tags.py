@@ -3,6 +3,7 @@
 from django import template
 
 from monitoring.models.schedule import PANEL_SHORT_NAMES
+from monitoring.results.charts import tier_colour_of
 
 register = template.Library()
 
@@ -13,14 +14,6 @@ TIER_CLASSES = {
     "low": "text-bg-info",
     "high": "text-bg-info",
     "normal": "text-bg-light border",
-}
-TIER_COLOURS = {
-    "critical": "#7a0010",
-    "red": "#dc3545",
-    "amber": "#e0a800",
-    "low": "#0aa2c0",
-    "high": "#0aa2c0",
-    "normal": "#198754",
 }
 STATUS_CLASSES = {
     "overdue": "text-bg-danger",
@@ -42,7 +35,7 @@ def tier_class(tier: str) -> str:
 
 @register.filter
 def tier_colour(tier: str) -> str:
-    return TIER_COLOURS.get(tier, "#6c757d")
+    return tier_colour_of(tier)
 
 
 @register.filter

@@ -1,0 +1,68 @@
+"""Parts of a patient's page kept drawn in the cache until the record changes: the results (a
+page of reports with their results and acknowledgements) and the trend charts, which are most
+of the page's work and change only when a result, an acknowledgement or a course does.
+
+A part is stamped with the record's generation token (audit.record_changes: replaced by every
+audit entry that changes the record, from any process) and the flag rules' (the charts draw
+their limits; the results name their analytes), and keyed on everything else it depends on:
+the patient (with the row's creation time, so a database restored under the same ids never
+meets another's parts), the date format and clock, what the user may do there (the buttons
+differ), and the address (links back to it). The tokens are read before the record, so a part
+is never stamped newer than what it shows; without a usable cache the part is drawn every time.
+
+Nothing here replaces the read's audit entry: the view writes it on every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone, translation
+from django.utils.safestring import SafeString, mark_safe
+
+from accounts import generations
+from audit.record_changes import record_key
+from monitoring.results.rule_cache import RULES_KEY
+
+log = logging.getLogger(__name__)
+
+
+def page_part(request, patient, name: str, *, vary: tuple, draw: Callable[[], str]) -> SafeString:
+    """The part `name` of `patient`'s page for this request: kept, or drawn by `draw` and kept
+    for settings.PAGE_PARTS_SECONDS (0: never kept)."""
+    seconds = settings.PAGE_PARTS_SECONDS
+    stamp = generations.tokens(record_key(patient.pk), RULES_KEY) if seconds else None
+    if stamp is None:
+        return mark_safe(draw())  # noqa: S308 (the part is a rendered template)
+    user = request.user
+    key = repr(
+        (
+            name,
+            patient.pk,
+            patient.created_at.isoformat(),
+            stamp,
+            translation.get_language(),
+            timezone.get_current_timezone_name(),
+            user.is_superuser,
+            sorted(user.get_all_permissions()),
+            request.get_full_path(),
+            vary,
+        )
+    )
+    key = f"page-part:{hashlib.sha256(key.encode()).hexdigest()}"
+    try:
+        kept = cache.get(key)
+    except Exception:
+        log.warning("page parts: the cache could not be read", exc_info=True)
+        kept = None
+    if kept is None:
+        kept = draw()
+        try:
+            cache.set(key, kept, timeout=seconds)
+        except Exception:
+            log.warning("page parts: the cache could not be written", exc_info=True)
+    return mark_safe(kept)  # noqa: S308

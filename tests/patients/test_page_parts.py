@@ -1,0 +1,121 @@
+"""The patient page's results and charts are kept drawn until the record changes, and every
+change, made anywhere, shows on the next request (patients.page_parts)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from auditlog.models import LogEntry
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from monitoring.models import FlagRule
+from monitoring.results.services import report_mark_in_error
+from tests.auth import sign_in
+from tests.builders import acknowledge, nurse_of, platelets, treated_patient
+
+pytestmark = pytest.mark.django_db
+
+
+def page(client, patient, **query):
+    return client.get(reverse("patients:detail", args=[patient.pk]), query).content.decode()
+
+
+def results_drawn(client, patient) -> int:
+    """How many queries a page request spent on the results (LabResult reads)."""
+    with CaptureQueriesContext(connection) as captured:
+        page(client, patient)
+    return sum('FROM "monitoring_labresult"' in q["sql"] for q in captured)
+
+
+@pytest.fixture
+def seen(client, clinic_a):
+    nurse = nurse_of(clinic_a, "nurse_parts")
+    patient = treated_patient(clinic_a, on=date(2026, 1, 12))
+    result = platelets(patient, 80, entered_by=nurse, days_ago=2)
+    sign_in(client, nurse)
+    assert "Acknowledge" in page(client, patient)
+    return client, nurse, patient, result
+
+
+def test_the_results_are_drawn_once_until_the_record_changes(seen):
+    client, nurse, patient, _ = seen
+    assert results_drawn(client, patient) == 0  # kept from the fixture's request
+    platelets(patient, 45, entered_by=nurse, days_ago=1)
+    assert results_drawn(client, patient) > 0
+    assert "critical" in page(client, patient)
+    assert results_drawn(client, patient) == 0
+
+
+def test_an_acknowledgement_shows_at_once(seen):
+    client, nurse, patient, result = seen
+    acknowledge(result, nurse, note="Repeat count booked for Friday.")
+    shown = page(client, patient)
+    assert "Repeat count booked for Friday." in shown
+
+
+def test_a_report_entered_in_error_shows_at_once(seen):
+    client, nurse, patient, result = seen
+    report_mark_in_error(report=result.report, reason="Wrong patient's sample", marked_by=nurse)
+    assert "Entered in error: Wrong patient&#x27;s sample" in page(client, patient)
+
+
+def test_a_flag_rule_changed_by_a_lead_redraws_the_charts(seen):
+    client, _, patient, _ = seen
+    rule = FlagRule.objects.filter(analyte__code="platelets", tier="red", is_active=True).first()
+    assert f"red {rule.threshold.normalize():f}" in page(client, patient)
+    rule.threshold = 77
+    rule.save()
+    assert "red 77<" in page(client, patient)
+
+
+def test_each_user_sees_their_own_buttons(seen, staff_a):
+    """Clinic staff may not acknowledge: the part the nurse's request kept is not theirs."""
+    client, _, patient, _ = seen
+    staff = sign_in(Client(), staff_a)
+    assert "awaiting a nurse" in page(staff, patient)
+    assert "awaiting a nurse" not in page(client, patient)
+
+
+def test_every_request_still_records_the_read(seen):
+    client, _, patient, _ = seen
+    reads = LogEntry.objects.filter(action=LogEntry.Action.ACCESS, object_pk=str(patient.pk))
+    before = reads.count()
+    page(client, patient)
+    page(client, patient)
+    assert reads.count() == before + 2
+
+
+def test_a_results_page_is_kept_apart_from_the_others(seen):
+    client, _, patient, _ = seen
+    assert results_drawn(client, patient) == 0
+    with CaptureQueriesContext(connection) as captured:
+        page(client, patient, results=2)  # another page of reports: drawn, not page 1's
+    assert any('FROM "monitoring_labresult"' in q["sql"] for q in captured)
+
+
+def test_without_a_cache_the_page_is_drawn_every_time(seen, settings):
+    """A cache that cannot be reached (Redis on a port where nothing listens) costs only the
+    drawing: nothing kept is trusted."""
+    client, nurse, patient, _ = seen
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+    assert results_drawn(client, patient) > 0
+    platelets(patient, 45, entered_by=nurse, days_ago=1)
+    assert "critical" in page(client, patient)
+    assert results_drawn(client, patient) > 0
+
+
+def test_parts_never_outlive_a_patient_of_the_same_id(seen):
+    """A database restored or rebuilt under the same ids: the row's creation time differs."""
+    client, _, patient, _ = seen
+    type(patient).objects.filter(pk=patient.pk).update(created_at=datetime(2020, 1, 1, tzinfo=UTC))
+    assert results_drawn(client, patient) > 0
