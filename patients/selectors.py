@@ -222,7 +222,10 @@ class ScheduleWindow:
     @property
     def end(self) -> date | None:
         """The first day after the window."""
-        return None if self.last is None else _month_start(self.last + 1)
+        if self.last is None:
+            return None
+        # A window asked for at the end of the calendar (?schedule=9999-12) ends with it.
+        return date.max if self.last + 1 >= 10000 * 12 else _month_start(self.last + 1)
 
     def shows(self, day: date) -> bool:
         return self.first is None or self.first <= _month_number(day) <= self.last
