@@ -1,6 +1,7 @@
 """The pages over HTTP: gunicorn (production settings, several sync workers) on loopback under
 wrk with 16 connections. wrk's Lua `done` hook reports the 50th and 95th percentiles and the
-non-2xx answers; a run with any non-2xx answer or socket error fails its row."""
+answers of 400 and above (a redirect is an answer); a run with any or a socket error fails its
+row."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ class LoadFigures:
     p50_ms: float
     p95_ms: float
     requests: int
-    bad: int  # non-2xx answers and socket errors, over every run
+    bad: int  # answers of 400 and above and socket errors, over every run
     runs: int
 
 

@@ -6,19 +6,21 @@ scan then creates only the alerts that run did not."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from benchmarks.dataset import dataset_build
 from benchmarks.delivery import delivery_measure
 from benchmarks.ingestion import ingestion_measure
 from benchmarks.load import load_measure
-from benchmarks.pages import pages_measure, pages_of
+from benchmarks.pages import TRIVIAL, pages_measure, pages_of
 from benchmarks.report import Report, ms, verdict
 from benchmarks.reports import reports_measure
 from benchmarks.reuse import dataset_find
@@ -28,6 +30,9 @@ from monitoring.models import Notification
 
 # In-process targets the issues set (seconds): the nurse's worklist of every benchmark patient.
 PAGE_TARGETS = {"nurse worklist": 0.060}
+# CPU a request, and p95 under load (issue 21), for these pages.
+CPU_TARGET = 0.015
+CPU_TARGET_PAGES = ("patient list", "patient page, five years", "patient portal home")
 # The clinic overview of one clinic of every benchmark patient (issue 19).
 OVERVIEW_TARGET = 0.100
 
@@ -160,12 +165,22 @@ class Command(BaseCommand):
 
         self.say("Pages in process...")
         pages = pages_of(data)
-        for name, figure in pages_measure(pages, runs=max(runs, 5)).items():
+        cache = _shared_cache(o["redis_url"])
+        with override_settings(CACHES=cache) if cache else contextlib.nullcontext():
+            in_process = pages_measure(pages, runs=max(runs, 5))
+        for name, figure in in_process.items():
             target = PAGE_TARGETS.get(name)
+            cpu_ok = figure.cpu_seconds < CPU_TARGET
             report.add(
-                f"{name}: server time in process",
-                f"{ms(figure.seconds)}, {figure.queries} queries (median of {figure.runs})",
-                verdict(figure.seconds < target, f"under {ms(target)}") if target else "",
+                f"{name}: in process",
+                f"{ms(figure.seconds)}, of which SQL {ms(figure.sql_seconds)} "
+                f"({figure.ratio:.1f}x its SQL); CPU {ms(figure.cpu_seconds)} a request; "
+                f"{figure.queries} queries (median of {figure.runs})",
+                verdict(figure.seconds < target, f"under {ms(target)}")
+                if target
+                else verdict(cpu_ok, f"CPU under {ms(CPU_TARGET)}")
+                if name in CPU_TARGET_PAGES
+                else "",
             )
         self.reports(report, data, runs)
         memory = {}
@@ -179,14 +194,20 @@ class Command(BaseCommand):
                 runs=o["load_runs"],
                 redis_url=o["redis_url"],
             )
+            floor = loads.get(TRIVIAL)
             for name, figure in loads.items():
                 ok = figure.requests > 0 and figure.bad == 0 and figure.p95_ms < 150
+                within = floor is not None and figure.p95_ms <= 2 * floor.p95_ms
+                target = "p95 < 150 ms, all 200"
+                if name in CPU_TARGET_PAGES:
+                    target = "p95 < 150 ms or within 2x the trivial request's"
+                    ok = figure.requests > 0 and figure.bad == 0 and (ok or within)
                 report.add(
                     f"{name}: HTTP, {o['connections']} clients",
                     f"{figure.requests_per_second:.0f} req/s, p50 {figure.p50_ms:.0f} ms, p95 "
-                    f"{figure.p95_ms:.0f} ms; {figure.requests:,} requests, {figure.bad} non-2xx"
+                    f"{figure.p95_ms:.0f} ms; {figure.requests:,} requests, {figure.bad} errors"
                     f" (median of {figure.runs} runs of {o['seconds']} s)",
-                    verdict(ok, "p95 < 150 ms, all 200"),
+                    verdict(ok, target) if name != TRIVIAL else "the machine's floor",
                 )
             self.say("Delivery: 2 Celery workers, SMTP on loopback...")
             # The scans queued digests and daily e-mails for thousands of recipients; only the
@@ -253,6 +274,14 @@ class Command(BaseCommand):
 
     def say(self, line: str) -> None:
         self.stderr.write(line)
+
+
+def _shared_cache(redis_url: str) -> dict | None:
+    """The cache as production has it (Redis), for the pages measured in this process."""
+    if not redis_url:
+        return None
+    backend = "django.core.cache.backends.redis.RedisCache"
+    return {"default": {"BACKEND": backend, "LOCATION": redis_url, "KEY_PREFIX": "bench"}}
 
 
 def _memory(by_pid: dict[int, float]) -> str:
