@@ -461,9 +461,12 @@ class ScheduledCheck(models.Model):
             ),
             # The overdue, reminder and escalation scans read open checks only; with the
             # patient and the id in the index, counting and finding the overdue ones is an
-            # index-only scan.
+            # index-only scan. open() also leaves out the checks sharing another's visit:
+            # shares_visit is carried along (PostgreSQL's INCLUDE) so that test needs no
+            # visit to the table either.
             models.Index(
                 fields=["overdue_after", "patient", "id"],
+                include=["shares_visit"],
                 condition=models.Q(
                     completed_on=None, waived_at=None, cancelled_at=None, before_tracking=False
                 ),
@@ -478,8 +481,11 @@ class ScheduledCheck(models.Model):
             ),
             # "Has this patient anything overdue?": the worklist asks it of every patient it
             # counts or lists below the overdue section, a short range of this index each.
+            # The patient list's next due date and overdue count per patient read the due
+            # date and the id too: with them carried along, both are index-only scans.
             models.Index(
                 fields=["patient", "overdue_after"],
+                include=["due_date", "shares_visit", "id"],
                 condition=models.Q(
                     completed_on=None, waived_at=None, cancelled_at=None, before_tracking=False
                 ),

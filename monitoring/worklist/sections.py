@@ -185,17 +185,20 @@ def _keep_smallest(keys: dict, patient_id: int, key: tuple) -> None:
 
 def failed_section(
     scope: Q, failed_alerts: QuerySet, above: list[int], page: int
-) -> tuple[SectionPage, list[int]]:
-    """Patients with an alert nobody received and nobody has handled, the latest first."""
+) -> tuple[SectionPage, list[int], set[int]]:
+    """Patients with an alert nobody received and nobody has handled, the latest first; and
+    every patient in scope with such an alert, the urgent section's included (only their rows
+    can show one, so the rows' query for them is skipped when there are none)."""
     rows = (
         failed_alerts.filter(scope)
-        .exclude(patient_id__in=above)
         .order_by("-created_at", "-pk")
         .values_list("patient_id", flat=True)
     )
-    ordered = _first_appearances(rows)
+    every = _first_appearances(rows)
+    excluded = set(above)
+    ordered = [patient_id for patient_id in every if patient_id not in excluded]
     shown, page = _page_of(ordered, page)
-    return SectionPage("failed", shown, total=len(ordered), page=page), ordered
+    return SectionPage("failed", shown, total=len(ordered), page=page), ordered, set(every)
 
 
 def _walk(checks: QuerySet, order: str, *, need: int) -> list[int]:
