@@ -103,6 +103,15 @@ TEMPLATES = [
             "builtins": ["django.templatetags.static"],
         },
     },
+    # The worklist's rows only, drawn for many patients on every request
+    # (config.template_env says why).
+    {
+        "NAME": "jinja2",
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "config.template_env.environment"},
+    },
 ]
 
 # SQLite in the project folder unless DATABASE_URL names another database (PostgreSQL in

@@ -4,8 +4,10 @@ import os
 import tempfile
 from pathlib import Path
 
+import jinja2
+
 from .base import *  # noqa: F403
-from .base import DATABASES, REDIS_URL, env
+from .base import DATABASES, REDIS_URL, TEMPLATES, env
 
 # The demo clinic and the benchmarks have tests of their own; production leaves them out.
 INSTALLED_APPS = [*INSTALLED_APPS, "demo", "benchmarks"]  # noqa: F405
@@ -13,6 +15,10 @@ INSTALLED_APPS = [*INSTALLED_APPS, "demo", "benchmarks"]  # noqa: F405
 SECRET_KEY = "test-key-not-secret"
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+
+# A Jinja2 template's misspelt name fails the test instead of leaving part of a row blank, as
+# production's templates would.
+TEMPLATES[1]["OPTIONS"]["undefined"] = jinja2.StrictUndefined
 
 # Hashing passwords properly is slow on purpose; tests do not need that.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -11,9 +11,11 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import render
+from django.template import engines
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.views import View
 
 from accounts.redirects import safe_next_url
@@ -156,13 +158,15 @@ class WorklistView(StaffAccessMixin, SubmitOnceMixin, View):
         )
         self.add_links(request, worklist)
         ticked = set(bulk_form["check"].value() or []) if bulk_form.is_bound else set()
+        self.draw_rows(
+            request,
+            worklist,
+            ticked={str(pk) for pk in ticked},
+            ticked_overdue=set(request.POST.getlist("overdue_of")) if bulk_form.is_bound else set(),
+        )
         context = {
             "worklist": worklist,
             "bulk_form": bulk_form,
-            "ticked": {str(pk) for pk in ticked},
-            "ticked_overdue": set(request.POST.getlist("overdue_of"))
-            if bulk_form.is_bound
-            else set(),
             "may_waive": request.user.has_perm("monitoring.waive_scheduledcheck"),
             "ack_choices": Acknowledgement.Action.choices,
             "panels": Panel.choices,
@@ -170,6 +174,22 @@ class WorklistView(StaffAccessMixin, SubmitOnceMixin, View):
             "overdue_choices": OVERDUE_CHOICES,
         }
         return render(request, "monitoring/worklist.html", context)
+
+    def draw_rows(self, request, worklist, *, ticked: set[str], ticked_overdue: set[str]) -> None:
+        """Each section's rows as HTML (section.rows_html), from the Jinja2 template."""
+        template = engines["jinja2"].get_template("monitoring/worklist_rows.html")
+        for section in worklist.sections.values():
+            html = template.render(
+                {
+                    "rows": section.rows,
+                    "many_clinics": len(worklist.clinics) > 1,
+                    "ticked": ticked,
+                    "ticked_overdue": ticked_overdue,
+                },
+                request,
+            )
+            # Jinja2 escaped every value as it drew them (config.template_env).
+            section.rows_html = mark_safe(html)  # noqa: S308
 
     def add_links(self, request, worklist) -> None:
         """Each row's links and each section's paging links, built here once."""
@@ -212,8 +232,8 @@ class WorklistView(StaffAccessMixin, SubmitOnceMixin, View):
                     alert.handle_url = handle_url(alert.pk) + back
                 for visit in row.visits:
                     for check in visit.checks:
-                        if check.panel in done_urls:
-                            check.done_url = done_urls[check.panel](row.patient.pk) + back
+                        done_url = done_urls.get(check.panel)
+                        check.done_url = done_url(row.patient.pk) + back if done_url else ""
             parameter = PAGE_PARAMETERS[name]
             section.page.previous_url = _page_url(request, parameter, section.page.page - 1, name)
             section.page.next_url = _page_url(request, parameter, section.page.page + 1, name)

@@ -1,0 +1,45 @@
+"""The Jinja2 environment for the few templates drawn on every request for many rows (the
+worklist's patient rows): Jinja2 compiles a template to Python, so a row costs attribute
+reads instead of the Django template language's variable resolution, a fifth of the time
+for the same HTML. Everything else stays in Django templates.
+
+The filters are Django's own (dates and times in the active language and time zone,
+truncatechars, pluralize, timesince) and the project's template tags, so the HTML reads as the
+Django templates beside it do."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.template import defaultfilters
+from django.utils import timezone
+from jinja2 import Environment
+
+from monitoring.templatetags.monitoring_tags import panel_short, tier_class
+
+
+def _date(value, format_name: str = "DATE_FORMAT") -> str:
+    """Django's date filter, after the conversion the Django template language does first: an
+    aware date and time is shown in the current (the clinic's) time zone."""
+    if isinstance(value, datetime) and timezone.is_aware(value):
+        value = timezone.localtime(value)
+    return defaultfilters.date(value, format_name)
+
+
+def _timesince(value) -> str:
+    return defaultfilters.timesince_filter(value)
+
+
+def environment(**options) -> Environment:
+    # Escaping is not an option here: every value a row shows is escaped.
+    options.pop("autoescape", None)
+    env = Environment(autoescape=True, **options)
+    env.filters.update(
+        date=_date,
+        timesince=_timesince,
+        truncatechars=defaultfilters.truncatechars,
+        pluralize=defaultfilters.pluralize,
+        tier_class=tier_class,
+        panel_short=panel_short,
+    )
+    return env
