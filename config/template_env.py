@@ -9,10 +9,11 @@ Django templates beside it do."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import functools
+from datetime import date, datetime
 
 from django.template import defaultfilters
-from django.utils import timezone
+from django.utils import timezone, translation
 from jinja2 import Environment
 
 from monitoring.templatetags.monitoring_tags import panel_short, tier_class
@@ -21,8 +22,18 @@ from monitoring.templatetags.monitoring_tags import panel_short, tier_class
 def _date(value, format_name: str = "DATE_FORMAT") -> str:
     """Django's date filter, after the conversion the Django template language does first: an
     aware date and time is shown in the current (the clinic's) time zone."""
-    if isinstance(value, datetime) and timezone.is_aware(value):
-        value = timezone.localtime(value)
+    if isinstance(value, datetime):
+        if timezone.is_aware(value):
+            value = timezone.localtime(value)
+        return defaultfilters.date(value, format_name)
+    if value is None:
+        return ""
+    # A page of rows shows the same few due dates many times over.
+    return _day(value, format_name, translation.get_language())
+
+
+@functools.lru_cache(maxsize=2048)
+def _day(value: date, format_name: str, language: str) -> str:
     return defaultfilters.date(value, format_name)
 
 

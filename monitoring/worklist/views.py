@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import render
 from django.template import engines
+from django.template.backends.utils import csrf_input
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
@@ -182,16 +183,16 @@ class WorklistView(StaffAccessMixin, SubmitOnceMixin, View):
         """Each section's rows as HTML (section.rows_html), from the Jinja2 template: the
         Django template language took a third of the page's time to draw them."""
         template = engines["jinja2"].get_template("monitoring/worklist_rows.html")
+        shared = {
+            "many_clinics": len(worklist.clinics) > 1,
+            "ticked": ticked,
+            "ticked_overdue": ticked_overdue,
+            "panel_names": dict(Panel.choices),
+            # One masked token for the page's forms, not a new one drawn for each.
+            "csrf_input": csrf_input(request),
+        }
         for section in worklist.sections.values():
-            html = template.render(
-                {
-                    "rows": section.rows,
-                    "many_clinics": len(worklist.clinics) > 1,
-                    "ticked": ticked,
-                    "ticked_overdue": ticked_overdue,
-                },
-                request,
-            )
+            html = template.render({**shared, "rows": section.rows})
             # Jinja2 escaped every value as it drew them (config.template_env).
             section.rows_html = mark_safe(html)  # noqa: S308
 
