@@ -284,6 +284,10 @@ class Patient(Versioned):
             models.Index(
                 fields=["clinic", "family_name", "given_name", "id"], name="patient_list_order"
             ),
+            # The same list for staff of several clinics: walked in name order, each row's
+            # clinic tested, the page's fifty found without sorting them all (which cost 16 ms
+            # at 10,000 patients and 100 ms at 100,000).
+            models.Index(fields=["family_name", "given_name", "id"], name="patient_name_order"),
         ]
         constraints = [
             models.UniqueConstraint(
