@@ -86,18 +86,19 @@ class PatientDetailView(StaffAccessMixin, View):
             "today": today,
             "therapies": patient_therapies(patient, page.courses),
         }
-        # The results and the charts, drawn only when the record changed since they were kept.
+        # The results, the charts and the schedule's months, drawn only when the record changed
+        # since they were kept (or, the statuses being today's, the clinic's day turned).
         context["parts"] = {
             name: page_part(
                 request,
                 patient,
                 name,
-                vary=(page.results_page_number,),
+                vary=(page.results_page_number, today),
                 draw=lambda name=name: render_to_string(
                     f"patients/_{name}.html", context, request=request
                 ),
             )
-            for name in ("trends", "results")
+            for name in ("trends", "results", "timeline")
         }
         return render(request, "patients/detail.html", context)
 

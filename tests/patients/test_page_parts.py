@@ -1,9 +1,10 @@
-"""The patient page's results and charts are kept drawn until the record changes, and every
-change, made anywhere, shows on the next request (patients.page_parts)."""
+"""The patient page's results, charts and schedule are kept drawn until the record changes (the
+schedule also until the clinic's day turns), and every change, made anywhere, shows on the next
+request (patients.page_parts)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from auditlog.models import LogEntry
@@ -11,9 +12,12 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
-from monitoring.models import FlagRule
+from monitoring.alerts.services import check_waive
+from monitoring.models import FlagRule, ScheduledCheck
 from monitoring.results.services import report_mark_in_error
+from patients.models import Clinic
 from tests.auth import sign_in
 from tests.builders import acknowledge, nurse_of, platelets, treated_patient
 
@@ -119,3 +123,32 @@ def test_parts_never_outlive_a_patient_of_the_same_id(seen):
     client, _, patient, _ = seen
     type(patient).objects.filter(pk=patient.pk).update(created_at=datetime(2020, 1, 1, tzinfo=UTC))
     assert results_drawn(client, patient) > 0
+
+
+def test_a_waived_check_shows_at_once_in_the_schedule(seen):
+    client, nurse, patient, _ = seen
+    today = patient.clinic.today()
+    check = (
+        ScheduledCheck.objects.open()
+        .filter(patient=patient, due_date__gt=today)
+        .order_by("due_date")
+        .first()
+    )
+    waived = f'title="{check.get_panel_display()}: waived"'
+    assert waived not in page(client, patient)
+
+    check_waive(check=check, reason="Done at another hospital", waived_by=nurse, now=timezone.now())
+
+    assert waived in page(client, patient)
+
+
+def test_the_schedule_is_drawn_again_when_the_clinics_day_turns(seen, monkeypatch):
+    """The statuses and "this month" are today's: a part kept yesterday is not served."""
+    client, _, patient, _ = seen
+    later = patient.clinic.today() + timedelta(days=40)
+    this_month = '<span class="badge text-bg-primary">this month</span>'
+    assert f"{later:%B %Y} {this_month}" not in page(client, patient)
+
+    monkeypatch.setattr(Clinic, "today", lambda self, now=None: later)
+
+    assert f"{later:%B %Y} {this_month}" in page(client, patient)
