@@ -88,17 +88,24 @@ class TimelineDay:
 class PatientPage:
     patient: Patient
     courses: list[InfusionCourse]
-    timeline: OrderedDict[str, list[TimelineDay]]  # "March 2025" -> days with their checks
     schedule: ScheduleWindow
     overdue: list[ScheduledCheck]  # every overdue check, in the window or not
     end_of_follow_up: date | None
+    # The checks of the schedule's window (with status and episode), read by `timeline`.
+    window_checks: QuerySet[ScheduledCheck]
     # Symptoms the patient reported through the portal, newest first, from their urgent checks,
     # each with `checks` and `acknowledgement` (None while it awaits one).
     symptom_reports: list = field(default_factory=list)
     results_page_number: str | None = None
 
-    # The results and the charts are read only when drawn: the view keeps them drawn until
-    # the record changes (patients.page_parts), and then they cost no query.
+    # The schedule's months, the results and the charts are read only when drawn: the view
+    # keeps them drawn until the record changes (patients.page_parts), and then they cost no
+    # query.
+    @cached_property
+    def timeline(self) -> OrderedDict[str, list[TimelineDay]]:
+        """ "March 2025" -> the days with checks, each visit two therapies share once."""
+        return _timeline(visits_once(self.window_checks))
+
     @cached_property
     def reports_page(self) -> Page:
         return Paginator(
@@ -133,41 +140,41 @@ def patient_page(
     patient: Patient, *, today: date, results_page=None, schedule: str | None = None
 ) -> PatientPage:
     """Three queries however long the record: courses, the schedule's first and last days,
-    the checks the page shows (the window's, every overdue one, the urgent ones); one more for
-    the symptom reports' acknowledgements when the patient reported any. Drawing the results
-    reads the count and one page of reports, their results and the results'
-    acknowledgements; drawing the charts, the charted analytes and their whole series as plain
-    values (and the therapy episodes of a patient on another therapy; the flag rules come from
-    the process's cache, monitoring.results.rule_cache). `schedule`: "all", or the first month
-    of the timeline's window as "2025-03" (by default three months before today's)."""
+    the checks named above the schedule (every overdue one, the urgent ones); one more for
+    the symptom reports' acknowledgements when the patient reported any. Drawing the schedule
+    reads the window's checks; drawing the results, the count and one page of reports, their
+    results and the results' acknowledgements; drawing the charts, the charted analytes and
+    their whole series as plain values (and the therapy episodes of a patient on another
+    therapy; the flag rules come from the process's cache, monitoring.results.rule_cache).
+    `schedule`: "all", or the first month of the timeline's window as "2025-03" (by default
+    three months before today's)."""
     courses = list(patient.courses.order_by("number"))
     live = ScheduledCheck.objects.active().filter(patient=patient)
     bounds = live.aggregate(first=Min("due_date"), last=Max("due_date"))
     window = _schedule_window(bounds["first"], bounds["last"], today=today, schedule=schedule)
-    # Five years are about 330 checks and the window shows some 60: read only those, the
-    # overdue ones (named above the page wherever they fall) and the urgent ones (the symptom
-    # reports), not every check as a model.
-    if not window.is_whole:
-        live = live.filter(
-            Q(due_date__gte=window.first_month, due_date__lt=window.end)
-            | Q(completed_on=None, waived_at=None, before_tracking=False, overdue_after__lt=today)
+    shown = live.select_related("symptom_report", "episode").with_status(today)
+    shown = shown.order_by("due_date", "panel")
+    # Named above the schedule wherever they fall: every overdue check and the urgent checks of
+    # the symptom reports. A visit two therapies share is one entry naming both (visits_once):
+    # both its checks have the same dates and state, so both are read.
+    flagged = visits_once(
+        shown.filter(
+            Q(completed_on=None, waived_at=None, before_tracking=False, overdue_after__lt=today)
             | Q(symptom_report__isnull=False)
         )
-    # A visit two therapies share is one entry, naming both (visits_once): both its checks
-    # have the same dates and state, so both are read.
-    checks = visits_once(
-        live.select_related("symptom_report", "episode")
-        .with_status(today)
-        .order_by("due_date", "panel")
     )
+    # Five years are about 330 checks and the window shows some 60: only those are read, and
+    # only when the schedule is drawn.
+    if not window.is_whole:
+        shown = shown.filter(due_date__gte=window.first_month, due_date__lt=window.end)
     return PatientPage(
         patient=patient,
         courses=courses,
-        timeline=_timeline([c for c in checks if window.shows(c.due_date)]),
         schedule=window,
-        overdue=[check for check in checks if check.status == "overdue"],
+        overdue=[check for check in flagged if check.status == "overdue"],
         end_of_follow_up=_end_of_follow_up(patient, courses),
-        symptom_reports=_symptom_reports(checks),
+        window_checks=shown,
+        symptom_reports=_symptom_reports(flagged),
         results_page_number=results_page,
     )
 

@@ -316,18 +316,19 @@ def test_the_patient_page_renders_in_a_constant_number_of_queries(
     # session, user, the second factor's device, savepoint and release (ATOMIC_REQUESTS),
     # patient (with clinic, protocol and named nurse), the audit trail's read entry with its
     # subject row (one statement on PostgreSQL), courses, the schedule's first and last days,
-    # the checks shown; drawing the results: the count and one page of reports, their results
+    # the overdue and urgent checks named above the schedule; drawing the schedule: the
+    # window's checks; drawing the results: the count and one page of reports, their results
     # (with analyte and report), the results' acknowledgements (with who acknowledged);
     # drawing the charts: the charted analytes, their series. The user's permissions and
     # clinics come from the session (patients.access_snapshot), which is not written again
     # within a minute.
     read_entry = 1 if connection.vendor == "postgresql" else 2
-    drawn = 4 + 2
+    drawn = 1 + 4 + 2
     with django_assert_num_queries(9 + read_entry + drawn):
         client_a.get(detail_url(short))
     with django_assert_num_queries(9 + read_entry + drawn):
         response = client_a.get(detail_url(long))
-    # Again, with nothing changed: the results and the charts are kept drawn
+    # Again, with nothing changed: the schedule, the results and the charts are kept drawn
     # (patients.page_parts), the read is recorded again.
     with django_assert_num_queries(9 + read_entry):
         again = client_a.get(detail_url(long))
