@@ -1,6 +1,8 @@
 """Parts of a patient's page kept drawn in the cache until the record changes: the results (a
-page of reports with their results and acknowledgements) and the trend charts, which are most
-of the page's work and change only when a result, an acknowledgement or a course does.
+page of reports with their results and acknowledgements), the trend charts and the schedule's
+months, which are most of the page's work and change only when a result, an acknowledgement,
+a check or a course does (the schedule's statuses also when the clinic's day turns: the view
+puts the day in `vary`).
 
 A part is stamped with the record's generation token (audit.record_changes: replaced by every
 audit entry that changes the record, from any process) and the flag rules' (the charts draw
@@ -31,38 +33,47 @@ from monitoring.results.rule_cache import RULES_KEY
 log = logging.getLogger(__name__)
 
 
-def page_part(request, patient, name: str, *, vary: tuple, draw: Callable[[], str]) -> SafeString:
-    """The part `name` of `patient`'s page for this request: kept, or drawn by `draw` and kept
-    for settings.PAGE_PARTS_SECONDS (0: never kept)."""
+def page_parts(
+    request, patient, draws: dict[str, Callable[[], str]], *, vary: tuple
+) -> dict[str, SafeString]:
+    """Each part named in `draws` of `patient`'s page for this request: kept, or drawn by its
+    function and kept for settings.PAGE_PARTS_SECONDS (0: never kept). One read of the tokens
+    and one of the parts, however many parts."""
     seconds = settings.PAGE_PARTS_SECONDS
     stamp = generations.tokens(record_key(patient.pk), RULES_KEY) if seconds else None
     if stamp is None:
-        return mark_safe(draw())  # noqa: S308 (the part is a rendered template)
+        # The parts are rendered templates.
+        return {name: mark_safe(draw()) for name, draw in draws.items()}  # noqa: S308
     user = request.user
-    key = repr(
-        (
-            name,
-            patient.pk,
-            patient.created_at.isoformat(),
-            stamp,
-            translation.get_language(),
-            timezone.get_current_timezone_name(),
-            user.is_superuser,
-            sorted(user.get_all_permissions()),
-            request.get_full_path(),
-            vary,
-        )
+    depends_on = (
+        patient.pk,
+        patient.created_at.isoformat(),
+        stamp,
+        translation.get_language(),
+        timezone.get_current_timezone_name(),
+        user.is_superuser,
+        sorted(user.get_all_permissions()),
+        request.get_full_path(),
+        vary,
     )
-    key = f"page-part:{hashlib.sha256(key.encode()).hexdigest()}"
+    keys = {
+        name: f"page-part:{hashlib.sha256(repr((name, *depends_on)).encode()).hexdigest()}"
+        for name in draws
+    }
     try:
-        kept = cache.get(key)
+        kept = cache.get_many(list(keys.values()))
     except Exception:
         log.warning("page parts: the cache could not be read", exc_info=True)
-        kept = None
-    if kept is None:
-        kept = draw()
+        kept = {}
+    parts, drawn = {}, {}
+    for name, key in keys.items():
+        html = kept.get(key)
+        if html is None:
+            html = drawn[key] = draws[name]()
+        parts[name] = mark_safe(html)  # noqa: S308
+    if drawn:
         try:
-            cache.set(key, kept, timeout=seconds)
+            cache.set_many(drawn, timeout=seconds)
         except Exception:
             log.warning("page parts: the cache could not be written", exc_info=True)
-    return mark_safe(kept)  # noqa: S308
+    return parts

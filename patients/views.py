@@ -27,7 +27,7 @@ from .forms import (
     SchedulePreviewForm,
 )
 from .models import InfusionCourse
-from .page_parts import page_part
+from .page_parts import page_parts
 from .selectors import (
     baseline_checklist,
     patient_list_page,
@@ -88,18 +88,17 @@ class PatientDetailView(StaffAccessMixin, View):
         }
         # The results, the charts and the schedule's months, drawn only when the record changed
         # since they were kept (or, the statuses being today's, the clinic's day turned).
-        context["parts"] = {
-            name: page_part(
-                request,
-                patient,
-                name,
-                vary=(page.results_page_number, today),
-                draw=lambda name=name: render_to_string(
+        context["parts"] = page_parts(
+            request,
+            patient,
+            {
+                name: lambda name=name: render_to_string(
                     f"patients/_{name}.html", context, request=request
-                ),
-            )
-            for name in ("trends", "results", "timeline")
-        }
+                )
+                for name in ("trends", "results", "timeline")
+            },
+            vary=(page.results_page_number, today),
+        )
         return render(request, "patients/detail.html", context)
 
 
