@@ -1,7 +1,7 @@
 """The Jinja2 environment for the few templates drawn on every request for many rows (the
-worklist's patient rows): Jinja2 compiles a template to Python, so a row costs attribute
-reads instead of the Django template language's variable resolution, a fifth of the time
-for the same HTML. Everything else stays in Django templates.
+worklist's patient rows and doses, the patient list's rows): Jinja2 compiles a template to
+Python, so a row costs attribute reads instead of the Django template language's variable
+resolution, a fifth of the time for the same HTML. Everything else stays in Django templates.
 
 The filters are Django's own (dates and times in the active language and time zone,
 truncatechars, pluralize, timesince) and the project's template tags, so the HTML reads as the
@@ -10,9 +10,11 @@ Django templates beside it do."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from datetime import date, datetime
 
 from django.template import defaultfilters
+from django.urls import reverse
 from django.utils import timezone, translation
 from jinja2 import Environment
 
@@ -41,6 +43,15 @@ def _timesince(value) -> str:
     return defaultfilters.timesince_filter(value)
 
 
+def url_of_pk(name: str) -> Callable[[int], str]:
+    """The URL of view `name` for any pk, reversed once: a page of rows then builds each row's
+    link as a string instead of resolving the URL again for every row (a third of the
+    worklist's drawing when it was a Django template with {% url %} in each row)."""
+    marker = "2147483647"
+    prefix, _, suffix = reverse(name, args=[int(marker)]).partition(marker)
+    return lambda pk: f"{prefix}{pk}{suffix}"
+
+
 def environment(**options) -> Environment:
     # Escaping is not an option here: every value a row shows is escaped.
     options.pop("autoescape", None)
@@ -53,4 +64,5 @@ def environment(**options) -> Environment:
         tier_class=tier_class,
         panel_short=panel_short,
     )
+    env.globals["url_of_pk"] = url_of_pk
     return env

@@ -51,6 +51,9 @@ def patient_search(patients: QuerySet[Patient], *, query: str) -> QuerySet[Patie
     return patients.select_related("clinic").order_by("family_name", "given_name", "pk")
 
 
+LIST_COLUMNS = ("pk", "family_name", "given_name", "hospital_number", "date_of_birth", "status")
+
+
 def patient_list_page(
     patients: QuerySet[Patient], *, query: str, today: date, page_number, per_page: int = 50
 ) -> Page:
@@ -58,7 +61,9 @@ def patient_list_page(
     overdue checks. Three queries at any size: the count, the page, and one aggregate over the
     page's checks. (Subqueries in the list query itself would run for every patient before
     PostgreSQL sorts and cuts the page: 0.65 s at 10,000 patients instead of milliseconds.)"""
-    page = Paginator(patient_search(patients, query=query), per_page).get_page(page_number)
+    # What a row shows, and no more: the clinic and the other columns cost decoding per row.
+    shown = patient_search(patients, query=query).select_related(None).only(*LIST_COLUMNS)
+    page = Paginator(shown, per_page).get_page(page_number)
     rows = list(page.object_list)
     counts = {
         row["patient_id"]: row

@@ -7,8 +7,10 @@ from __future__ import annotations
 from django.contrib import messages
 from django.db.models import Max
 from django.shortcuts import render
+from django.template import engines
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views import View
 
 from audit.access import record_access
@@ -26,7 +28,7 @@ from .forms import (
     PatientStatusForm,
     SchedulePreviewForm,
 )
-from .models import InfusionCourse
+from .models import InfusionCourse, Patient
 from .page_parts import page_parts
 from .selectors import (
     baseline_checklist,
@@ -46,6 +48,7 @@ from .services import (
 from .therapies.selectors import patient_therapies
 
 PAGE_SIZE = 50
+STATUS_NAMES = dict(Patient.Status.choices)
 
 
 def _today(user):
@@ -65,7 +68,14 @@ class PatientListView(StaffAccessMixin, View):
             page_number=request.GET.get("page"),
             per_page=PAGE_SIZE,
         )
-        return render(request, "patients/list.html", {"page": page, "query": query})
+        rows = (
+            engines["jinja2"]
+            .get_template("patients/list_rows.html")
+            .render({"patients": page.object_list, "query": query, "status_names": STATUS_NAMES})
+        )
+        # Jinja2 escaped every value as it drew them (config.template_env).
+        context = {"page": page, "query": query, "rows_html": mark_safe(rows)}  # noqa: S308
+        return render(request, "patients/list.html", context)
 
 
 class PatientDetailView(StaffAccessMixin, View):

@@ -21,6 +21,7 @@ from django.views import View
 
 from accounts.redirects import safe_next_url
 from audit.access import record_access
+from config.template_env import url_of_pk
 from monitoring.alerts.bulk_actions import checks_bulk_follow_up, checks_bulk_waive
 from monitoring.alerts.services import (
     check_follow_up,
@@ -51,15 +52,6 @@ def check_for(request, pk: int) -> ScheduledCheck:
 def _next_url(request) -> str:
     """Back where the user came from (the worklist or a patient page)."""
     return safe_next_url(request, reverse("monitoring:worklist"))
-
-
-def _url_of_pk(name: str) -> Callable[[int], str]:
-    """The URL of view `name` for any pk, reversed once: a page of rows then builds each row's
-    links as strings instead of resolving {% url %} in the template for every row (a third of
-    the worklist's rendering when it showed 200 rows a section)."""
-    marker = "2147483647"
-    prefix, _, suffix = reverse(name, args=[int(marker)]).partition(marker)
-    return lambda pk: f"{prefix}{pk}{suffix}"
 
 
 def _url_of_patient_and_panel(name: str, panel: str) -> Callable[[int], str]:
@@ -199,10 +191,10 @@ class WorklistView(StaffAccessMixin, SubmitOnceMixin, View):
     def add_links(self, request, worklist) -> None:
         """Each row's links and each section's paging links, built here once."""
         back = f"?next={quote(request.get_full_path(), safe='/')}"
-        patient_url = _url_of_pk("patients:detail")
-        acknowledge_url = _url_of_pk("monitoring:result_acknowledge")
-        symptom_url = _url_of_pk("monitoring:symptom_acknowledge")
-        handle_url = _url_of_pk("monitoring:alert_handle")
+        patient_url = url_of_pk("patients:detail")
+        acknowledge_url = url_of_pk("monitoring:result_acknowledge")
+        symptom_url = url_of_pk("monitoring:symptom_acknowledge")
+        handle_url = url_of_pk("monitoring:alert_handle")
         # The row's own acknowledge forms offer what the full page would: per tier, and for
         # a symptom report no "no action needed".
         options = {
@@ -249,8 +241,8 @@ class WorklistView(StaffAccessMixin, SubmitOnceMixin, View):
         if worklist.doses is None:
             return
         may_change = request.user.has_perm("patients.change_therapydose")
-        checklist_url = _url_of_pk("patients:dose_checklist")
-        given_url = _url_of_pk("patients:dose_given")
+        checklist_url = url_of_pk("patients:dose_checklist")
+        given_url = url_of_pk("patients:dose_given")
         for due in worklist.doses.doses:
             due.patient_url = patient_url(due.patient.pk)
             if may_change:
