@@ -157,7 +157,7 @@ def patient_page(
     live = ScheduledCheck.objects.active().filter(patient=patient)
     bounds = live.aggregate(first=Min("due_date"), last=Max("due_date"))
     window = _schedule_window(bounds["first"], bounds["last"], today=today, schedule=schedule)
-    shown = live.select_related("symptom_report", "episode").with_status(today)
+    shown = live.select_related("symptom_report").with_therapy().with_status(today)
     shown = shown.order_by("due_date", "panel")
     # Named above the schedule wherever they fall: every overdue check and the urgent checks of
     # the symptom reports. A visit two therapies share is one entry naming both (visits_once):

@@ -307,6 +307,16 @@ class ScheduledCheckQuerySet(models.QuerySet):
         re-planning may still move or cancel."""
         return self.filter(cancelled_at__isnull=True, waived_at__isnull=True, completed_on=None)
 
+    def with_therapy(self):
+        """Annotate `episode_therapy`, the therapy of the check's episode (None for the
+        alemtuzumab checks planned from the courses), which monitoring.schedule.visits reads
+        instead of the episode. A lookup by the episode's key for each check: joined, the
+        episodes of every patient were hashed for a page's ten checks (8 ms at 10,000
+        patients)."""
+        episodes = self.model._meta.get_field("episode").related_model.objects
+        therapy = episodes.filter(pk=models.OuterRef("episode_id")).values("therapy")[:1]
+        return self.annotate(episode_therapy=models.Subquery(therapy))
+
     def with_status(self, today: date):
         """Annotate `status` in SQL with the rules of domain.check_status.check_status."""
         when = models.When

@@ -17,11 +17,16 @@ ALEMTUZUMAB_FOLLOW_UP = "alemtuzumab follow-up"
 
 
 def therapy_words(check: ScheduledCheck) -> str:
-    """Which therapy a check is for, as the schedule names it. Alemtuzumab's checks have no
-    episode (they are planned from the courses); read `episode` with select_related."""
-    if check.episode_id is None or check.episode.therapy == therapies.ALEMTUZUMAB:
+    """Which therapy a check is for, as the schedule names it. Alemtuzumab's checks may have no
+    episode (they are planned from the courses); read the checks with_therapy(), or `episode`
+    with select_related."""
+    if "episode_therapy" in check.__dict__:
+        therapy = check.episode_therapy
+    else:
+        therapy = check.episode.therapy if check.episode_id is not None else None
+    if therapy is None or therapy == therapies.ALEMTUZUMAB:
         return ALEMTUZUMAB_FOLLOW_UP
-    return therapies.therapy_of(check.episode.therapy).name.lower()
+    return therapies.therapy_of(therapy).name.lower()
 
 
 def visits_once(checks: Iterable[ScheduledCheck]) -> list[ScheduledCheck]:
@@ -29,7 +34,8 @@ def visits_once(checks: Iterable[ScheduledCheck]) -> list[ScheduledCheck]:
     (the therapies' words, host first: "alemtuzumab follow-up and ocrelizumab"), and every
     check has `visit_for` ("" when it is one therapy's alone). A sharing check whose host is
     not among `checks`, or in another state (one of the two waived, say), stays a row of its
-    own, named for its therapy. Needs `status` (with_status) and `episode` on each check."""
+    own, named for its therapy. Needs `status` (with_status) and the therapy (with_therapy, or
+    `episode`) on each check."""
     checks = list(checks)
     hosts = {}
     for check in checks:
