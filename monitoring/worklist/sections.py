@@ -13,11 +13,14 @@ patients are read whole, ordered and counted exactly. Sections 3 and 4 can hold 
 clinic: their order comes from walking the open-check index in date order and keeping each
 patient's first appearance (which is their most overdue, or soonest closing, check), a page's
 worth and no more; their count stops at COUNT_CAP ("500+"), because counting 77,000 overdue
-rows on every request was most of the old page's time and no nurse needs the exact figure.
+rows on every request was most of the old page's time and no nurse needs the exact figure. The
+overdue count is kept for a minute (settings.WORKLIST_MEMBERS_SECONDS), never shown below the
+rows it heads.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -232,8 +235,16 @@ def _walk(checks: QuerySet, order: str, *, need: int) -> list[int]:
         size = min(WALK_CHUNK, size * 4)
 
 
-def _capped_count(patients: QuerySet[Patient]) -> tuple[int, bool]:
-    count = patients.order_by().values("pk")[: COUNT_CAP + 1].count()
+def _capped_count(patients: QuerySet[Patient], *, cache_key: str = "") -> tuple[int, bool]:
+    """Up to COUNT_CAP, and whether there are more. With `cache_key`, kept for
+    settings.WORKLIST_MEMBERS_SECONDS, as the due section's members are: a heading's figure a
+    minute old, not a probe of every patient on every request (the rows are read fresh)."""
+    keep = settings.WORKLIST_MEMBERS_SECONDS if cache_key else 0
+    count = cache.get(cache_key) if keep else None
+    if count is None:
+        count = patients.order_by().values("pk")[: COUNT_CAP + 1].count()
+        if keep:
+            cache.set(cache_key, count, keep)
     return min(count, COUNT_CAP), count > COUNT_CAP
 
 
@@ -244,22 +255,26 @@ def walked_section(
     order: str,
     patients: QuerySet[Patient],
     page: int,
+    count_key: str = "",
 ) -> SectionPage:
     """A page of a large section: `checks` are its rows, `patients` the same members as a
-    patient query (for the capped count)."""
+    patient query (for the capped count, kept under `count_key` if given)."""
     limit = limit_of(name)
-    total, capped = _capped_count(patients)
+    total, capped = _capped_count(patients, cache_key=count_key)
     if not capped:
         page = max(1, min(page, -(-total // limit)))
     ordered = _walk(checks, order, need=page * limit)
     if ordered and len(ordered) <= (page - 1) * limit:
         page = -(-len(ordered) // limit)  # past the end: the last page
     shown = ordered[(page - 1) * limit : page * limit]
+    if not capped:
+        # A kept count can be a minute behind: never fewer than the patients shown.
+        total = max(total, (page - 1) * limit + len(shown))
     return SectionPage(name, shown, total=total, capped=capped, page=page)
 
 
 def overdue_section(
-    clinics, scope: Q, patient_scope: Q, above: list[int], page: int
+    clinics, scope: Q, patient_scope: Q, above: list[int], page: int, *, cache_key: str = ""
 ) -> SectionPage:
     checks = (
         open_checks_of_planned_patients()
@@ -271,8 +286,15 @@ def overdue_section(
         .filter(has_overdue_check(clinics))
         .exclude(pk__in=above)
     )
+    # The patients above are left out of the count: they are part of its key.
+    count_key = f"{cache_key}:{hashlib.sha256(repr(sorted(above)).encode()).hexdigest()}"
     return walked_section(
-        "overdue", checks=checks, order="overdue_after", patients=patients, page=page
+        "overdue",
+        checks=checks,
+        order="overdue_after",
+        patients=patients,
+        page=page,
+        count_key=count_key if cache_key else "",
     )
 
 

@@ -169,8 +169,10 @@ def worklist_for(
         scope, failed_alerts(), above, pages.get("failed", 1)
     )
     above = above + failed_ids
-    overdue = s.overdue_section(clinics, scope, patient_scope, above, pages.get("overdue", 1))
     key = _members_key(user, clinics, filters)
+    overdue = s.overdue_section(
+        clinics, scope, patient_scope, above, pages.get("overdue", 1), cache_key=f"{key}:overdue"
+    )
     due = s.due_section(clinics, patient_scope, above, pages.get("due", 1), cache_key=f"{key}:due")
     amber = s.amber_section(clinics, scope, above, pages.get("amber", 1), cache_key=f"{key}:amber")
     pages_of = {page.name: page for page in (urgent, failed, overdue, due, amber)}

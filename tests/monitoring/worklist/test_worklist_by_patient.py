@@ -512,3 +512,21 @@ def test_a_failed_alert_stays_on_the_worklist_until_a_nurse_marks_it_handled(
     after = client_nurse_a.get(WORKLIST)
     assert listed(after, "failed") == []
     assert patient.pk in patients_in(after, "overdue")  # the rest of their work is still there
+
+
+def test_the_overdue_count_is_kept_a_minute_and_never_below_the_rows_shown(
+    client_nurse_a, clinic_a, settings
+):
+    settings.WORKLIST_MEMBERS_SECONDS = 60
+    first = treated_patient(clinic_a, days_ago=75, given=True)
+    assert client_nurse_a.get(WORKLIST).context["worklist"].sections["overdue"].total == 1
+
+    second = treated_patient(clinic_a, days_ago=75, given=True)
+    with CaptureQueriesContext(connection) as captured:
+        response = client_nurse_a.get(WORKLIST)
+
+    # The count was not asked again; the rows were read fresh, and the heading counts them.
+    counts = [q["sql"] for q in captured if q["sql"].startswith("SELECT COUNT(*) FROM (")]
+    assert counts == []
+    assert set(patients_in(response, "overdue")) == {first.pk, second.pk}
+    assert response.context["worklist"].sections["overdue"].total == 2
