@@ -314,8 +314,9 @@ class ScheduledCheckQuerySet(models.QuerySet):
         episodes of every patient were hashed for a page's ten checks (8 ms at 10,000
         patients)."""
         episodes = self.model._meta.get_field("episode").related_model.objects
-        therapy = episodes.filter(pk=models.OuterRef("episode_id")).values("therapy")[:1]
-        return self.annotate(episode_therapy=models.Subquery(therapy))
+        # No order: the episodes' default one (by patient name) would join the patients.
+        therapy = episodes.filter(pk=models.OuterRef("episode_id")).order_by().values("therapy")
+        return self.annotate(episode_therapy=models.Subquery(therapy[:1]))
 
     def with_status(self, today: date):
         """Annotate `status` in SQL with the rules of domain.check_status.check_status."""
