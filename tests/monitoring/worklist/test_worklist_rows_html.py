@@ -18,16 +18,20 @@ pytestmark = pytest.mark.django_db
 WORKLIST = reverse("monitoring:worklist")
 
 
-def test_names_and_symptom_details_are_escaped(client, nurse_a, clinic_a):
-    patient = treated_patient(clinic_a, days_ago=75, given=True, family_name="<b>O'Brien</b>")
-    symptom_report_create(
+def reported(patient, by, details: str, *, at: datetime):
+    return symptom_report_create(
         patient=patient,
         symptom_codes=["bleeding"],
-        details="<script>alert(1)</script> & bruises",
-        reported_by=nurse_a,
+        details=details,
+        reported_by=by,
         submission_key=uuid.uuid4(),
-        now=datetime.now(UTC),
+        now=at,
     )
+
+
+def test_names_and_symptom_details_are_escaped(client, nurse_a, clinic_a):
+    patient = treated_patient(clinic_a, days_ago=75, given=True, family_name="<b>O'Brien</b>")
+    reported(patient, nurse_a, "<script>alert(1)</script> & bruises", at=datetime.now(UTC))
 
     page = sign_in(client, nurse_a).get(WORKLIST).content.decode()
 
@@ -41,14 +45,7 @@ def test_a_symptom_reports_time_is_the_clinics_own(client):
     nurse = staff_of(auckland, UserFactory(username="nurse_akl"), Role.NURSE)
     patient = treated_patient(auckland, days_ago=75, given=True)
     # 23:47 in London's winter is 12:47 the next day in Auckland's summer.
-    symptom_report_create(
-        patient=patient,
-        symptom_codes=["bleeding"],
-        details="Nosebleed",
-        reported_by=nurse,
-        submission_key=uuid.uuid4(),
-        now=datetime(2026, 11, 30, 23, 47, tzinfo=UTC),
-    )
+    reported(patient, nurse, "Nosebleed", at=datetime(2026, 11, 30, 23, 47, tzinfo=UTC))
 
     page = sign_in(client, nurse).get(WORKLIST).content.decode()
 
