@@ -3,11 +3,15 @@ in a fixed number of queries however long the patient's history."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Max, Min, Prefetch, Q, QuerySet
 
@@ -26,6 +30,8 @@ from monitoring.schedule.preview import Preview, next_course_preview
 from monitoring.schedule.visits import visits_once
 
 from .models import InfusionCourse, Patient
+
+log = logging.getLogger(__name__)
 
 CHARTED_ANALYTES = ("platelets", "creatinine", "tsh")
 # Reports listed per page of a patient's results, newest first: about half a year of monthly
@@ -51,6 +57,39 @@ def patient_search(patients: QuerySet[Patient], *, query: str) -> QuerySet[Patie
     return patients.select_related("clinic").order_by("family_name", "given_name", "pk")
 
 
+class KeptCountPaginator(Paginator):
+    """A paginator whose count is kept for settings.LIST_COUNT_SECONDS, keyed on the query
+    itself (the user's clinics, the search): counting 100,000 patients is 50 ms on every page,
+    and a count a minute old only moves the last page number. Without a usable cache it
+    counts."""
+
+    @cached_property
+    def count(self) -> int:
+        seconds = settings.LIST_COUNT_SECONDS
+        if not seconds:
+            return super().count
+        key = "list-count:" + hashlib.sha256(str(self.object_list.query).encode()).hexdigest()
+        try:
+            kept = cache.get(key)
+        except Exception:
+            log.warning("patient list: the cache could not be read", exc_info=True)
+            return super().count
+        if kept is None:
+            kept = super().count
+            try:
+                cache.set(key, kept, timeout=seconds)
+            except Exception:
+                log.warning("patient list: the cache could not be written", exc_info=True)
+        return kept
+
+    def page(self, number) -> Page:
+        """A page's rows whatever the kept count says (Django's own stops at the count): a
+        patient added within the minute is listed at once."""
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        return self._get_page(self.object_list[bottom : bottom + self.per_page], number, self)
+
+
 LIST_COLUMNS = ("pk", "family_name", "given_name", "hospital_number", "date_of_birth", "status")
 
 
@@ -63,7 +102,7 @@ def patient_list_page(
     PostgreSQL sorts and cuts the page: 0.65 s at 10,000 patients instead of milliseconds.)"""
     # What a row shows, and no more: the clinic and the other columns cost decoding per row.
     shown = patient_search(patients, query=query).select_related(None).only(*LIST_COLUMNS)
-    page = Paginator(shown, per_page).get_page(page_number)
+    page = KeptCountPaginator(shown, per_page).get_page(page_number)
     rows = list(page.object_list)
     counts = {
         row["patient_id"]: row

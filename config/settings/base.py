@@ -329,6 +329,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The worklist keeps the members of its "due this week" and "amber" sections this long
 # between requests (monitoring/worklist/sections.py); the rows are always read fresh.
 WORKLIST_MEMBERS_SECONDS = env.int("WORKLIST_MEMBERS_SECONDS", default=60)
+# The patient list keeps its count of the patients found this long (patients/selectors.py):
+# counting every patient of a large programme is most of the list's SQL. The rows are always
+# read fresh.
+LIST_COUNT_SECONDS = env.int("LIST_COUNT_SECONDS", default=60)
 
 # The notification outbox (monitoring/delivery.py).
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=6)

@@ -33,6 +33,7 @@ EMAIL_TIMEOUT = 5
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Every request computes the worklist's due section afresh; one test keeps it, to show how.
 WORKLIST_MEMBERS_SECONDS = 0
+LIST_COUNT_SECONDS = 0
 # The browser tests' server runs with DEBUG off: WhiteNoise serves static/ from the finders, so
 # no collectstatic is needed before a test run.
 WHITENOISE_USE_FINDERS = True
