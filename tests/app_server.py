@@ -49,6 +49,8 @@ class AppServer:
             DATABASE_URL=database,
             # Its own file-system broker: alerts it queues stay out of any shared queue.
             VAR_DIR=str(self.var_dir),
+            # Its workers share one cache, in that folder (config/settings/test.py).
+            TEST_SERVER_SHARED_CACHE="1",
             SITE_URL=self.url,
         )
         env.update(extra_env or {})

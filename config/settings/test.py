@@ -7,7 +7,7 @@ from pathlib import Path
 import jinja2
 
 from .base import *  # noqa: F403
-from .base import DATABASES, REDIS_URL, TEMPLATES, env
+from .base import DATABASES, REDIS_URL, TEMPLATES, VAR_DIR, env
 
 # The demo clinic and the benchmarks have tests of their own; production leaves them out.
 INSTALLED_APPS = [*INSTALLED_APPS, "demo", "benchmarks"]  # noqa: F405
@@ -31,6 +31,17 @@ EMAIL_TIMEOUT = 5
 # The test client's requests run in the test's own process: its memory is the shared cache, and
 # nothing one run keeps (under ids the next run reuses) outlives it.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if env.bool("TEST_SERVER_SHARED_CACHE", default=False):
+    # The browser tests' gunicorn (tests/app_server.py) runs several workers: like the web
+    # workers of a host without Redis, they share a cache in files, or a change made through one
+    # worker (a result saved) would not reach what another keeps (the patient page's parts, a
+    # user's access snapshot).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
 # Every request computes the worklist's due section afresh; one test keeps it, to show how.
 WORKLIST_MEMBERS_SECONDS = 0
 LIST_COUNT_SECONDS = 0
