@@ -21,8 +21,10 @@ rows it heads.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -38,6 +40,8 @@ from monitoring.alerts.rules import (
 from monitoring.domain.tiers import Tier
 from monitoring.models import LabResult, ScheduledCheck
 from patients.models import Patient
+
+T = TypeVar("T")
 
 # Patients per page of a section. Ten rows are what a nurse works through before the next look;
 # every symptom report and critical or red result is worth seeing at once, so that section
@@ -235,16 +239,23 @@ def _walk(checks: QuerySet, order: str, *, need: int) -> list[int]:
         size = min(WALK_CHUNK, size * 4)
 
 
+def _kept(cache_key: str, compute: Callable[[], T]) -> T:
+    """compute(), kept under `cache_key` for settings.WORKLIST_MEMBERS_SECONDS (no key, or 0
+    seconds: computed on every request)."""
+    keep = settings.WORKLIST_MEMBERS_SECONDS if cache_key else 0
+    value = cache.get(cache_key) if keep else None
+    if value is None:
+        value = compute()
+        if keep:
+            cache.set(cache_key, value, keep)
+    return value
+
+
 def _capped_count(patients: QuerySet[Patient], *, cache_key: str = "") -> tuple[int, bool]:
     """Up to COUNT_CAP, and whether there are more. With `cache_key`, kept for
     settings.WORKLIST_MEMBERS_SECONDS, as the due section's members are: a heading's figure a
     minute old, not a probe of every patient on every request (the rows are read fresh)."""
-    keep = settings.WORKLIST_MEMBERS_SECONDS if cache_key else 0
-    count = cache.get(cache_key) if keep else None
-    if count is None:
-        count = patients.order_by().values("pk")[: COUNT_CAP + 1].count()
-        if keep:
-            cache.set(cache_key, count, keep)
+    count = _kept(cache_key, lambda: patients.order_by().values("pk")[: COUNT_CAP + 1].count())
     return min(count, COUNT_CAP), count > COUNT_CAP
 
 
@@ -308,16 +319,15 @@ def due_section(
     are kept for a minute (settings.WORKLIST_MEMBERS_SECONDS): the rows themselves are
     read fresh on every request, and a patient whose checks closed meanwhile drops out of the
     page (rows.rows_for)."""
-    keep = settings.WORKLIST_MEMBERS_SECONDS
-    members = cache.get(cache_key) if keep else None
-    if members is None:
+
+    def members_read() -> list[int]:
         closes = (
             ScheduledCheck.objects.open()
             .filter(_due_soon(clinics), patient_id=OuterRef("pk"))
             .order_by("overdue_after")
             .values("overdue_after")[:1]
         )
-        members = list(
+        return list(
             Patient.objects.filter(patient_scope, status__in=Patient.PLANNED_STATUSES)
             .exclude(has_overdue_check(clinics))
             .filter(has_check_due_soon(clinics))
@@ -325,10 +335,9 @@ def due_section(
             .order_by("closes", "pk")
             .values_list("pk", flat=True)[: COUNT_CAP + 1 + len(above)]
         )
-        if keep:
-            cache.set(cache_key, members, keep)
+
     excluded = set(above)
-    members = [pk for pk in members if pk not in excluded]
+    members = [pk for pk in _kept(cache_key, members_read) if pk not in excluded]
     capped = len(members) > COUNT_CAP
     shown, page = _page_of(members[:COUNT_CAP], page)
     return SectionPage("due", shown, total=min(len(members), COUNT_CAP), capped=capped, page=page)
@@ -339,9 +348,8 @@ def amber_section(clinics, scope: Q, above: list[int], page: int, *, cache_key: 
     waiting amber results are read whole; then each of their patients is asked whether they
     have a check overdue or due (and are listed there instead): a probe each, so, as in
     due_section, the members are kept for a minute and the rows read fresh."""
-    keep = settings.WORKLIST_MEMBERS_SECONDS
-    members = cache.get(cache_key) if keep else None
-    if members is None:
+
+    def members_read() -> list[int]:
         rows = (
             LabResult.objects.filter(awaiting_acknowledgement(), scope, tier=Tier.AMBER)
             .order_by("tier_since", "pk")
@@ -353,10 +361,9 @@ def amber_section(clinics, scope: Q, above: list[int], page: int, *, cache_key: 
             .filter(has_overdue_check(clinics) | has_check_due_soon(clinics))
             .values_list("pk", flat=True)
         )
-        members = [pk for pk in candidates if pk not in listed_above]
-        if keep:
-            cache.set(cache_key, members, keep)
+        return [pk for pk in candidates if pk not in listed_above]
+
     excluded = set(above)
-    ordered = [pk for pk in members if pk not in excluded]
+    ordered = [pk for pk in _kept(cache_key, members_read) if pk not in excluded]
     shown, page = _page_of(ordered, page)
     return SectionPage("amber", shown, total=len(ordered), page=page)

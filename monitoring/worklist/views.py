@@ -5,7 +5,6 @@ clinic's result or check answers 404."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from urllib.parse import quote
 
 from django.contrib import messages
@@ -52,12 +51,6 @@ def check_for(request, pk: int) -> ScheduledCheck:
 def _next_url(request) -> str:
     """Back where the user came from (the worklist or a patient page)."""
     return safe_next_url(request, reverse("monitoring:worklist"))
-
-
-def _url_of_patient_and_panel(name: str, panel: str) -> Callable[[int], str]:
-    marker = "2147483647"
-    prefix, _, suffix = reverse(name, args=[int(marker), panel]).partition(marker)
-    return lambda pk: f"{prefix}{pk}{suffix}"
 
 
 def _options(choices) -> str:
@@ -208,7 +201,7 @@ class WorklistView(StaffAccessMixin, SubmitOnceMixin, View):
         if request.user.has_perm("monitoring.record_check_done"):
             valued = set(Analyte.objects.filter(is_outcome=False).values_list("panel", flat=True))
             done_urls = {
-                panel: _url_of_patient_and_panel("monitoring:check_done", panel)
+                panel: url_of_pk("monitoring:check_done", panel)
                 for panel in Panel.values
                 if panel not in valued
             }
