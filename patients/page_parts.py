@@ -1,8 +1,10 @@
-"""Parts of a patient's page kept drawn in the cache until the record changes: the results (a
-page of reports with their results and acknowledgements), the trend charts and the schedule's
-months, which are most of the page's work and change only when a result, an acknowledgement,
-a check or a course does (the schedule's statuses also when the clinic's day turns: the view
-puts the day in `vary`).
+"""Parts of a patient's page kept drawn in the cache until the record changes. The patient
+page keeps its whole body (everything below the navigation: the header, the overdue checks,
+the therapies and courses, the charts, the results and the schedule's months), which changes
+only when a result, an acknowledgement, a check, a course or the patient does; its statuses
+also when the clinic's day turns, so the view puts the day in `vary`, with the patient row's
+version and the names read with it (the named nurse, the protocol), which a rename changes
+without touching the record.
 
 A part is stamped with the record's generation token (audit.record_changes: replaced by every
 audit entry that changes the record, from any process) and the flag rules' (the charts draw

@@ -142,9 +142,9 @@ class PatientPage:
     symptom_reports: list = field(default_factory=list)
     results_page_number: str | None = None
 
-    # The schedule's months, the results and the charts are read only when drawn: the view
-    # keeps them drawn until the record changes (patients.page_parts), and then they cost no
-    # query.
+    # The schedule's months, the results and the charts are read only when drawn; the view
+    # keeps the page drawn until the record changes (patients.page_parts), and then the page
+    # costs none of these queries.
     @cached_property
     def timeline(self) -> OrderedDict[str, list[TimelineDay]]:
         """ "March 2025" -> the days with checks, each visit two therapies share once."""

@@ -85,31 +85,34 @@ class PatientDetailView(StaffAccessMixin, View):
         patient = patient_for(request, pk)
         record_access(request, patient, "patient page")
         today = patient.clinic.today()
-        page = patient_page(
-            patient,
-            today=today,
-            results_page=request.GET.get("results"),
-            schedule=request.GET.get("schedule"),
+
+        def draw() -> str:
+            page = patient_page(
+                patient,
+                today=today,
+                results_page=request.GET.get("results"),
+                schedule=request.GET.get("schedule"),
+            )
+            context = {
+                "page": page,
+                "today": today,
+                "therapies": patient_therapies(patient, page.courses),
+            }
+            return render_to_string("patients/_detail_body.html", context, request=request)
+
+        # Everything below the navigation is drawn from the record: kept until it changes (or,
+        # the statuses being today's, the clinic's day turns). The named nurse's and the
+        # protocol's names are read with the patient, so a rename shows at once too.
+        nurse = patient.named_nurse
+        vary = (
+            today,
+            patient.version,
+            patient.updated_at.isoformat(),
+            nurse and (nurse.get_full_name(), nurse.username),
+            str(patient.protocol),
         )
-        context = {
-            "page": page,
-            "today": today,
-            "therapies": patient_therapies(patient, page.courses),
-        }
-        # The results, the charts and the schedule's months, drawn only when the record changed
-        # since they were kept (or, the statuses being today's, the clinic's day turned).
-        context["parts"] = page_parts(
-            request,
-            patient,
-            {
-                name: lambda name=name: render_to_string(
-                    f"patients/_{name}.html", context, request=request
-                )
-                for name in ("trends", "results", "timeline")
-            },
-            vary=(page.results_page_number, today),
-        )
-        return render(request, "patients/detail.html", context)
+        body = page_parts(request, patient, {"body": draw}, vary=vary)["body"]
+        return render(request, "patients/detail.html", {"patient": patient, "body": body})
 
 
 class PatientCreateView(StaffAccessMixin, SubmitOnceMixin, View):

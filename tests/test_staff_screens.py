@@ -328,9 +328,9 @@ def test_the_patient_page_renders_in_a_constant_number_of_queries(
         client_a.get(detail_url(short))
     with django_assert_num_queries(9 + read_entry + drawn):
         response = client_a.get(detail_url(long))
-    # Again, with nothing changed: the schedule, the results and the charts are kept drawn
-    # (patients.page_parts), the read is recorded again.
-    with django_assert_num_queries(9 + read_entry):
+    # Again, with nothing changed: the page's body is kept drawn (patients.page_parts), so
+    # no courses, bounds or checks are read; the patient is, and the read is recorded again.
+    with django_assert_num_queries(6 + read_entry):
         again = client_a.get(detail_url(long))
 
     def parts(page):  # the trends and the results: the rest holds this request's nonces

@@ -266,8 +266,8 @@ else:
 # a flag rule changed (patients.access_snapshot, monitoring.results.rule_cache): it must be
 # shared by the processes, so Redis when there is one; a single process (runserver, the
 # tests on SQLite) keeps it in memory. Nothing in it is a record: losing it costs re-reads.
-# The patient page's results and charts are kept drawn this long at most (patients.page_parts),
-# though any change to the record draws them again at once; 0 draws them on every request.
+# The patient page's body is kept drawn this long at most (patients.page_parts), though any
+# change to the record draws it again at once; 0 draws it on every request.
 PAGE_PARTS_SECONDS = env.int("PAGE_PARTS_SECONDS", default=10 * 60)
 if REDIS_URL:
     CACHES = {

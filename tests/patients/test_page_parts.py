@@ -1,6 +1,6 @@
-"""The patient page's results, charts and schedule are kept drawn until the record changes (the
-schedule also until the clinic's day turns), and every change, made anywhere, shows on the next
-request (patients.page_parts)."""
+"""The patient page's body (header, overdue checks, therapies, courses, charts, results and
+schedule) is kept drawn until the record changes or the clinic's day turns, and every change,
+made anywhere, shows on the next request (patients.page_parts)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from monitoring.alerts.services import check_waive
 from monitoring.models import FlagRule, ScheduledCheck
 from monitoring.results.services import report_mark_in_error
 from patients.models import Clinic
+from patients.services import course_add, patient_update
 from tests.auth import sign_in
 from tests.builders import acknowledge, nurse_of, platelets, treated_patient
 
@@ -26,6 +27,13 @@ pytestmark = pytest.mark.django_db
 
 def page(client, patient, **query):
     return client.get(reverse("patients:detail", args=[patient.pk]), query).content.decode()
+
+
+def courses_read(client, patient) -> int:
+    """How many queries a page request spent reading the courses (the body being drawn)."""
+    with CaptureQueriesContext(connection) as captured:
+        page(client, patient)
+    return sum('FROM "patients_infusioncourse"' in q["sql"] for q in captured)
 
 
 def results_drawn(client, patient) -> int:
@@ -152,3 +160,43 @@ def test_the_schedule_is_drawn_again_when_the_clinics_day_turns(seen, monkeypatc
     monkeypatch.setattr(Clinic, "today", lambda self, now=None: later)
 
     assert f"{later:%B %Y} {this_month}" in page(client, patient)
+
+
+def test_a_kept_page_reads_neither_courses_nor_checks(seen):
+    client, _, patient, _ = seen
+    with CaptureQueriesContext(connection) as captured:
+        shown = page(client, patient)
+    read = " ".join(q["sql"] for q in captured)
+    assert 'FROM "patients_infusioncourse"' not in read
+    assert 'FROM "monitoring_scheduledcheck"' not in read
+    assert "Infusion courses" in shown and 'id="timeline"' in shown
+
+
+def test_a_course_added_shows_at_once(seen):
+    client, _, patient, _ = seen
+    course_two = '<span class="visually-hidden"> course 2</span>'
+    assert course_two not in page(client, patient)
+    course_add(
+        patient=patient,
+        first_infusion_date=date(2027, 2, 8),
+        daily_dose_mg=12,
+        status="planned",
+    )
+    assert courses_read(client, patient) == 1
+    assert course_two in page(client, patient)
+
+
+def test_an_edit_of_the_patient_shows_at_once(seen):
+    client, nurse, patient, _ = seen
+    patient_update(patient=patient, reason="Typo in the name", changed_by=nurse, given_name="Zoë")
+    assert ", Zoë</h1>" in page(client, patient)
+
+
+def test_the_named_nurse_renamed_shows_at_once(seen):
+    """A rename is the nurse's account, not the patient's record: the page is keyed on it."""
+    client, nurse, patient, _ = seen
+    patient_update(patient=patient, reason="Named nurse", changed_by=nurse, named_nurse=nurse)
+    assert "Named nurse: " in page(client, patient)
+    nurse.first_name, nurse.last_name = "Aoife", "Ní Bhriain"
+    nurse.save()
+    assert "Named nurse: Aoife Ní Bhriain" in page(client, patient)
