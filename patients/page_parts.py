@@ -4,7 +4,7 @@ the therapies and courses, the charts, the results and the schedule's months), w
 only when a result, an acknowledgement, a check, a course or the patient does; its statuses
 also when the clinic's day turns, so the view puts the day in `vary`, with the patient row's
 version and the names read with it (the named nurse, the protocol), which a rename changes
-without touching the record.
+without touching the record. The portal's home page keeps its body the same way.
 
 A part is stamped with the record's generation token (audit.record_changes: replaced by every
 audit entry that changes the record, from any process) and the flag rules' (the charts draw

@@ -9,12 +9,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
 from audit.access import record_access
 from monitoring.alerts.symptom_reports import symptom_report_create
+from patients.page_parts import page_parts
 from submissions.views import SubmitOnceMixin
 
 from .access import PatientPortalMixin
@@ -45,9 +47,26 @@ def portal_url() -> str:
 class HomeView(PatientPortalMixin, View):
     def get(self, request):
         patient = self.patient
-        home = portal_home(patient, today=patient.clinic.today())
         record_access(request, patient, "portal home")
-        return render(request, "portal/home.html", {"patient": patient, "home": home})
+        today = patient.clinic.today()
+
+        def draw() -> str:
+            home = portal_home(patient, today=today)
+            context = {"patient": patient, "home": home}
+            return render_to_string("portal/_home_body.html", context, request=request)
+
+        # Drawn from the record and today's date: kept until either changes, as the staff's
+        # patient page is. The clinic's name and where to go are the clinic's, not the record's.
+        clinic = patient.clinic
+        vary = (
+            today,
+            patient.version,
+            patient.updated_at.isoformat(),
+            clinic.name,
+            clinic.test_instructions,
+        )
+        body = page_parts(request, patient, {"home": draw}, vary=vary)["home"]
+        return render(request, "portal/home.html", {"patient": patient, "body": body})
 
 
 class ScheduleView(PatientPortalMixin, View):

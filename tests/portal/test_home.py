@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.roles import Role, grant_role
 from audit.models import EntrySubject
 from monitoring.alerts.scans import scans_run
+from monitoring.alerts.services import check_waive
 from monitoring.models import ScheduledCheck
 from monitoring.results.services import result_mark_in_error
 from portal.selectors import RESULTS_PER_PAGE
@@ -275,6 +276,33 @@ def test_the_portal_pages_query_counts_do_not_grow_with_the_record(
             patient_client.get(url)
 
     assert len(small[RESULTS].context["results"].groups) == 1
+    # The home page again, the record unchanged: kept drawn (patients.page_parts), no read of
+    # the checks.
+    with django_assert_num_queries(base):
+        patient_client.get(HOME)
+
+
+def test_the_kept_home_page_shows_a_change_to_the_record_at_once(
+    patient_client, patient, nurse_a, clinic_a
+):
+    with_course_one(patient, days_ago=75, given=True)
+    assert "portal-overdue" in patient_client.get(HOME).content.decode()
+
+    now = timezone.now()
+    for check in ScheduledCheck.objects.open().filter(
+        patient=patient, overdue_after__lt=clinic_a.today()
+    ):
+        check_waive(check=check, reason="Done at the GP's surgery", waived_by=nurse_a, now=now)
+
+    assert "portal-overdue" not in patient_client.get(HOME).content.decode()
+
+
+def test_the_kept_home_page_shows_the_clinics_new_instructions(patient_client, patient, clinic_a):
+    with_course_one(patient, days_ago=20, given=True)
+    patient_client.get(HOME)
+    clinic_a.test_instructions = "Blood room, level 2, from 8 am"
+    clinic_a.save()
+    assert "Blood room, level 2, from 8 am" in patient_client.get(HOME).content.decode()
 
 
 def test_reading_the_portal_is_recorded_in_the_audit_trail(patient_client, patient, patient_user):
