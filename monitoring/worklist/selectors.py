@@ -45,6 +45,15 @@ class ClinicView:
     has_planned_doses: bool = False
 
 
+# What ClinicView reads of the clinic (its date from the time zone).
+CLINIC_COLUMNS = (
+    "name",
+    "time_zone",
+    "critical_escalation_hours",
+    "red_escalation_hours",
+    "overdue_escalation_days",
+)
+
 # Each section's heading and what it says when empty.
 SECTION_TEXT = {
     "urgent": (
@@ -117,7 +126,11 @@ def clinics_of(user, now: datetime) -> dict[int, ClinicView]:
         .values(clinic=Subquery(clinic_of_episode))
     )
     planned = ExpressionWrapper(Q(pk__in=planned_in), output_field=BooleanField())
-    rows = clinics_for(user).annotate(user_in_nurse_group=in_group, has_planned_doses=planned)
+    rows = (
+        clinics_for(user)
+        .only(*CLINIC_COLUMNS)
+        .annotate(user_in_nurse_group=in_group, has_planned_doses=planned)
+    )
     return {
         clinic.pk: ClinicView(
             pk=clinic.pk,
