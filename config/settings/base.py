@@ -327,8 +327,12 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # The worklist keeps the members of its "due this week" and "amber" sections this long
-# between requests (monitoring/worklist/sections.py); the rows are always read fresh.
+# between requests (monitoring/worklist/sections.py).
 WORKLIST_MEMBERS_SECONDS = env.int("WORKLIST_MEMBERS_SECONDS", default=60)
+# Each worklist row keeps what it read of the patient's record (reports, results, visits, the
+# latest note) this long at most (monitoring/worklist/rows.py): any change to the record reads
+# it again at once; 0 reads every row on every request.
+WORKLIST_ROWS_SECONDS = env.int("WORKLIST_ROWS_SECONDS", default=10 * 60)
 # The patient list keeps its count of the patients found this long (patients/selectors.py):
 # counting every patient of a large programme is most of the list's SQL. The rows are always
 # read fresh.

@@ -11,13 +11,19 @@ counts the rest, which the bulk actions can still reach as "all overdue checks".
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, F, Min, Q, QuerySet, Window
 from django.db.models.functions import DenseRank
 
+from accounts import generations
+from audit.record_changes import record_key
 from monitoring.alerts.rules import (
     any_of,
     awaiting_acknowledgement,
@@ -27,8 +33,11 @@ from monitoring.alerts.rules import (
 )
 from monitoring.domain.tiers import URGENT_TIERS, urgency_rank
 from monitoring.models import Acknowledgement, LabResult, Notification, ScheduledCheck
+from monitoring.results.rule_cache import RULES_KEY
 from monitoring.worklist.sections import DUE_SOON_DAYS
 from patients.models import Patient
+
+log = logging.getLogger(__name__)
 
 # Overdue checks due within this many days of the patient's latest overdue one are shown as
 # that visit; older ones are counted.
@@ -44,6 +53,7 @@ PATIENT_COLUMNS = (
     "family_name",
     "hospital_number",
     "status",
+    "created_at",
     "named_nurse",
     "named_nurse__first_name",
     "named_nurse__last_name",
@@ -98,6 +108,7 @@ class PatientRow:
     overdue_total: int = 0
     oldest_overdue: date | None = None
     latest_follow_up: FollowUp | None = None
+    kept_key: str = ""  # under which its record items are kept (_kept_items)
 
     @property
     def has_work(self) -> bool:
@@ -142,11 +153,15 @@ def rows_for(
         )
         for pk in ids
     }
-    _add_symptom_reports(rows, awaiting_symptoms, clinics, now)
-    _add_results(rows, clinics, now)
+    drawn = _kept_items(rows, clinics)
+    if drawn:
+        _add_symptom_reports(drawn, awaiting_symptoms)
+        _add_results(drawn)
+        _add_visits(drawn, clinics)
+        _add_latest_follow_ups(drawn)
+        _keep_items(drawn)
     _add_failed_alerts(rows, failed_alerts, with_failed)
-    _add_visits(rows, clinics)
-    _add_latest_follow_ups(rows)
+    _mark_escalated(rows, clinics, now)
     # A patient kept in the due section's members whose checks have closed since has nothing
     # left to do: their row is left out rather than shown empty.
     return {
@@ -154,31 +169,103 @@ def rows_for(
     }
 
 
-def _add_symptom_reports(
-    rows: dict[int, PatientRow], awaiting_symptoms: QuerySet, clinics, now: datetime
-) -> None:
+def _add_symptom_reports(rows: dict[int, PatientRow], awaiting_symptoms: QuerySet) -> None:
     for report in awaiting_symptoms.filter(patient_id__in=list(rows)).order_by("created_at"):
-        clinic = clinics[rows[report.patient_id].patient.clinic_id]
-        report.escalated = symptom_is_escalated(
-            created_at=report.created_at, now=now, red_hours=clinic.red_hours
-        )
         rows[report.patient_id].symptom_reports.append(report)
 
 
-def _add_results(rows: dict[int, PatientRow], clinics, now: datetime) -> None:
+def _add_results(rows: dict[int, PatientRow]) -> None:
     results = LabResult.objects.filter(
         awaiting_acknowledgement(), patient_id__in=list(rows)
     ).select_related("analyte")
     for result in sorted(results, key=lambda r: (urgency_rank(r.tier), r.sample_collected_on)):
-        clinic = clinics[rows[result.patient_id].patient.clinic_id]
-        result.escalated = result_is_escalated(
-            tier=result.tier,
-            tier_since=result.tier_since,
-            now=now,
-            critical_hours=clinic.critical_hours,
-            red_hours=clinic.red_hours,
-        )
         rows[result.patient_id].results.append(result)
+
+
+def _mark_escalated(rows: dict[int, PatientRow], clinics, now: datetime) -> None:
+    """What has waited past the clinic's escalation times, as of `now` (kept items too)."""
+    for row in rows.values():
+        clinic = clinics[row.patient.clinic_id]
+        for report in row.symptom_reports:
+            report.escalated = symptom_is_escalated(
+                created_at=report.created_at, now=now, red_hours=clinic.red_hours
+            )
+        for result in row.results:
+            result.escalated = result_is_escalated(
+                tier=result.tier,
+                tier_since=result.tier_since,
+                now=now,
+                critical_hours=clinic.critical_hours,
+                red_hours=clinic.red_hours,
+            )
+
+
+# What a row keeps between requests: everything read from the patient's record.
+KEPT_FIELDS = (
+    "symptom_reports",
+    "results",
+    "visits",
+    "overdue_total",
+    "oldest_overdue",
+    "latest_follow_up",
+)
+
+
+def _kept_items(rows: dict[int, PatientRow], clinics) -> dict[int, PatientRow]:
+    """Fill each row's record items from the cache where they were kept under the record's
+    current token; return the rows still to be read. Each row's key is stamped with its
+    record's generation token (audit.record_changes: replaced by every change to the record,
+    from any process) and the flag rules' (a result's next action), and keyed on the patient
+    row's creation time (ids reused by a rebuilt database), the clinic's date and its overdue
+    escalation days (a visit's days overdue and escalation). The alerts nobody received are not
+    the record's: they are read every time. Two cache reads however many rows; without a
+    usable cache every row is read."""
+    seconds = settings.WORKLIST_ROWS_SECONDS
+    if not seconds:
+        return rows
+    ids = list(rows)
+    stamps = generations.tokens(*(record_key(pk) for pk in ids), RULES_KEY)
+    if stamps is None:
+        return rows
+    rules = stamps[-1]
+    for pk, stamp in zip(ids, stamps, strict=False):
+        row = rows[pk]
+        depends_on = (
+            pk,
+            row.patient.created_at.isoformat(),
+            stamp,
+            rules,
+            clinics[row.patient.clinic_id].today,
+            clinics[row.patient.clinic_id].overdue_days,
+        )
+        row.kept_key = f"worklist-row:{hashlib.sha256(repr(depends_on).encode()).hexdigest()}"
+    try:
+        kept = cache.get_many([row.kept_key for row in rows.values()])
+    except Exception:
+        log.warning("worklist rows: the cache could not be read", exc_info=True)
+        kept = {}
+    drawn = {}
+    for pk, row in rows.items():
+        items = kept.get(row.kept_key)
+        if items is None:
+            drawn[pk] = row
+        else:
+            for name, value in zip(KEPT_FIELDS, items, strict=True):
+                setattr(row, name, value)
+    return drawn
+
+
+def _keep_items(rows: dict[int, PatientRow]) -> None:
+    keyed = {row.kept_key: row for row in rows.values() if row.kept_key}
+    if not keyed:
+        return
+    try:
+        cache.set_many(
+            {key: tuple(getattr(row, name) for name in KEPT_FIELDS) for key, row in keyed.items()},
+            timeout=settings.WORKLIST_ROWS_SECONDS,
+        )
+    except Exception:
+        log.warning("worklist rows: the cache could not be written", exc_info=True)
 
 
 def _add_failed_alerts(

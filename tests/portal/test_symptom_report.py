@@ -155,7 +155,7 @@ def test_the_worklist_and_the_patient_page_show_the_report(patient_client, patie
     assert row.patient == patient and [r.pk for r in row.symptom_reports] == [
         check.symptom_report_id
     ]
-    assert check in [c for visit in row.visits for c in visit.checks]
+    assert check.pk in [c.pk for visit in row.visits for c in visit.checks]
     assert "Bruising, bleeding or petechiae" in worklist.content.decode()
     assert "Purple spots on my shins." in worklist.content.decode()
     assert [r.pk for r in page.context["page"].symptom_reports] == [check.symptom_report_id]
