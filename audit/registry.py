@@ -62,9 +62,17 @@ def _acknowledged_patient_id(acknowledgement) -> int | None:
     return about.patient_id if about is not None else None
 
 
+def _dose_patient_id(dose) -> int:
+    return dose.episode.patient_id
+
+
 AUDITED_RECORDS: list[AuditedRecord] = [
     AuditedRecord("patients.Patient", attrgetter("pk")),
     AuditedRecord("patients.InfusionCourse", attrgetter("patient_id")),
+    # Other therapies: an episode started, stopped or its start overridden; a dose planned, its
+    # checklist answered, its gate overridden, recorded as given.
+    AuditedRecord("patients.TherapyEpisode", attrgetter("patient_id")),
+    AuditedRecord("patients.TherapyDose", _dose_patient_id),
     # The submission key only stops a form being stored twice; it is not part of the record.
     AuditedRecord(
         "monitoring.LabReport", attrgetter("patient_id"), ("submission_key", "entered_at")

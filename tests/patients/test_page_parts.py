@@ -15,10 +15,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring.alerts.services import check_waive
+from monitoring.domain import gates, therapies
 from monitoring.models import FlagRule, ScheduledCheck
 from monitoring.results.services import report_mark_in_error
-from patients.models import Clinic
+from patients.models import Clinic, TherapyDose
 from patients.services import course_add, patient_update
+from patients.therapies.gates import dose_checklist_record, dose_record_given
+from patients.therapies.services import episode_start
 from tests.auth import sign_in
 from tests.builders import acknowledge, nurse_of, platelets, treated_patient
 
@@ -200,3 +203,22 @@ def test_the_named_nurse_renamed_shows_at_once(seen):
     nurse.first_name, nurse.last_name = "Aoife", "Ní Bhriain"
     nurse.save()
     assert "Named nurse: Aoife Ní Bhriain" in page(client, patient)
+
+
+def test_an_infusion_recorded_as_given_shows_at_once(seen):
+    """Doses are written by the therapy services, not the results': their audit entries tell
+    the kept page too (the page once kept showing one planned infusion after it was given)."""
+    client, nurse, patient, _ = seen
+    today = patient.clinic.today()
+    episode_start(
+        patient=patient, therapy=therapies.NATALIZUMAB, started_on=today, recorded_by=nurse
+    )
+    assert "Natalizumab (Tysabri)" in page(client, patient)
+    dose = TherapyDose.objects.get(episode__patient=patient)
+    answers = {question.code: question.safe_answer for question in gates.CHECKLIST}
+    dose_checklist_record(dose=dose, answers=answers, answered_by=nurse)
+    assert "Pre-infusion checklist not yet answered." not in page(client, patient)
+    dose.refresh_from_db()
+    dose_record_given(dose=dose, given_on=today, recorded_by=nurse)
+    shown = page(client, patient)
+    assert shown.count('class="therapy-dose') == 2  # infusion 1 given, infusion 2 planned
