@@ -13,6 +13,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from audit.bulk import bulk_update_recorded, update_recorded
+from audit.record_changes import records_changed
 from monitoring.domain import episode_planning, planning, therapies
 from monitoring.models import ProtocolItem, ScheduledCheck
 from patients.models import InfusionCourse, Patient, TherapyDose, TherapyEpisode
@@ -258,6 +259,13 @@ def schedules_reconcile(*, patient_ids: Sequence[int]) -> dict[int, ReconcileRes
                     cancelled_reason=reason,
                     updated_at=now,
                 )
+        # Moves and cancellations wrote audit entries, which tell every process keeping a
+        # patient's pages; the checks created and the ends and starts derived here did not.
+        records_changed(
+            [pk for pk, result in results.items() if result.created]
+            + [patient.pk for patient in ends_changed]
+            + [episode.patient_id for episode in starts_changed + episodes_new]
+        )
     return results
 
 

@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from monitoring.alerts.services import check_waive
 from monitoring.domain import gates, therapies
-from monitoring.models import FlagRule, ScheduledCheck
+from monitoring.models import FlagRule, Panel, ProtocolItem, ScheduledCheck
 from monitoring.results.services import report_mark_in_error
+from monitoring.schedule.protocols import protocol_replan, protocol_schedules_reconcile
 from patients.models import Clinic, TherapyDose
 from patients.services import course_add, patient_update
 from patients.therapies.gates import dose_checklist_record, dose_record_given
@@ -222,3 +223,21 @@ def test_an_infusion_recorded_as_given_shows_at_once(seen):
     dose_record_given(dose=dose, given_on=today, recorded_by=nurse)
     shown = page(client, patient)
     assert shown.count('class="therapy-dose') == 2  # infusion 1 given, infusion 2 planned
+
+
+def test_checks_planned_by_a_protocol_change_show_at_once(seen):
+    """A lead's change to a protocol re-plans its patients in bulk: the checks it creates have
+    no audit entry each, so the re-plan tells the kept page itself."""
+    client, _, patient, _ = seen
+    ecg_check = 'title="ECG: '  # a check in the schedule's months
+    assert ecg_check not in page(client, patient)
+    item = ProtocolItem(
+        panel=Panel.ECG,
+        tests="ECG",
+        interval_months=1,
+        window_before_days=7,
+        grace_after_days=14,
+    )
+    protocol_replan(protocol=patient.protocol, reason="Monthly ECG", items=[item])
+    protocol_schedules_reconcile(patient.protocol_id)
+    assert ecg_check in page(client, patient)
