@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.template import engines
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views import View
 
@@ -51,9 +52,11 @@ PAGE_SIZE = 50
 STATUS_NAMES = dict(Patient.Status.choices)
 
 
-def _today(user):
-    clinic = clinics_for(user).first()
-    return clinic.today() if clinic else None
+def _clinic_dates(user) -> dict:
+    """Each of the user's clinics' own date: a list row counts overdue checks as of its
+    patient's clinic, as the patient's page does."""
+    now = timezone.now()
+    return {clinic.pk: clinic.today(now) for clinic in clinics_for(user).only("time_zone")}
 
 
 class PatientListView(StaffAccessMixin, View):
@@ -64,7 +67,7 @@ class PatientListView(StaffAccessMixin, View):
         page = patient_list_page(
             patients_for(request.user),
             query=query,
-            today=_today(request.user),
+            clinic_dates=_clinic_dates(request.user),
             page_number=request.GET.get("page"),
             per_page=PAGE_SIZE,
         )
