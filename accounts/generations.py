@@ -10,14 +10,19 @@ stamp is stale. The rules that keep this safe:
 - a missing token (evicted, flushed) is added afresh, so every stamp is stale;
 - a cache that cannot be read gives None: nothing kept is trusted, everything is read again.
 Callers also bound the age of what they keep, for a change whose token could not be replaced
-(the cache down at that moment).
+(the cache down at that moment). What is kept drawn (pages, worklist rows) is keyed also on the
+code that drew it (code_stamp), so a new release never serves what the old one drew.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import uuid
+from pathlib import Path
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
@@ -57,3 +62,25 @@ def replace(*keys: str) -> None:
     if keys:
         new_tokens()
         transaction.on_commit(new_tokens)
+
+
+# What draws a kept page or row: the project's code and its templates.
+CODE_SUFFIXES = (".py", ".html", ".txt")
+
+
+@functools.cache
+def code_stamp() -> str:
+    """A digest of the code and templates this process runs, read once. Kept pages and rows
+    carry it in their keys: after a deploy, the new processes draw afresh rather than serve
+    HTML from the old templates, or unpickle rows in a shape the new code no longer has. (The
+    generation tokens themselves stay shared, so old and new processes see each other's
+    changes during a rolling restart.)"""
+    root = Path(settings.BASE_DIR)
+    folders = [path.parent for path in root.glob("*/__init__.py")] + [root / "templates"]
+    digest = hashlib.sha256()
+    for folder in sorted(folders):
+        for path in sorted(folder.rglob("*")):
+            if path.suffix in CODE_SUFFIXES and path.is_file():
+                digest.update(str(path.relative_to(root)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]

@@ -48,6 +48,7 @@ def page_parts(
         return {name: mark_safe(draw()) for name, draw in draws.items()}  # noqa: S308
     user = request.user
     depends_on = (
+        generations.code_stamp(),
         patient.pk,
         patient.created_at.isoformat(),
         stamp,

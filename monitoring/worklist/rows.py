@@ -213,7 +213,8 @@ KEPT_FIELDS = (
 
 def _kept_items(rows: dict[int, PatientRow], clinics) -> dict[int, PatientRow]:
     """Fill each row's record items from the cache where they were kept under the record's
-    current token; return the rows still to be read. Each row's key is stamped with its
+    current token; return the rows still to be read. Each row's key is stamped with the code
+    that read it (generations.code_stamp: a release never unpickles another's rows), its
     record's generation token (audit.record_changes: replaced by every change to the record,
     from any process) and the flag rules' (a result's next action), and keyed on the patient
     row's creation time (ids reused by a rebuilt database), the clinic's date and its overdue
@@ -231,6 +232,7 @@ def _kept_items(rows: dict[int, PatientRow], clinics) -> dict[int, PatientRow]:
     for pk, stamp in zip(ids, stamps, strict=False):
         row = rows[pk]
         depends_on = (
+            generations.code_stamp(),
             pk,
             row.patient.created_at.isoformat(),
             stamp,

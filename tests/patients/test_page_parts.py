@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import generations
 from monitoring.alerts.services import check_waive
 from monitoring.domain import gates, therapies
 from monitoring.models import FlagRule, Panel, ProtocolItem, ScheduledCheck
@@ -241,3 +242,12 @@ def test_checks_planned_by_a_protocol_change_show_at_once(seen):
     protocol_replan(protocol=patient.protocol, reason="Monthly ECG", items=[item])
     protocol_schedules_reconcile(patient.protocol_id)
     assert ecg_check in page(client, patient)
+
+
+def test_a_page_kept_by_another_release_is_drawn_again(seen, monkeypatch):
+    """A deploy that changes the page's templates shows the new page at once."""
+    client, _, patient, _ = seen
+    assert courses_read(client, patient) == 0
+    monkeypatch.setattr(generations, "code_stamp", lambda: "the next release")
+    assert courses_read(client, patient) == 1
+    assert courses_read(client, patient) == 0

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import generations
 from monitoring.alerts.services import result_acknowledge
 from tests.auth import sign_in
 from tests.builders import platelets, treated_patient
@@ -107,3 +108,14 @@ def test_without_a_cache_every_row_is_read(seen, settings):
     reads, response = item_reads(client)
     assert reads
     assert [r.pk for r in listed(response, "urgent")[0].results] == [result.pk]
+
+
+def test_rows_kept_by_another_release_are_read_again(seen, monkeypatch):
+    """After a deploy the new code never unpickles rows the old code kept (their shape may
+    differ): the code's stamp is part of each row's key."""
+    client, _, result = seen
+    monkeypatch.setattr(generations, "code_stamp", lambda: "the next release")
+    reads, response = item_reads(client)
+    assert reads
+    [row] = listed(response, "urgent")
+    assert [r.pk for r in row.results] == [result.pk]
