@@ -28,7 +28,10 @@ def test_bench_quick_prints_every_figure():
     # Each page beside the trivial signed-in request, with its SQL time, ratio and CPU.
     assert "trivial signed-in request (a redirect): in process" in table
     # (The table is printed once more if the command is stopped: count per copy.)
-    assert table.count("x its SQL); CPU") == 6 * table.count("| data set |")
+    assert table.count("x its SQL); CPU") == 9 * table.count("| data set |")
+    # The pages that keep what they drew, drawn afresh too (the first look after a change).
+    for page in ("patient page, five years", "nurse worklist", "patient portal home"):
+        assert f"| {page}, drawn afresh: in process |" in table
     assert "clinic overview, 20 patients: server time in process" in table
     for export in ("who to call today, CSV", "who to call today, XLSX", "adherence table"):
         assert f"export: {export}" in table
