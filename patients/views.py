@@ -57,13 +57,6 @@ PAGE_SIZE = 50
 STATUS_NAMES = dict(Patient.Status.choices)
 
 
-def _clinic_dates(user) -> dict:
-    """Each of the user's clinics' own date: a list row counts overdue checks as of its
-    patient's clinic, as the patient's page does."""
-    now = timezone.now()
-    return {clinic.pk: clinic.today(now) for clinic in clinics_for(user).only("time_zone")}
-
-
 class PatientListView(StaffAccessMixin, View):
     permission_required = ("patients.view_patient",)
 
@@ -72,7 +65,7 @@ class PatientListView(StaffAccessMixin, View):
         page = patient_list_page(
             patients_for(request.user),
             query=query,
-            clinic_dates=_clinic_dates(request.user),
+            now=timezone.now(),
             page_number=request.GET.get("page"),
             per_page=PAGE_SIZE,
         )
